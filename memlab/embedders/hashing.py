@@ -1,0 +1,60 @@
+"""``hash``: a deterministic lexical hashing embedder that needs no model.
+
+Each text becomes a bag of lower-cased word n-grams and (optionally) character n-grams of
+words; every feature is hashed with BLAKE2b (stable across processes, unlike ``hash()``)
+into one of ``dims`` buckets with a sign bit, weighted by ``1 + log(tf)``, then
+L2-normalised. Cosine between two vectors approximates the overlap of their vocabularies:
+useful for fast tests of mechanics and for huge sweeps, not for semantic retrieval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+
+
+class HashEmbedder:
+    """Deterministic hashing embedder (see module docstring)."""
+
+    def __init__(self, embedding_dims: int = 384, ngram_range=(1, 2), char_ngrams: int = 3):
+        self.dims = int(embedding_dims)
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.char_ngrams = int(char_ngrams)
+        self.name = f"hash:{self.dims}:{self.ngram_range[0]}-{self.ngram_range[1]}:c{self.char_ngrams}"
+
+    def _features(self, text: str) -> Counter:
+        words = _WORD.findall(text.lower())
+        feats: Counter = Counter()
+        lo, hi = self.ngram_range
+        for n in range(lo, hi + 1):
+            for i in range(len(words) - n + 1):
+                feats["w:" + " ".join(words[i : i + n])] += 1
+        if self.char_ngrams:
+            k = self.char_ngrams
+            for w in words:
+                padded = f"<{w}>"
+                for i in range(max(1, len(padded) - k + 1)):
+                    feats["c:" + padded[i : i + k]] += 0.5
+        if not feats:
+            feats["empty:"] = 1
+        return feats
+
+    def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feat, tf in self._features(text).items():
+                digest = hashlib.blake2b(feat.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                bucket = value % self.dims
+                sign = 1.0 if (value >> 63) & 1 else -1.0
+                out[row, bucket] += sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms

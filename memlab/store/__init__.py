@@ -1,0 +1,5 @@
+"""Durable store: SQLite (truth) + in-memory table + FAISS index (DESIGN.md §4)."""
+
+from memlab.store.store import DB_NAME, Store, Transaction, now_iso
+
+__all__ = ["Store", "Transaction", "DB_NAME", "now_iso"]

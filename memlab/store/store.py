@@ -1,0 +1,416 @@
+"""The durable store: SQLite (source of truth) + in-memory table + FAISS index.
+
+Write path: every change is one SQLite transaction (row + vector blob + history rows)
+taken with ``BEGIN IMMEDIATE``; only after COMMIT is the in-memory table and the FAISS
+index updated. Each transaction bumps a store-wide sequence number stored on every row it
+writes, so a second process (or a second ``Memory`` on the same directory) catches up by
+loading just the rows with a newer ``seq`` when SQLite's ``data_version`` says another
+connection committed. Appending a memory writes one row; nothing is ever rewritten whole.
+
+Concurrency model: within a process, one re-entrant lock serialises access to the SQLite
+connection and the in-memory structures (embedding happens outside the lock). Between
+processes, SQLite WAL serialises writers (busy timeout + retry); readers never block.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from memlab.errors import ConfigError, NotFoundError, StoreError
+from memlab.store import filters as F
+from memlab.store.index import VectorIndex
+from memlab.store.schema import create_initial, current_revision
+from memlab.store.table import COLUMNS, Table
+
+DB_NAME = "memlab.db"
+ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
+
+
+def now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Transaction:
+    """Collects row upserts and history rows of one SQLite transaction."""
+
+    def __init__(self, store: "Store", conn: sqlite3.Connection, seq: int):
+        self.store = store
+        self.conn = conn
+        self.seq = seq
+        self.rows: list[tuple[int, dict, np.ndarray]] = []
+        self.wiped = False
+
+    def get_row(self, memory_id: str) -> Optional[dict]:
+        """Current row from SQLite (authoritative inside the transaction), vector included."""
+        cur = self.conn.execute(
+            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector FROM memories WHERE id = ?", (memory_id,)
+        )
+        r = cur.fetchone()
+        if r is None:
+            return None
+        return self.store._decode(r)
+
+    def put_row(self, row: dict, vector: np.ndarray) -> int:
+        """Insert or replace a memory row; returns its vid."""
+        vec = np.ascontiguousarray(vector, dtype=np.float32)
+        if vec.shape != (self.store.dims,):
+            raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
+        values = [row.get(c) for c in ROW_COLUMNS]
+        values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
+        existing = self.conn.execute("SELECT vid FROM memories WHERE id = ?", (row["id"],)).fetchone()
+        if existing is None:
+            cur = self.conn.execute(
+                f"INSERT INTO memories ({', '.join(ROW_COLUMNS)}, vector, seq) VALUES "
+                f"({', '.join('?' * (len(ROW_COLUMNS) + 2))})",
+                (*values, vec.tobytes(), self.seq),
+            )
+            vid = int(cur.lastrowid)
+        else:
+            vid = int(existing[0])
+            sets = ", ".join(f"{c} = ?" for c in ROW_COLUMNS)
+            self.conn.execute(
+                f"UPDATE memories SET {sets}, vector = ?, seq = ? WHERE vid = ?",
+                (*values, vec.tobytes(), self.seq, vid),
+            )
+        self.rows.append((vid, dict(row), vec))
+        return vid
+
+    def add_history(self, memory_id: str, old_memory: Optional[str], new_memory: Optional[str], event: str,
+                    *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
+                    is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
+                    history_id: Optional[str] = None) -> str:
+        hid = history_id or str(uuid.uuid4())
+        hseq = self.conn.execute("SELECT COALESCE(MAX(hseq), 0) + 1 FROM history").fetchone()[0]
+        self.conn.execute(
+            "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
+            "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (hid, memory_id, old_memory, new_memory, event, created_at, updated_at, int(bool(is_deleted)),
+             actor_id, role, hseq),
+        )
+        return hid
+
+    def wipe(self) -> None:
+        """Remove every memory and history row (``reset``)."""
+        self.conn.execute("DELETE FROM memories")
+        self.conn.execute("DELETE FROM history")
+        self.wiped = True
+
+
+class Store:
+    """SQLite + table + FAISS; see the module docstring."""
+
+    def __init__(self, path: Optional[str], dims: int, embedder_name: str, *,
+                 busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000):
+        self.path = Path(path) if path else None
+        self.dims = int(dims)
+        self.embedder_name = embedder_name
+        self.busy_timeout_ms = busy_timeout_ms
+        self.exact_subset_max = exact_subset_max
+        self.lock = threading.RLock()
+        self.conn = self._connect()
+        self._check_identity()
+        self.table = Table(self.dims)
+        self.index = VectorIndex(self.dims)
+        self.last_seq = 0
+        self.epoch = None
+        self._data_version = None
+        self._load_all()
+
+    # ------------------------------------------------------------------ opening
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            target = ":memory:"
+        else:
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreError(f"Store path {str(self.path)!r} exists and is not a directory.")
+            self.path.mkdir(parents=True, exist_ok=True)
+            target = str(self.path / DB_NAME)
+        try:
+            conn = sqlite3.connect(target, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._ensure_schema(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"Cannot open store {target!r}: {exc}. Run `memlab doctor` on it.") from None
+        return conn
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        rev = current_revision(conn)
+        if rev is None:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+            if tables:
+                raise StoreError("Database has tables but no memlab schema version; it is not a memlab store.")
+            with self._immediate(conn):
+                create_initial(conn)
+            rev = current_revision(conn)
+        from memlab.store import schema as S
+
+        upgrade = getattr(S, "upgrade_to_head", None)
+        if upgrade is not None:
+            upgrade(conn, self.path, rev)
+
+    def _check_identity(self) -> None:
+        meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
+        if "embedder" not in meta:
+            with self._immediate(self.conn):
+                self.conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('embedder', ?)", (self.embedder_name,))
+                self.conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('dims', ?)", (str(self.dims),))
+                self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
+            return
+        if int(meta.get("dims", self.dims)) != self.dims or meta["embedder"] != self.embedder_name:
+            raise ConfigError(
+                f"This store was built with embedder {meta['embedder']!r} ({meta.get('dims')}-d vectors), "
+                f"but the config asks for {self.embedder_name!r} ({self.dims}-d). Vectors of different models "
+                "are not comparable: configure the original embedder, or migrate the store into a new one "
+                "(memlab.migrate.DataMigrator re-embeds every memory)."
+            )
+
+    @staticmethod
+    def read_identity(path: str) -> Optional[dict]:
+        """The embedder recorded in a store directory (without opening it as a Store)."""
+        db = Path(path) / DB_NAME
+        if not db.exists():
+            return None
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM store_meta").fetchall())
+        except sqlite3.DatabaseError:
+            return None
+        finally:
+            conn.close()
+        if "embedder" not in meta:
+            return None
+        return {"embedder": meta["embedder"], "dims": int(meta["dims"])}
+
+    @contextmanager
+    def _immediate(self, conn: sqlite3.Connection):
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"The store stayed locked by another writer for {self.busy_timeout_ms} ms; try again."
+                    ) from None
+                time.sleep(0.01)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ loading / syncing
+    def _decode(self, r) -> dict:
+        row = dict(zip(("vid", *ROW_COLUMNS), r[: 1 + len(ROW_COLUMNS)]))
+        row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+        row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
+        return row
+
+    def _meta(self, key: str) -> Optional[str]:
+        r = self.conn.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
+        return r[0] if r else None
+
+    def _load_rows(self, since_seq: int) -> None:
+        cur = self.conn.execute(
+            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector, seq FROM memories WHERE seq > ? ORDER BY vid",
+            (since_seq,),
+        )
+        added_vids, added_vecs, removed = [], [], []
+        max_seq = since_seq
+        table = self.table
+        for r in cur:
+            row = self._decode(r[:-1])
+            vid = row.pop("vid")
+            vec = row.pop("vector")
+            if len(vec) != self.dims:
+                raise StoreError(f"Row {row['id']} has a {len(vec)}-d vector in a {self.dims}-d store; run `memlab doctor`.")
+            pos = table.pos_by_id.get(row["id"])
+            if pos is not None and table.active[pos]:
+                removed.append(int(table.vids[pos]))
+            _, _, is_active = table.upsert(vid, row, vec)
+            if is_active:
+                added_vids.append(vid)
+                added_vecs.append(vec)
+            max_seq = max(max_seq, r[-1])
+        if removed:
+            self.index.remove(removed)
+        if added_vids:
+            self.index.add(np.asarray(added_vids, dtype=np.int64), np.vstack(added_vecs))
+        self.last_seq = max_seq
+
+    def _load_all(self) -> None:
+        with self.lock:
+            self.table.clear()
+            self.index.reset()
+            self.last_seq = 0
+            self.epoch = self._meta("epoch")
+            self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            self._load_rows(0)
+
+    def sync(self) -> None:
+        """Catch up with commits made by other connections (other processes or Memory objects)."""
+        with self.lock:
+            dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if dv == self._data_version:
+                return
+            self._data_version = dv
+            if self._meta("epoch") != self.epoch:
+                self._load_all()
+            else:
+                self._load_rows(self.last_seq)
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One atomic change. In-memory structures change only after COMMIT."""
+        with self.lock:
+            self.sync()
+            with self._immediate(self.conn) as conn:
+                seq = int(conn.execute(
+                    "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
+                ).fetchone()[0])
+                tx = Transaction(self, conn, seq)
+                yield tx
+                if tx.wiped:
+                    conn.execute("UPDATE store_meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+            self._apply(tx)
+
+    def _apply(self, tx: Transaction) -> None:
+        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if tx.wiped or tx.seq != self.last_seq + 1:
+            # Someone else committed in between (or we wiped): reload from the truth.
+            if tx.wiped:
+                self._load_all()
+            else:
+                self._load_rows(self.last_seq)
+            return
+        table = self.table
+        for vid, row, vec in tx.rows:
+            pos = table.pos_by_id.get(row["id"])
+            if pos is not None and table.active[pos]:
+                self.index.remove([int(table.vids[pos])])
+            _, _, is_active = table.upsert(vid, row, vec)
+            if is_active:
+                self.index.add(np.asarray([vid], dtype=np.int64), vec[None, :])
+        self.last_seq = tx.seq
+
+    # ------------------------------------------------------------------ reading
+    def get(self, memory_id: str) -> Optional[dict]:
+        with self.lock:
+            self.sync()
+            pos = self.table.pos_by_id.get(memory_id)
+            return None if pos is None else self.table.row(pos)
+
+    def exists(self, memory_id: str) -> bool:
+        return self.get(memory_id) is not None
+
+    def mask(self, node, include_inactive: bool = False) -> np.ndarray:
+        """Positions allowed by a parsed filter (active rows unless the filter names ``state``)."""
+        t = self.table
+        mask = F.evaluate(node, t) if node is not None else np.ones(t.n, dtype=bool)
+        if not include_inactive and not F.mentions(node, "state"):
+            mask &= t.active[: t.n]
+        return mask
+
+    def select(self, node, limit: Optional[int] = None) -> list[dict]:
+        with self.lock:
+            self.sync()
+            positions = np.flatnonzero(self.mask(node))
+            if limit is not None:
+                positions = positions[:limit]
+            return list(self.table.iter_rows(positions))
+
+    def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None):
+        """Exact top-``limit`` rows by cosine among the rows allowed by ``node``.
+
+        Returns a list of (row, score), best first; equal scores are ordered by insertion
+        (older first) so results are deterministic.
+        """
+        with self.lock:
+            self.sync()
+            t = self.table
+            q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+            if node is None:
+                scores, vids = self.index.search(q, limit)
+                positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
+            else:
+                allowed = np.flatnonzero(self.mask(node))
+                only_active = not F.mentions(node, "state")
+                if len(allowed) == 0:
+                    return []
+                if len(allowed) <= self.exact_subset_max or not only_active:
+                    sub = t.vecs[allowed] @ q
+                    k = min(limit, len(allowed))
+                    if k < len(allowed) and len(allowed) > 4 * k:
+                        top = np.argpartition(-sub, k - 1)[:k]
+                        # include every row tied with the k-th score so tie-breaking stays deterministic
+                        kth = sub[top].min()
+                        top = np.flatnonzero(sub >= kth)
+                    else:
+                        top = np.arange(len(allowed))
+                    order = np.lexsort((allowed[top], -sub[top]))[:k]
+                    positions = allowed[top][order]
+                    scores = sub[top][order]
+                else:
+                    scores, vids = self.index.search(q, limit, allowed_vids=t.vids[allowed])
+                    positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
+            out = []
+            for pos, score in zip(positions, scores):
+                score = float(score)
+                if threshold is not None and score < threshold:
+                    continue
+                out.append((t.row(int(pos)), score))
+            return out
+
+    def history(self, memory_id: str) -> list[dict]:
+        with self.lock:
+            cur = self.conn.execute(
+                "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
+                "actor_id, role FROM history WHERE memory_id = ? ORDER BY hseq",
+                (memory_id,),
+            )
+            keys = ("id", "memory_id", "old_memory", "new_memory", "event", "created_at", "updated_at",
+                    "is_deleted", "actor_id", "role")
+            return [dict(zip(keys, r)) for r in cur]
+
+    def has_history(self, memory_id: str) -> bool:
+        with self.lock:
+            return self.conn.execute("SELECT 1 FROM history WHERE memory_id = ? LIMIT 1", (memory_id,)).fetchone() is not None
+
+    def vector(self, memory_id: str) -> Optional[np.ndarray]:
+        with self.lock:
+            self.sync()
+            pos = self.table.pos_by_id.get(memory_id)
+            return None if pos is None else self.table.vecs[pos].copy()
+
+    def count(self, node=None) -> int:
+        with self.lock:
+            self.sync()
+            return int(self.mask(node).sum())
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.conn.close()
+            except sqlite3.Error:
+                pass

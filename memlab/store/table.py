@@ -1,0 +1,158 @@
+"""The in-memory side of a store: a columnar table of memory rows plus their vectors.
+
+Columns are append-friendly numpy object arrays with doubling capacity (appending a row is
+O(1); pandas frames are built on demand by :meth:`Table.to_pandas`). Scope columns keep an
+inverted index (value -> positions) so that a scoped search finds its rows without scanning
+every row; metadata keys become columns lazily, the first time a filter names them, and are
+then maintained on every write.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = (
+    "id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
+    "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at",
+)
+INDEXED = ("user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state", "id")
+
+
+class Table:
+    """Rows by position; a position never changes once assigned (rows are never removed,
+    only marked non-active), so positions are stable between writes."""
+
+    def __init__(self, dims: int, capacity: int = 1024):
+        self.dims = dims
+        self.n = 0
+        self._cap = capacity
+        self._cols = {c: np.empty(capacity, dtype=object) for c in COLUMNS}
+        self.vids = np.zeros(capacity, dtype=np.int64)
+        self.vecs = np.zeros((capacity, dims), dtype=np.float32)
+        self.active = np.zeros(capacity, dtype=bool)
+        self.pos_by_id: dict[str, int] = {}
+        self.pos_by_vid: dict[int, int] = {}
+        self._inv: dict[str, dict[Any, set]] = {c: {} for c in INDEXED if c != "id"}
+        self._meta_cols: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ writes
+    def _grow(self) -> None:
+        new_cap = self._cap * 2
+        for c in COLUMNS:
+            arr = np.empty(new_cap, dtype=object)
+            arr[: self.n] = self._cols[c][: self.n]
+            self._cols[c] = arr
+        for key, col in list(self._meta_cols.items()):
+            arr = np.empty(new_cap, dtype=object)
+            arr[: self.n] = col[: self.n]
+            self._meta_cols[key] = arr
+        vids = np.zeros(new_cap, dtype=np.int64)
+        vids[: self.n] = self.vids[: self.n]
+        self.vids = vids
+        vecs = np.zeros((new_cap, self.dims), dtype=np.float32)
+        vecs[: self.n] = self.vecs[: self.n]
+        self.vecs = vecs
+        active = np.zeros(new_cap, dtype=bool)
+        active[: self.n] = self.active[: self.n]
+        self.active = active
+        self._cap = new_cap
+
+    def upsert(self, vid: int, row: dict, vector: np.ndarray) -> tuple[int, bool, bool]:
+        """Insert or replace a row. Returns (position, was_active, is_active)."""
+        pos = self.pos_by_id.get(row["id"])
+        was_active = False
+        if pos is None:
+            if self.n == self._cap:
+                self._grow()
+            pos = self.n
+            self.n += 1
+            self.pos_by_id[row["id"]] = pos
+        else:
+            was_active = bool(self.active[pos])
+            for col, inv in self._inv.items():
+                old = self._cols[col][pos]
+                if old is not None and (old != row.get(col)):
+                    inv[old].discard(pos)
+            old_vid = int(self.vids[pos])
+            if old_vid != vid:
+                self.pos_by_vid.pop(old_vid, None)
+        for c in COLUMNS:
+            self._cols[c][pos] = row.get(c)
+        for col, inv in self._inv.items():
+            value = row.get(col)
+            if value is not None:
+                inv.setdefault(value, set()).add(pos)
+        meta = row.get("metadata") or {}
+        for key, col in self._meta_cols.items():
+            col[pos] = meta.get(key)
+        self.vids[pos] = vid
+        self.pos_by_vid[vid] = pos
+        self.vecs[pos] = vector
+        is_active = row.get("state") == "active"
+        self.active[pos] = is_active
+        return pos, was_active, is_active
+
+    def clear(self) -> None:
+        self.__init__(self.dims)
+
+    # ------------------------------------------------------------------ reads
+    def column(self, name: str) -> np.ndarray:
+        return self._cols[name][: self.n]
+
+    def is_indexed(self, field: str) -> bool:
+        return field in self._inv
+
+    def positions_for(self, field: str, value: Any) -> np.ndarray:
+        pos = self._inv[field].get(value)
+        if not pos:
+            return np.empty(0, dtype=np.int64)
+        return np.fromiter(pos, dtype=np.int64, count=len(pos))
+
+    def values(self, field: str) -> np.ndarray:
+        """Values of a top-level column or a metadata key (None where absent)."""
+        if field in self._cols and field != "metadata":
+            return self._cols[field][: self.n]
+        key = field[len("metadata."):] if field.startswith("metadata.") else field
+        col = self._meta_cols.get(key)
+        if col is None:
+            col = np.empty(self._cap, dtype=object)
+            metas = self._cols["metadata"]
+            for i in range(self.n):
+                m = metas[i]
+                col[i] = m.get(key) if m else None
+            self._meta_cols[key] = col
+        return col[: self.n]
+
+    def row(self, pos: int) -> dict:
+        return {c: self._cols[c][pos] for c in COLUMNS}
+
+    def iter_rows(self, positions: Iterable[int]):
+        for pos in positions:
+            yield self.row(int(pos))
+
+    def to_pandas(self, positions: np.ndarray | None = None, expand_metadata: bool = False) -> pd.DataFrame:
+        """One row per memory, in insertion order."""
+        if positions is None:
+            positions = np.arange(self.n)
+        data = {c: pd.Series(self._cols[c][positions], dtype=object) for c in COLUMNS}
+        df = pd.DataFrame(data)
+        for c in ("created_at", "updated_at", "archived_at", "deleted_at"):
+            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
+        for c in ("id", "memory", "hash", "user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state"):
+            df[c] = df[c].astype("string")
+        if expand_metadata and len(df):
+            meta = pd.json_normalize([m or {} for m in df["metadata"]], max_level=0)
+            meta.index = df.index
+            meta.columns = [f"metadata.{c}" for c in meta.columns]
+            df = pd.concat([df, meta], axis=1)
+        return df
+
+
+def decode_metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    return json.loads(text)

@@ -1,0 +1,154 @@
+"""Validation of public-call arguments (mem0's wording where mem0 has one)."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Optional
+
+from memlab.errors import ValidationError
+
+SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+RESERVED_METADATA = frozenset(
+    {"user_id", "agent_id", "run_id", "actor_id", "role", "id", "memory", "hash", "score", "event",
+     "created_at", "updated_at", "state", "previous_memory", "vector"}
+)
+MISSING_SCOPE = "At least one of 'user_id', 'agent_id', or 'run_id' must be provided."
+MAX_ID_LEN = 256
+MAX_LIMIT = 10_000_000
+_WS = re.compile(r"\s")
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_id(name: str, value: Any) -> Optional[str]:
+    """An entity id: None, or a non-empty string without whitespace/control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, got {type(value).__name__}.")
+    if not value:
+        raise ValidationError(f"{name} must not be empty.")
+    if _WS.search(value) or _CTRL.search(value):
+        raise ValidationError(f"{name} must not contain whitespace or control characters: {value!r}.")
+    if len(value) > MAX_ID_LEN:
+        raise ValidationError(f"{name} is longer than {MAX_ID_LEN} characters.")
+    return value
+
+
+def check_memory_id(memory_id: Any) -> str:
+    if not isinstance(memory_id, str) or not memory_id.strip():
+        raise ValidationError(f"memory_id must be a non-empty string, got {memory_id!r}.")
+    if _WS.search(memory_id) or _CTRL.search(memory_id):
+        raise ValidationError(f"memory_id must not contain whitespace or control characters: {memory_id!r}.")
+    return memory_id
+
+
+def check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, got {type(value).__name__}.")
+    if not value.strip():
+        raise ValidationError(f"{name} must not be empty.")
+    if "\x00" in value:
+        raise ValidationError(f"{name} must not contain NUL characters.")
+    return value
+
+
+def check_limit(value: Any, name: str = "limit") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1 or value > MAX_LIMIT:
+        raise ValidationError(f"{name} must be between 1 and {MAX_LIMIT:,}, got {value}.")
+    return value
+
+
+def check_threshold(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"threshold must be a number between -1 and 1 (cosine similarity), got {value!r}.")
+    value = float(value)
+    if math.isnan(value) or value < -1.0 or value > 1.0:
+        raise ValidationError(f"threshold must be between -1 and 1 (cosine similarity), got {value}.")
+    return value
+
+
+def check_metadata(metadata: Any) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationError(f"metadata must be a dict, got {type(metadata).__name__}.")
+    for key in metadata:
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"metadata keys must be non-empty strings, got {key!r}.")
+    clash = sorted(RESERVED_METADATA & set(metadata))
+    if clash:
+        raise ValidationError(
+            f"metadata must not set reserved field(s) {clash}: scope and identity fields are set by "
+            "memlab (pass user_id/agent_id/run_id as arguments)."
+        )
+    _check_json(metadata, "metadata")
+    return dict(metadata)
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 32:
+        raise ValidationError(f"{where} is nested too deeply (max 32 levels).")
+    if value is None or isinstance(value, (str, bool, int)):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(f"{where} contains a NUL character.")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{where} contains a non-finite number ({value}); JSON cannot store it.")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValidationError(f"{where} has a non-string key {k!r}.")
+            _check_json(v, f"{where}.{k}", depth + 1)
+        return
+    raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON-serialisable.")
+
+
+VALID_ROLES = ("user", "assistant", "system", "tool", "function", "developer")
+
+
+def normalize_messages(messages: Any) -> list[dict]:
+    """str | dict | list[dict] -> list of {role, content, name?}."""
+    if isinstance(messages, str):
+        check_text("messages", messages)
+        return [{"role": "user", "content": messages}]
+    if isinstance(messages, dict):
+        messages = [messages]
+    if not isinstance(messages, list):
+        raise ValidationError(
+            f"messages must be a string, a message dict or a list of message dicts, got {type(messages).__name__}."
+        )
+    if not messages:
+        raise ValidationError("messages must not be empty.")
+    out = []
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise ValidationError(f"messages[{i}] must be a dict with 'role' and 'content', got {type(msg).__name__}.")
+        if "role" not in msg or "content" not in msg:
+            raise ValidationError(f"messages[{i}] must have 'role' and 'content' keys.")
+        role, content = msg["role"], msg["content"]
+        if role not in VALID_ROLES:
+            raise ValidationError(f"messages[{i}]['role'] must be one of {', '.join(VALID_ROLES)}, got {role!r}.")
+        if not isinstance(content, str):
+            raise ValidationError(
+                f"messages[{i}]['content'] must be a string, got {type(content).__name__} "
+                "(multimodal content is not supported)."
+            )
+        if "\x00" in content:
+            raise ValidationError(f"messages[{i}]['content'] must not contain NUL characters.")
+        item = {"role": role, "content": content}
+        name = msg.get("name")
+        if name is not None:
+            item["name"] = check_id(f"messages[{i}]['name']", name)
+        out.append(item)
+    return out
