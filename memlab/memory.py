@@ -273,6 +273,90 @@ class Memory:
                                actor_id=row["actor_id"], role=row["role"])
         return [{**self._item(r), "event": "ADD"} for r in rows]
 
+    def add_records(self, records: Sequence[dict], *, batch_size: int = 512, history: bool = True,
+                    on_conflict: str = "error") -> list[str]:
+        """Bulk-insert memories as they are (no inference): memlab's import path.
+
+        Each record: ``memory`` (text, required), optional ``id`` (kept; default a new uuid4),
+        ``user_id`` / ``agent_id`` / ``run_id`` (at least one), ``actor_id``, ``role``,
+        ``metadata``, ``memory_type``, ``state`` (default active), ``created_at``,
+        ``updated_at``, ``archived_at``, ``deleted_at`` (ISO strings, kept verbatim),
+        ``hash`` (default md5 of the text) and ``vector`` (reused only if it has the store's
+        dimension; otherwise the text is embedded). Texts are embedded in batches and all
+        records are written in ONE transaction: either every record lands or none does.
+
+        Args:
+            history: write an ADD history row per record (importers that bring their own
+                history pass False and write it themselves).
+            on_conflict: "error" (default) if an id already exists, "skip" or "replace".
+
+        Returns:
+            The ids written, in input order (skipped ids are left out).
+        """
+        if on_conflict not in ("error", "skip", "replace"):
+            raise ValidationError("on_conflict must be 'error', 'skip' or 'replace'.")
+        rows, vectors, todo = [], [], []
+        seen: set[str] = set()
+        now = now_iso()
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise ValidationError(f"records[{i}] must be a dict, got {type(rec).__name__}.")
+            text = check_text(f"records[{i}]['memory']", rec.get("memory"))
+            scope = {k: check_id(f"records[{i}]['{k}']", rec.get(k)) for k in SCOPE_FIELDS}
+            if not any(scope.values()):
+                raise ValidationError(f"records[{i}]: {MISSING_SCOPE}")
+            memory_id = rec.get("id") or str(uuid.uuid4())
+            check_memory_id(memory_id)
+            if memory_id in seen:
+                raise ValidationError(f"records[{i}]: id {memory_id} appears twice in this batch.")
+            seen.add(memory_id)
+            state = rec.get("state") or MemoryState.ACTIVE.value
+            if state not in {s.value for s in MemoryState}:
+                raise ValidationError(f"records[{i}]: state must be one of active, paused, archived, deleted.")
+            memory_type = rec.get("memory_type")
+            if memory_type is not None and memory_type not in MEMORY_TYPES:
+                raise ValidationError(f"records[{i}]: invalid memory_type {memory_type!r}.")
+            row = {
+                "id": memory_id, "memory": text, "hash": rec.get("hash") or text_hash(text),
+                "metadata": check_metadata(rec.get("metadata")), **scope,
+                "actor_id": check_id(f"records[{i}]['actor_id']", rec.get("actor_id")),
+                "role": rec.get("role"), "memory_type": memory_type, "state": state,
+                "created_at": rec.get("created_at") or now, "updated_at": rec.get("updated_at"),
+                "archived_at": rec.get("archived_at"), "deleted_at": rec.get("deleted_at"),
+            }
+            vec = rec.get("vector")
+            if vec is not None:
+                vec = np.asarray(vec, dtype=np.float32).reshape(-1)
+                if vec.shape != (self.store.dims,) or not np.isfinite(vec).all() or not np.linalg.norm(vec):
+                    vec = None
+                else:
+                    vec = vec / np.linalg.norm(vec)
+            if vec is None:
+                todo.append(len(rows))
+            rows.append(row)
+            vectors.append(vec)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            embedded = self.embed([rows[j]["memory"] for j in chunk])
+            for j, v in zip(chunk, embedded):
+                vectors[j] = v
+        written: list[str] = []
+        with self.store.transaction() as tx:
+            for row, vec in zip(rows, vectors):
+                if tx.get_row(row["id"]) is not None:
+                    if on_conflict == "error":
+                        raise ValidationError(
+                            f"A memory with id {row['id']} already exists; pass on_conflict='skip' or 'replace'."
+                        )
+                    if on_conflict == "skip":
+                        continue
+                tx.put_row(row, vec)
+                if history:
+                    tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
+                                   updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
+                written.append(row["id"])
+        return written
+
     def get(self, memory_id: str) -> Optional[dict]:
         """One memory as an item dict, or None if it does not exist (or was deleted)."""
         check_memory_id(memory_id)
