@@ -3,8 +3,8 @@
 The schema is versioned with Alembic revisions (``memlab/migrate/alembic``); this module
 holds the DDL of the *initial* revision so that a brand-new store can be created without
 starting Alembic, and the ``alembic_version`` table is stamped exactly as Alembic would.
-Opening an existing store hands over to :func:`memlab.store.schema.ensure_schema`, which
-upgrades older stores (after a snapshot) through Alembic.
+Opening an existing store calls :func:`upgrade_to_head`, which upgrades older stores (after a
+snapshot) through Alembic.
 """
 
 from __future__ import annotations
@@ -78,10 +78,69 @@ def current_revision(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+# DDL of the later revisions (frozen copies live in memlab/migrate/alembic/versions; the
+# tests check that creating HEAD directly equals running the Alembic chain from scratch).
+LATER_DDL = {
+    "0002_categories": [
+        """
+    CREATE TABLE IF NOT EXISTS categories (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT,
+        created_at TEXT,
+        updated_at TEXT
+    )
+    """,
+        """
+    CREATE TABLE IF NOT EXISTS memory_categories (
+        memory_id TEXT NOT NULL,
+        category_id TEXT NOT NULL,
+        PRIMARY KEY (memory_id, category_id)
+    )
+    """,
+        "CREATE INDEX IF NOT EXISTS ix_memory_categories_category ON memory_categories(category_id)",
+    ],
+    "0003_configs": [
+        """
+    CREATE TABLE IF NOT EXISTS configs (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at TEXT,
+        updated_at TEXT
+    )
+    """,
+    ],
+}
+REVISIONS = (INITIAL_REVISION, *LATER_DDL)
+HEAD_REVISION = REVISIONS[-1]
+
+
 def create_initial(conn: sqlite3.Connection) -> None:
-    """Create the initial-revision tables in an empty database and stamp it."""
+    """Create a brand-new store directly at HEAD (no Alembic start-up cost) and stamp it."""
     for ddl in INITIAL_DDL:
         conn.execute(ddl)
+    for ddls in LATER_DDL.values():
+        for ddl in ddls:
+            conn.execute(ddl)
     conn.execute("INSERT OR IGNORE INTO store_meta(key, value) VALUES ('seq', '0')")
     conn.execute("DELETE FROM alembic_version")
-    conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (INITIAL_REVISION,))
+    conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (HEAD_REVISION,))
+
+
+def upgrade_to_head(conn: sqlite3.Connection, path, rev: str | None) -> None:
+    """Bring an opened store to HEAD: nothing to do at HEAD, else snapshot + Alembic upgrade."""
+    if rev == HEAD_REVISION:
+        return
+    from memlab.errors import StoreError
+
+    if rev not in REVISIONS:
+        raise StoreError(
+            f"This store is at schema revision {rev!r}, which this memlab does not know (known: "
+            f"{', '.join(REVISIONS)}); it was written by a newer memlab. Upgrade memlab, or downgrade the "
+            "store with the newer version (`memlab db downgrade`)."
+        )
+    if path is None:
+        raise StoreError(f"An in-memory database at revision {rev!r} cannot be upgraded; open it from a directory.")
+    from memlab.migrate.schema import upgrade_open_store
+
+    upgrade_open_store(conn, path)

@@ -104,6 +104,7 @@ class Transaction:
         """Remove every memory and history row (``reset``)."""
         self.conn.execute("DELETE FROM memories")
         self.conn.execute("DELETE FROM history")
+        self.conn.execute("DELETE FROM memory_categories")  # memory-linked rows (schema 0002)
         self.wiped = True
 
 
