@@ -13,11 +13,19 @@ import hashlib
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 _WORD = re.compile(r"[\w']+", re.UNICODE)
+
+
+@lru_cache(maxsize=1 << 18)
+def _bucket(feature: str, dims: int) -> tuple[int, float]:
+    """(bucket, sign) of a feature; cached because real text repeats its features a lot."""
+    value = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+    return value % dims, (1.0 if (value >> 63) & 1 else -1.0)
 
 
 class HashEmbedder:
@@ -49,12 +57,10 @@ class HashEmbedder:
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         for row, text in enumerate(texts):
+            vec = out[row]
             for feat, tf in self._features(text).items():
-                digest = hashlib.blake2b(feat.encode("utf-8"), digest_size=8).digest()
-                value = int.from_bytes(digest, "little")
-                bucket = value % self.dims
-                sign = 1.0 if (value >> 63) & 1 else -1.0
-                out[row, bucket] += sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf
+                bucket, sign = _bucket(feat, self.dims)
+                vec[bucket] += sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms

@@ -50,6 +50,9 @@ class Transaction:
         self.seq = seq
         self.rows: list[tuple[int, dict, np.ndarray]] = []
         self.wiped = False
+        self.epoch: Optional[str] = None  # store epoch seen inside the write lock
+        self.data_version: Optional[int] = None  # PRAGMA data_version read just before COMMIT
+        self._history_count = 0
 
     def get_row(self, memory_id: str) -> Optional[dict]:
         """Current row from SQLite (authoritative inside the transaction), vector included."""
@@ -68,21 +71,14 @@ class Transaction:
             raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
         values = [row.get(c) for c in ROW_COLUMNS]
         values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
-        existing = self.conn.execute("SELECT vid FROM memories WHERE id = ?", (row["id"],)).fetchone()
-        if existing is None:
-            cur = self.conn.execute(
-                f"INSERT INTO memories ({', '.join(ROW_COLUMNS)}, vector, seq) VALUES "
-                f"({', '.join('?' * (len(ROW_COLUMNS) + 2))})",
-                (*values, vec.tobytes(), self.seq),
-            )
-            vid = int(cur.lastrowid)
-        else:
-            vid = int(existing[0])
-            sets = ", ".join(f"{c} = ?" for c in ROW_COLUMNS)
-            self.conn.execute(
-                f"UPDATE memories SET {sets}, vector = ?, seq = ? WHERE vid = ?",
-                (*values, vec.tobytes(), self.seq, vid),
-            )
+        # One statement for insert-or-replace; the vid (FAISS id) of an existing row is kept.
+        sets = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "id")
+        vid = int(self.conn.execute(
+            f"INSERT INTO memories ({', '.join(ROW_COLUMNS)}, vector, seq) VALUES "
+            f"({', '.join('?' * (len(ROW_COLUMNS) + 2))}) "
+            f"ON CONFLICT(id) DO UPDATE SET {sets}, vector = excluded.vector, seq = excluded.seq RETURNING vid",
+            (*values, vec.tobytes(), self.seq),
+        ).fetchone()[0])
         self.rows.append((vid, dict(row), vec))
         return vid
 
@@ -91,7 +87,9 @@ class Transaction:
                     is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
                     history_id: Optional[str] = None) -> str:
         hid = history_id or str(uuid.uuid4())
-        hseq = self.conn.execute("SELECT COALESCE(MAX(hseq), 0) + 1 FROM history").fetchone()[0]
+        # Ordering key without a MAX() scan: transaction seq in the high bits, position within it low.
+        self._history_count += 1
+        hseq = (self.seq << 20) + self._history_count
         self.conn.execute(
             "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
             "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -291,19 +289,25 @@ class Store:
                     "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
                 ).fetchone()[0])
                 tx = Transaction(self, conn, seq)
+                tx.epoch = self._meta("epoch")
                 yield tx
                 if tx.wiped:
                     conn.execute("UPDATE store_meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+                # Read while holding the write lock: nobody else can commit before our COMMIT, so
+                # this is exactly the version our commit leaves us at. Reading it after COMMIT
+                # (as before) could swallow another connection's commit made in between.
+                tx.data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             self._apply(tx)
 
     def _apply(self, tx: Transaction) -> None:
-        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        if tx.wiped or tx.seq != self.last_seq + 1:
-            # Someone else committed in between (or we wiped): reload from the truth.
-            if tx.wiped:
-                self._load_all()
-            else:
-                self._load_rows(self.last_seq)
+        self._data_version = tx.data_version
+        if tx.wiped or tx.epoch != self.epoch:
+            # We wiped, or another connection reset the store since our last sync: full reload.
+            self._load_all()
+            return
+        if tx.seq != self.last_seq + 1:
+            # Someone else committed in between: catch up from the truth (includes our rows).
+            self._load_rows(self.last_seq)
             return
         table = self.table
         for vid, row, vec in tx.rows:
