@@ -8,7 +8,8 @@ from memlab import errors
 from memlab.config import MemoryConfig
 from memlab.enums import MemoryState, MemoryType
 from memlab.memory import Memory
+from memlab.async_memory import AsyncMemory
 
 __version__ = "0.1.0"
 
-__all__ = ["Memory", "MemoryConfig", "MemoryType", "MemoryState", "errors", "__version__"]
+__all__ = ["Memory", "AsyncMemory", "MemoryConfig", "MemoryType", "MemoryState", "errors", "__version__"]
