@@ -13,6 +13,16 @@ from memlab.errors import ConfigError
 def create_embedder(provider: str, config: dict | None = None) -> Embedder:
     """Build an embedder from a provider name and its (validated) settings."""
     config = dict(config or {})
+    cache_path = config.pop("cache_path", None)
+    embedder = _create(provider, config)
+    if cache_path:
+        from memlab.embedders.cache import CachedEmbedder
+
+        return CachedEmbedder(embedder, cache_path)
+    return embedder
+
+
+def _create(provider: str, config: dict) -> Embedder:
     if provider == "hash":
         from memlab.embedders.hashing import HashEmbedder
 

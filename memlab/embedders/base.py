@@ -52,7 +52,9 @@ def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
         raise EmbeddingError(f"Embedder {who!r} returned empty vectors.")
     if not np.isfinite(arr).all():
         raise EmbeddingError(f"Embedder {who!r} returned NaN or infinite values; nothing was written.")
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    # float64 norms: huge (1e38) or tiny (1e-40) float32 values would overflow/underflow to inf/0
+    # and silently yield all-zero "normalised" vectors.
+    norms = np.linalg.norm(arr.astype(np.float64), axis=1, keepdims=True)
     if (norms == 0).any():
         raise EmbeddingError(f"Embedder {who!r} returned an all-zero vector; it cannot be compared by cosine.")
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
