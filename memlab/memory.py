@@ -5,6 +5,7 @@ Validation happens before anything is written; every write is one store transact
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 import warnings
@@ -15,7 +16,7 @@ import numpy as np
 from memlab.config import MemoryConfig
 from memlab.embedders import check_vectors, create_embedder
 from memlab.enums import MemoryState, MemoryType
-from memlab.errors import ConfigError, NotFoundError, ValidationError
+from memlab.errors import ConfigError, EmbeddingError, MemlabError, NotFoundError, ValidationError
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
 from memlab.validation import (
@@ -57,7 +58,8 @@ def resolve_config(config: Any) -> MemoryConfig:
             raise ConfigError(f"{current_error} It is not a legacy config memlab can migrate either: {exc}") from None
         warnings.warn(
             "This config uses a legacy (mem0) format and was migrated on the fly. Use the migrated form:\n"
-            + migration.config.to_json(),
+            + migration.config.to_json()
+            + "".join(f"\n! {w}" for w in migration.warnings),
             DeprecationWarning,
             stacklevel=3,
         )
@@ -89,7 +91,10 @@ class Memory:
         for attr in ("name", "dims", "embed"):
             if not hasattr(self.embedder, attr):
                 raise ConfigError(f"embedder object must have a '{attr}' attribute.")
-        dims = int(self.embedder.dims)
+        dims = self.embedder.dims
+        if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
+            raise ConfigError(f"embedder.dims must be a positive integer, got {dims!r}.")
+        dims = int(dims)
         if vs.embedding_model_dims is not None and vs.embedding_model_dims != dims:
             raise ConfigError(
                 f"vector_store.config.embedding_model_dims is {vs.embedding_model_dims} but embedder "
@@ -131,12 +136,18 @@ class Memory:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.store.dims), dtype=np.float32)
-        return check_vectors(self.embedder.embed(texts, purpose), len(texts), self.store.dims,
+        try:
+            raw = self.embedder.embed(texts, purpose)
+        except MemlabError:
+            raise
+        except Exception as exc:  # a custom embedder's own failure: typed, nothing written yet
+            raise EmbeddingError(f"Embedder {self.embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        return check_vectors(raw, len(texts), self.store.dims,
                              str(self.embedder.name))
 
     @staticmethod
     def _item(row: dict, score: Optional[float] = None) -> dict:
-        meta = dict(row.get("metadata") or {})
+        meta = copy.deepcopy(row.get("metadata") or {})  # callers must not alias the stored row
         if row.get("memory_type"):
             meta["memory_type"] = row["memory_type"]
         item = {
@@ -168,7 +179,7 @@ class Memory:
         for key, value in scope.items():
             if value is None:
                 continue
-            if key in merged and merged[key] != value:
+            if key in merged and not (isinstance(merged[key], str) and merged[key] == value):
                 raise ValidationError(
                     f"{key} is given twice with different values ({value!r} and filters[{key!r}]={merged[key]!r})."
                 )
@@ -232,7 +243,10 @@ class Memory:
             from memlab.pipeline import add_inferred
 
             items, trace = add_inferred(self, msgs, scope, metadata, prompt, memory_type)
-            return self._with_trace(self._wrap(items), trace, return_trace)
+            result = self._wrap(items)
+            if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
+                result["problems"] = list(trace["problems"])
+            return self._with_trace(result, trace, return_trace)
         items = self._add_raw(msgs, scope, metadata, memory_type)
         return self._with_trace(self._wrap(items), None, return_trace)
 
@@ -274,7 +288,7 @@ class Memory:
         return [{**self._item(r), "event": "ADD"} for r in rows]
 
     def add_records(self, records: Sequence[dict], *, batch_size: int = 512, history: bool = True,
-                    on_conflict: str = "error") -> list[str]:
+                    on_conflict: str = "error", in_transaction: Any = None) -> list[str]:
         """Bulk-insert memories as they are (no inference): memlab's import path.
 
         Each record: ``memory`` (text, required), optional ``id`` (kept; default a new uuid4),
@@ -289,6 +303,9 @@ class Memory:
             history: write an ADD history row per record (importers that bring their own
                 history pass False and write it themselves).
             on_conflict: "error" (default) if an id already exists, "skip" or "replace".
+            in_transaction: optional ``callable(tx, written_ids)`` run inside the same transaction
+                after the rows are written (importers write history/categories there, atomically).
+                Records with ``state="deleted"`` may lack a scope (mem0 keeps none for them).
 
         Returns:
             The ids written, in input order (skipped ids are left out).
@@ -303,7 +320,7 @@ class Memory:
                 raise ValidationError(f"records[{i}] must be a dict, got {type(rec).__name__}.")
             text = check_text(f"records[{i}]['memory']", rec.get("memory"))
             scope = {k: check_id(f"records[{i}]['{k}']", rec.get(k)) for k in SCOPE_FIELDS}
-            if not any(scope.values()):
+            if not any(scope.values()) and rec.get("state") != MemoryState.DELETED.value:
                 raise ValidationError(f"records[{i}]: {MISSING_SCOPE}")
             memory_id = rec.get("id") or str(uuid.uuid4())
             check_memory_id(memory_id)
@@ -329,7 +346,7 @@ class Memory:
                 vec = np.asarray(vec, dtype=np.float32).reshape(-1)
                 if vec.shape != (self.store.dims,) or not np.isfinite(vec).all() or not np.linalg.norm(vec):
                     vec = None
-                else:
+                elif abs(float(np.linalg.norm(vec)) - 1.0) > 1e-5:  # keep unit vectors bit-exact
                     vec = vec / np.linalg.norm(vec)
             if vec is None:
                 todo.append(len(rows))
@@ -355,6 +372,8 @@ class Memory:
                     tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
                                    updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
                 written.append(row["id"])
+            if in_transaction is not None:
+                in_transaction(tx, written)
         return written
 
     def get(self, memory_id: str) -> Optional[dict]:
@@ -522,6 +541,13 @@ class Memory:
                 positions = positions[states != MemoryState.DELETED.value] if t.n else positions
             return t.to_pandas(positions, expand_metadata=expand_metadata)
 
+    def check(self, repair: bool = False):
+        """Check this memory's store (SQLite integrity, vectors, index vs rows, embedder) and,
+        with ``repair=True``, fix what can be fixed. Returns a :class:`memlab.doctor.DoctorReport`."""
+        from memlab.doctor import check_memory
+
+        return check_memory(self, repair=repair)
+
     def close(self) -> None:
         self.store.close()
 
@@ -533,4 +559,8 @@ class Memory:
 
     def __repr__(self) -> str:
         where = str(self.store.path) if self.store.path else "in-memory"
-        return f"Memory({where}, embedder={self.embedder.name!r}, memories={self.store.count()})"
+        try:
+            count = self.store.count()
+        except MemlabError:  # a repr must not raise (e.g. after close())
+            count = "closed"
+        return f"Memory({where}, embedder={self.embedder.name!r}, memories={count})"

@@ -140,21 +140,38 @@ class Store:
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if self.path is not None:
-                conn.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._ensure_schema(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open store {target!r}: {exc}. Run `memlab doctor` on it.") from None
         return conn
 
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new database to WAL needs an exclusive lock and SQLite returns "database is
+        # locked" at once instead of calling the busy handler: retry, or processes opening a new
+        # store together fail.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         rev = current_revision(conn)
         if rev is None:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-            if tables:
-                raise StoreError("Database has tables but no memlab schema version; it is not a memlab store.")
+            # Check and create under the write lock: several processes may open a new store at once,
+            # and one of them may commit the schema between our two reads.
             with self._immediate(conn):
-                create_initial(conn)
+                if current_revision(conn) is None:
+                    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+                    if tables:
+                        raise StoreError("Database has tables but no memlab schema version; it is not a memlab store.")
+                    create_initial(conn)
             rev = current_revision(conn)
         from memlab.store import schema as S
 
@@ -166,10 +183,12 @@ class Store:
         meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
         if "embedder" not in meta:
             with self._immediate(self.conn):
-                self.conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('embedder', ?)", (self.embedder_name,))
-                self.conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('dims', ?)", (str(self.dims),))
+                # OR IGNORE: a process opening the new store at the same time may have recorded its
+                # embedder first; then the comparison below decides (never silently overwrite it).
+                self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('embedder', ?)", (self.embedder_name,))
+                self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('dims', ?)", (str(self.dims),))
                 self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
-            return
+            meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
         if int(meta.get("dims", self.dims)) != self.dims or meta["embedder"] != self.embedder_name:
             raise ConfigError(
                 f"This store was built with embedder {meta['embedder']!r} ({meta.get('dims')}-d vectors), "
@@ -221,7 +240,10 @@ class Store:
     # ------------------------------------------------------------------ loading / syncing
     def _decode(self, r) -> dict:
         row = dict(zip(("vid", *ROW_COLUMNS), r[: 1 + len(ROW_COLUMNS)]))
-        row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+        try:
+            row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+        except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
+            raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
         row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
         return row
 
@@ -273,10 +295,21 @@ class Store:
             if dv == self._data_version:
                 return
             self._data_version = dv
-            if self._meta("epoch") != self.epoch:
-                self._load_all()
-            else:
-                self._load_rows(self.last_seq)
+            try:
+                if self._meta("epoch") != self.epoch:
+                    self._load_all()
+                else:
+                    self._load_rows(self.last_seq)
+            except BaseException:
+                self._invalidate()
+                raise
+
+    def _invalidate(self) -> None:
+        """Forget what was loaded: the next access reloads everything from SQLite. Used when an
+        in-memory update was cut short (KeyboardInterrupt in a notebook, a damaged row), which
+        would otherwise leave the table/index silently out of step with SQLite."""
+        self._data_version = None
+        self.epoch = None
 
     # ------------------------------------------------------------------ writing
     @contextmanager
@@ -297,7 +330,11 @@ class Store:
                 # this is exactly the version our commit leaves us at. Reading it after COMMIT
                 # (as before) could swallow another connection's commit made in between.
                 tx.data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-            self._apply(tx)
+            try:
+                self._apply(tx)
+            except BaseException:  # committed, but not (fully) applied in memory
+                self._invalidate()
+                raise
 
     def _apply(self, tx: Transaction) -> None:
         self._data_version = tx.data_version
@@ -419,3 +456,14 @@ class Store:
                 self.conn.close()
             except sqlite3.Error:
                 pass
+            self.conn = _ClosedConnection()  # later calls get a StoreError, not sqlite3.ProgrammingError
+
+
+class _ClosedConnection:
+    """Stands in for the connection of a closed store."""
+
+    def execute(self, *args, **kwargs):
+        raise StoreError("This memory's store was closed (Memory.close()); open a new Memory to use it.")
+
+    def close(self) -> None:
+        pass

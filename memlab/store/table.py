@@ -9,6 +9,7 @@ then maintained on every write.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Iterable
 
@@ -139,6 +140,8 @@ class Table:
         if positions is None:
             positions = np.arange(self.n)
         data = {c: pd.Series(self._cols[c][positions], dtype=object) for c in COLUMNS}
+        # deep copies: editing a metadata dict in the frame must not silently change the store
+        data["metadata"] = pd.Series([copy.deepcopy(m) for m in self._cols["metadata"][positions]], dtype=object)
         df = pd.DataFrame(data)
         for c in ("created_at", "updated_at", "archived_at", "deleted_at"):
             df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")

@@ -7,7 +7,7 @@ connection in ``config.attributes["connection"]`` or a ``sqlalchemy.url``.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, event, pool
 
 config = context.config
 
@@ -28,6 +28,17 @@ def run_migrations_online() -> None:
     if store:  # `alembic -x store=DIR ...`
         url = f"sqlite:///{store}/memlab.db"
     engine = create_engine(url, poolclass=pool.NullPool)
+
+    # pysqlite commits DDL implicitly; take over transaction control (SQLAlchemy's documented
+    # recipe) so that a whole upgrade/downgrade is ONE SQLite transaction: all or nothing.
+    @event.listens_for(engine, "connect")
+    def _no_implicit_tx(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -1,0 +1,54 @@
+"""``memlab db``: schema revisions of a store directory (mirrors Alembic), snapshots, rollback."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("db", help="Store schema: current, history, upgrade, downgrade, rollback, snapshots.")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION")
+    dbsub.required = True
+
+    def add(name: str, help_: str, store_required: bool = True):
+        q = dbsub.add_parser(name, help=help_)
+        q.add_argument("--store", required=store_required, help="Store directory (holds memlab.db).")
+        q.set_defaults(func=run)
+        return q
+
+    add("current", "Print the store's schema revision.")
+    add("history", "List every schema revision (marks the store's when --store is given).", store_required=False)
+    add("upgrade", "Upgrade the store (snapshot first).").add_argument("revision", nargs="?", default="head")
+    add("downgrade", "Downgrade the store to REVISION, -1 or base (snapshot first).").add_argument("revision")
+    add("rollback", "Restore a snapshot (default: the newest).").add_argument(
+        "--snapshot", default=None, help="Snapshot id (or a unique prefix); see `memlab db snapshots`.")
+    add("snapshots", "List the store's snapshots.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from memlab.migrate import schema as S
+    from memlab.migrate.snapshots import list_snapshots
+
+    action = args.db_command
+    if action == "current":
+        rev = S.current(args.store)
+        print(f"{rev or '<base>'}{' (head)' if rev == S.HEAD_REVISION else ''}")
+    elif action == "history":
+        cur = S.current(args.store) if args.store else None
+        for r in S.history():
+            marks = " ".join(m for m in ("(head)" if r["head"] else "", "(current)" if r["revision"] == cur else "") if m)
+            print(f"{r['down_revision'] or '<base>'} -> {r['revision']} {marks}".rstrip() + f"  {r['doc'].splitlines()[0]}")
+    elif action in ("upgrade", "downgrade"):
+        change = getattr(S, action)(args.store, args.revision)
+        print(change if change.snapshot else f"{args.store}: already at {change.to_revision or '<base>'}")
+    elif action == "rollback":
+        snap = S.rollback(args.store, args.snapshot)
+        print(f"Restored snapshot {snap.id} ({snap.reason}, revision {snap.revision}, {snap.memories} memories); "
+              "the replaced state was snapshotted too (memlab db snapshots).")
+    elif action == "snapshots":
+        snaps = list_snapshots(args.store)
+        if not snaps:
+            print("no snapshots")
+        for s in snaps:
+            print(f"{s.id}  {s.reason:<28} rev={s.revision or '<base>'} memories={s.memories} history={s.history}")
+    return 0

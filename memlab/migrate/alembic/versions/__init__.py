@@ -1,0 +1,1 @@
+"""Store schema revisions (Alembic skips this file)."""
