@@ -286,7 +286,40 @@ class Store:
             self.last_seq = 0
             self.epoch = self._meta("epoch")
             self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            self._load_rows(0)
+            self._bulk_load()
+
+    def _bulk_load(self) -> None:
+        """Initial load, column by column (a 100k-memory store re-opens in about a second)."""
+        rows = self.conn.execute(
+            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector, seq FROM memories ORDER BY vid"
+        ).fetchall()
+        if not rows:
+            return
+        n = len(rows)
+        columns = list(zip(*rows))
+        blobs = columns[1 + len(ROW_COLUMNS)]
+        width = self.dims * 4
+        if any(len(b) != width for b in blobs):
+            bad = next(i for i, b in enumerate(blobs) if len(b) != width)
+            raise StoreError(
+                f"Row {columns[1][bad]} has a {len(blobs[bad]) // 4}-d vector in a {self.dims}-d store; "
+                "run `memlab doctor` on it."
+            )
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, self.dims)
+        data = {c: columns[1 + i] for i, c in enumerate(ROW_COLUMNS)}
+        metas = []
+        for memory_id, text in zip(data["id"], data["metadata"]):
+            try:
+                metas.append(json.loads(text) if text else {})
+            except ValueError:
+                raise StoreError(
+                    f"Memory {memory_id} has unreadable metadata JSON; run `memlab doctor` on the store."
+                ) from None
+        data["metadata"] = metas
+        vids = np.fromiter(columns[0], dtype=np.int64, count=n)
+        active = self.table.bulk_load(vids, data, vecs)
+        self.index.add(vids[active], vecs[active])
+        self.last_seq = int(max(columns[-1]))
 
     def sync(self) -> None:
         """Catch up with commits made by other connections (other processes or Memory objects)."""

@@ -97,6 +97,36 @@ class Table:
         self.active[pos] = is_active
         return pos, was_active, is_active
 
+    def bulk_load(self, vids: np.ndarray, data: dict, vecs: np.ndarray) -> np.ndarray:
+        """Fill an EMPTY table from whole columns (the fast path of opening a store).
+
+        Returns the boolean mask of active rows.
+        """
+        if self.n:
+            raise RuntimeError("bulk_load needs an empty table")
+        n = len(vids)
+        cap = max(1024, 1 << (n - 1).bit_length())
+        self.__init__(self.dims, capacity=cap)
+        for c in COLUMNS:
+            self._cols[c][:n] = data[c]
+        self.vids[:n] = vids
+        self.vecs[:n] = vecs
+        self.n = n
+        ids = data["id"]
+        self.pos_by_id = dict(zip(ids, range(n)))
+        self.pos_by_vid = dict(zip(vids.tolist(), range(n)))
+        for col, inv in self._inv.items():
+            for pos, value in enumerate(data[col]):
+                if value is not None:
+                    bucket = inv.get(value)
+                    if bucket is None:
+                        inv[value] = {pos}
+                    else:
+                        bucket.add(pos)
+        active = np.fromiter((s == "active" for s in data["state"]), dtype=bool, count=n)
+        self.active[:n] = active
+        return active
+
     def clear(self) -> None:
         self.__init__(self.dims)
 
