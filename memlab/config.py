@@ -32,6 +32,7 @@ class MiniLMEmbedderSettings(BaseModel):
     )
     batch_size: int = Field(64, ge=1, le=4096)
     embedding_dims: Optional[int] = Field(None, description="Must be 384 if given.")
+    cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")
 
 
 class HashEmbedderSettings(BaseModel):
@@ -41,6 +42,7 @@ class HashEmbedderSettings(BaseModel):
     embedding_dims: int = Field(384, ge=8, le=8192, description="Vector size.")
     ngram_range: tuple[int, int] = Field((1, 2), description="Word n-gram sizes hashed into the vector.")
     char_ngrams: int = Field(3, ge=0, le=8, description="Character n-gram size (0 disables).")
+    cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")
 
 
 class OpenAIEmbedderSettings(BaseModel):
@@ -54,6 +56,7 @@ class OpenAIEmbedderSettings(BaseModel):
     timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
     batch_size: int = Field(256, ge=1)
+    cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")
 
 
 EMBEDDER_SETTINGS: dict[str, type[BaseModel]] = {
@@ -84,6 +87,7 @@ class OpenAILLMSettings(BaseModel):
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(1, ge=0, description="Retries of a reply that is not valid JSON.")
     json_mode: bool = Field(False, description="Ask the server for response_format=json_object.")
+    http_retries: int = Field(2, ge=0, description="Retries of HTTP 5xx / connection errors / timeouts.")
 
 
 LLM_SETTINGS: dict[str, type[BaseModel]] = {"rules": RulesLLMSettings, "openai": OpenAILLMSettings}
@@ -225,6 +229,7 @@ class GraphStoreConfig(_Block):
     provider: str = Field(..., description="neo4j, memgraph, neptune, kuzu")
     llm: Optional[LLMConfig] = None
     custom_prompt: Optional[str] = None
+    threshold: Optional[float] = Field(None, ge=0, le=1, description="mem0's node-similarity threshold; kept.")
 
     @classmethod
     def _kind_name(cls) -> str:
@@ -233,6 +238,17 @@ class GraphStoreConfig(_Block):
     @classmethod
     def _settings_table(cls) -> dict:
         return GRAPH_STORE_SETTINGS
+
+
+RERANKER_PROVIDERS = ("cohere", "sentence_transformer", "huggingface", "llm_reranker", "zero_entropy")
+
+
+class RerankerConfig(BaseModel):
+    """mem0 1.x/2.x ``reranker`` block: validated and kept for round trips; memlab does not rerank yet."""
+
+    model_config = _STRICT
+    provider: Literal[RERANKER_PROVIDERS] = Field(..., description=", ".join(RERANKER_PROVIDERS))
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class MemoryConfig(BaseModel):
@@ -253,6 +269,7 @@ class MemoryConfig(BaseModel):
         None, description="Accepted for mem0 compatibility; memlab keeps history inside the store's memlab.db."
     )
     graph_store: Optional[GraphStoreConfig] = Field(None, description="Validated and kept; not run in-process yet.")
+    reranker: Optional[RerankerConfig] = Field(None, description="Validated and kept; results are not reranked yet.")
     custom_fact_extraction_prompt: Optional[str] = None
     custom_update_memory_prompt: Optional[str] = None
     custom_instructions: Optional[str] = Field(None, description="mem0 2.x name of extra extraction instructions.")
@@ -341,6 +358,7 @@ __all__ = [
     "LLMConfig",
     "VectorStoreConfig",
     "GraphStoreConfig",
+    "RerankerConfig",
     "EMBEDDER_SETTINGS",
     "LLM_SETTINGS",
     "VECTOR_STORE_SETTINGS",

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from memlab.errors import MemlabError
 
 # Sub-command modules (memlab/cli/<name>.py), each defining register(subparsers).
-COMMAND_MODULES = ("demo",)
+COMMAND_MODULES = ("demo", "db", "data", "compare", "eval", "config", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
