@@ -58,10 +58,11 @@ class Run:
             raise ValidationError(
                 f"The run {self.label!r} was recorded with k={self.k}; compare with k<={self.k} or re-record it."
             )
-        if threshold is not None and self.threshold is not None and threshold < self.threshold:
+        if self.threshold is not None and (threshold is None or threshold < self.threshold):
             raise ValidationError(
                 f"The run {self.label!r} was recorded with threshold={self.threshold}; results below it are "
-                f"missing, so a lower threshold ({threshold}) cannot be applied. Re-record it."
+                f"missing, so it cannot be compared at threshold={threshold}. Compare at "
+                f"threshold>={self.threshold} or re-record it."
             )
         out = [dict(h) for h in self.results[query.query_id]]
         if threshold is not None:
@@ -194,14 +195,16 @@ class Side:
 
 
 def records_of(source: Any) -> list[dict]:
-    """Import records (for ``Memory.add_records``) from a Memory, a DataFrame or a list of dicts.
+    """Import records (for ``Memory.add_records``) from a Memory (its active memories), a DataFrame
+    (e.g. ``Memory.to_pandas()``) or a list of dicts.
 
     Vectors are not carried over: the receiving memory embeds the texts with its own embedder.
     """
     import pandas as pd
 
     if hasattr(source, "to_pandas") and hasattr(source, "store"):
-        source = source.to_pandas()
+        # Raw store rows keep timestamps as the ISO strings they were written with (to_pandas parses them).
+        source = source.store.select(None)
     if isinstance(source, pd.DataFrame):
         source = source.to_dict("records")
     if not isinstance(source, Sequence) or isinstance(source, (str, bytes)):
@@ -215,6 +218,10 @@ def records_of(source: Any) -> list[dict]:
             if key in ("vector", "vid", "seq"):
                 continue
             if isinstance(value, float) and math.isnan(value):
+                value = None
+            elif isinstance(value, pd.Timestamp):
+                value = None if pd.isna(value) else value.isoformat()
+            elif value is pd.NaT:
                 value = None
             if value is not None:
                 clean[key] = value

@@ -1,0 +1,51 @@
+"""Per-query change metrics and bootstrap CIs, checked against values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from memlab.compare.stats import bootstrap_ci, query_changes
+
+
+def test_metrics_by_hand():
+    # before a b c d, after c a e: common {a, c}; union {a, b, c, d, e}
+    c = query_changes(["a", "b", "c", "d"], ["c", "a", "e"], [0.9, 0.8, 0.7, 0.6], [0.95, 0.85, 0.5])
+    assert c["overlap_at_k"] == pytest.approx(2 / 4)
+    assert c["jaccard"] == pytest.approx(2 / 5)
+    assert c["rank_changes"] == {"a": 1, "c": -2}  # a: 1 -> 2, c: 3 -> 1
+    assert c["mean_abs_rank_change"] == pytest.approx(1.5)
+    assert c["score_deltas"]["a"] == pytest.approx(-0.05) and c["score_deltas"]["c"] == pytest.approx(0.25)
+    assert c["mean_score_delta"] == pytest.approx(0.10)
+    assert c["mean_abs_score_delta"] == pytest.approx(0.15)
+    assert c["max_abs_score_delta"] == pytest.approx(0.25)
+    assert c["gained_keys"] == ["e"] and c["lost_keys"] == ["b", "d"]
+    assert c["top1_changed"] and c["changed"]
+
+
+def test_zero_over_zero_conventions():
+    both_empty = query_changes([], [], [], [])
+    assert both_empty["overlap_at_k"] == 1.0 and both_empty["jaccard"] == 1.0
+    assert not both_empty["changed"] and not both_empty["top1_changed"]
+    assert math.isnan(both_empty["mean_abs_rank_change"]) and math.isnan(both_empty["mean_abs_score_delta"])
+    one_empty = query_changes(["a"], [], [0.5], [])
+    assert one_empty["overlap_at_k"] == 0.0 and one_empty["jaccard"] == 0.0 and one_empty["top1_changed"]
+
+
+def test_score_tolerance_and_reorder():
+    same = query_changes(["a", "b"], ["a", "b"], [0.5, 0.4], [0.5 + 1e-9, 0.4])
+    assert not same["changed"]
+    moved = query_changes(["a", "b"], ["a", "b"], [0.5, 0.4], [0.6, 0.4])
+    assert moved["changed"] and moved["overlap_at_k"] == 1.0
+    swapped = query_changes(["a", "b"], ["b", "a"], [0.5, 0.4], [0.5, 0.4])
+    assert swapped["changed"] and swapped["jaccard"] == 1.0 and swapped["top1_changed"]
+
+
+def test_bootstrap_ci():
+    assert bootstrap_ci([]) [3] == 0 and math.isnan(bootstrap_ci([])[0])
+    assert bootstrap_ci([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5, 3)
+    assert bootstrap_ci([1.0, math.nan]) == (1.0, 1.0, 1.0, 1)
+    mean, low, high, n = bootstrap_ci([0, 0, 1, 1, 1, 0, 1, 0], n_boot=500, seed=1)
+    assert mean == 0.5 and n == 8 and 0 <= low < 0.5 < high <= 1
+    assert bootstrap_ci([0, 1, 1, 0], seed=3) == bootstrap_ci([0, 1, 1, 0], seed=3)  # reproducible

@@ -1,0 +1,80 @@
+"""CompareModel logic in plain pytest, and the ipywidgets view driven like a user would."""
+
+from __future__ import annotations
+
+import pytest
+
+from memlab import Memory
+from memlab.compare import record_run
+from memlab.widgets import CompareModel, CompareWidget
+from tests.compare.compare_data import HASH_CONFIG, QUERIES, records
+
+
+@pytest.fixture
+def pair():
+    full = Memory(HASH_CONFIG)
+    full.add_records(records())
+    partial = Memory(HASH_CONFIG)
+    partial.add_records(records()[1:])
+    yield full, partial
+    full.close()
+    partial.close()
+
+
+def test_model_pick_run_columns_answers(pair):
+    model = CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial"))
+    assert model.summary_text().startswith("Type a query")
+    model.choose("home")
+    assert model.query_text == "Where does Alice live?" and model.scope == {"user_id": "alice"}
+    model.run()
+    assert model.error is None
+    before_rows, after_rows = model.columns()
+    assert before_rows[0]["memory"] == "Alice lives in Berlin." and before_rows[0]["status"] == "only"
+    assert model.lost() == ["Alice lives in Berlin."]
+    assert len(model.gained()) == 1
+    assert {r["status"] for r in after_rows} <= {"only", "moved", "same"}
+    assert model.answer_panel() == {"no memory": "I don't know.", "full": "Berlin",
+                                    "partial": model.answers.rows[0]["answer_after"]}
+    assert "overlap@3" in model.summary_text() and "1 lost" in model.summary_text()
+
+
+def test_model_typed_query_and_errors(pair):
+    full, _ = pair
+    model = CompareModel(full, full, k=2, answers=False)
+    model.set_query("Where does Bob live?", user_id="bob")
+    model.run()
+    assert model.comparison.identical and model.answer_panel() == {}
+    assert [r["status"] for r in model.columns()[0]] == ["same", "same"]
+    run = record_run(full, QUERIES, k=3)
+    recorded = CompareModel(run, full, queries=QUERIES, k=3, answers=False)
+    recorded.set_query("A question nobody recorded")
+    recorded.run()
+    assert recorded.comparison is None and "no results for query" in recorded.error
+    assert recorded.summary_text().startswith("Error:")
+    recorded.choose("pet")
+    recorded.run()
+    assert recorded.error is None and recorded.comparison.identical
+
+
+def test_model_owns_config_sides():
+    model = CompareModel(HASH_CONFIG, {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}},
+                         records=records(), queries=QUERIES, k=3)
+    model.choose("pet")
+    model.run()
+    assert model.comparison is not None and len(model.columns()[0]) == 3
+    model.close()
+
+
+def test_widget_view(pair):
+    view = CompareWidget(CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial")))
+    assert "Type a query" in view.status.value and view.columns.value == ""
+    view.picker.value = "home"  # picking a dataset query runs it
+    assert view.query_box.value == "Where does Alice live?" and view.user_box.value == "alice"
+    assert "lost" in view.columns.value and "#f9d6d5" in view.columns.value  # the loss is highlighted
+    assert "Berlin" in view.answer_panel.value
+    view.query_box.value = "Where does Bob live?"
+    view.user_box.value = "bob"
+    view.run_button.click()
+    assert view.model.selected is None and view.model.scope == {"user_id": "bob"}
+    assert "Bob lives in Lisbon." in view.columns.value
+    assert view.box.children[0] is view.picker
