@@ -21,7 +21,7 @@ from memlab.store import Store, now_iso
 from memlab.store import filters as F
 from memlab.validation import (
     MISSING_SCOPE, SCOPE_FIELDS, check_id, check_limit, check_memory_id, check_metadata, check_text,
-    check_threshold, normalize_messages,
+    check_threshold, check_timestamp, normalize_messages,
 )
 
 V10_WARNING = (
@@ -48,10 +48,7 @@ def resolve_config(config: Any) -> MemoryConfig:
     try:
         return MemoryConfig.from_dict(config)
     except ConfigError as current_error:
-        try:
-            from memlab.migrate.config import migrate_config
-        except ImportError:
-            raise current_error from None
+        from memlab.migrate.config import migrate_config  # part of memlab: an ImportError here is a bug
         try:
             migration = migrate_config(config)
         except ConfigError as exc:
@@ -338,8 +335,10 @@ class Memory:
                 "metadata": check_metadata(rec.get("metadata")), **scope,
                 "actor_id": check_id(f"records[{i}]['actor_id']", rec.get("actor_id")),
                 "role": rec.get("role"), "memory_type": memory_type, "state": state,
-                "created_at": rec.get("created_at") or now, "updated_at": rec.get("updated_at"),
-                "archived_at": rec.get("archived_at"), "deleted_at": rec.get("deleted_at"),
+                "created_at": check_timestamp(f"records[{i}]['created_at']", rec.get("created_at")) or now,
+                "updated_at": check_timestamp(f"records[{i}]['updated_at']", rec.get("updated_at")),
+                "archived_at": check_timestamp(f"records[{i}]['archived_at']", rec.get("archived_at")),
+                "deleted_at": check_timestamp(f"records[{i}]['deleted_at']", rec.get("deleted_at")),
             }
             vec = rec.get("vector")
             if vec is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any, Optional
@@ -18,6 +19,16 @@ MAX_ID_LEN = 256
 MAX_LIMIT = 10_000_000
 _WS = re.compile(r"\s")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone surrogates cannot be stored as UTF-8
+WILDCARD = "*"  # a filter wildcard ("any value"), never an id
+
+
+def _check_utf8(name: str, value: str) -> None:
+    if _SURROGATE.search(value):
+        raise ValidationError(
+            f"{name} contains a lone surrogate code point (e.g. from mis-decoded bytes), which cannot be "
+            "stored as UTF-8; decode the source text with errors='replace' first."
+        )
 
 
 def check_id(name: str, value: Any) -> Optional[str]:
@@ -28,8 +39,15 @@ def check_id(name: str, value: Any) -> Optional[str]:
         raise ValidationError(f"{name} must be a string, got {type(value).__name__}.")
     if not value:
         raise ValidationError(f"{name} must not be empty.")
+    if value == WILDCARD:
+        # An id of "*" would turn a scoped call into a match-everything filter (a tenant leak).
+        raise ValidationError(
+            f"{name} must not be '*': that is a filter wildcard, not an id. "
+            f"To match any {name} on purpose, pass filters={{'{name}': '*'}}."
+        )
     if _WS.search(value) or _CTRL.search(value):
         raise ValidationError(f"{name} must not contain whitespace or control characters: {value!r}.")
+    _check_utf8(name, value)
     if len(value) > MAX_ID_LEN:
         raise ValidationError(f"{name} is longer than {MAX_ID_LEN} characters.")
     return value
@@ -40,6 +58,7 @@ def check_memory_id(memory_id: Any) -> str:
         raise ValidationError(f"memory_id must be a non-empty string, got {memory_id!r}.")
     if _WS.search(memory_id) or _CTRL.search(memory_id):
         raise ValidationError(f"memory_id must not contain whitespace or control characters: {memory_id!r}.")
+    _check_utf8("memory_id", memory_id)
     return memory_id
 
 
@@ -50,6 +69,7 @@ def check_text(name: str, value: Any) -> str:
         raise ValidationError(f"{name} must not be empty.")
     if "\x00" in value:
         raise ValidationError(f"{name} must not contain NUL characters.")
+    _check_utf8(name, value)
     return value
 
 
@@ -87,7 +107,10 @@ def check_metadata(metadata: Any) -> dict:
             "memlab (pass user_id/agent_id/run_id as arguments)."
         )
     _check_json(metadata, "metadata")
-    return dict(metadata)
+    # A deep, JSON-normalised copy: the caller's nested lists/dicts must not alias the stored
+    # row (mutating them later would change memory but not SQLite), and tuples become lists
+    # exactly as they come back from SQLite.
+    return json.loads(json.dumps(metadata, ensure_ascii=False))
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
@@ -96,6 +119,8 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     if value is None or isinstance(value, (str, bool, int)):
         if isinstance(value, str) and "\x00" in value:
             raise ValidationError(f"{where} contains a NUL character.")
+        if isinstance(value, str):
+            _check_utf8(where, value)
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -109,6 +134,7 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValidationError(f"{where} has a non-string key {k!r}.")
+            _check_utf8(f"{where} key", k)
             _check_json(v, f"{where}.{k}", depth + 1)
         return
     raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON-serialisable.")
@@ -146,9 +172,33 @@ def normalize_messages(messages: Any) -> list[dict]:
             )
         if "\x00" in content:
             raise ValidationError(f"messages[{i}]['content'] must not contain NUL characters.")
+        _check_utf8(f"messages[{i}]['content']", content)
         item = {"role": role, "content": content}
         name = msg.get("name")
         if name is not None:
             item["name"] = check_id(f"messages[{i}]['name']", name)
         out.append(item)
     return out
+
+
+def check_timestamp(name: str, value: Any) -> Optional[str]:
+    """None, an ISO-8601 string (kept verbatim), or a datetime / pandas Timestamp (-> ISO string)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"{name} must be an ISO-8601 timestamp, got {value!r}.") from None
+        return value
+    from datetime import date, datetime
+
+    if isinstance(value, (datetime, date)):  # pandas.Timestamp is a datetime
+        if value != value:  # NaT
+            return None
+        return value.isoformat()
+    raise ValidationError(f"{name} must be an ISO-8601 string or a datetime, got {type(value).__name__}.")
