@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -154,90 +154,59 @@ def _validate_block(kind: str, provider: str, config: dict, table: dict[str, typ
 
 
 class _Block(BaseModel):
+    """A ``{"provider": ..., "config": {...}}`` block whose config is validated by the provider's model."""
+
     model_config = _STRICT
     provider: str
     config: dict[str, Any] = Field(default_factory=dict)
 
-    _kind: str = "block"
-    _table: dict = {}
+    KIND: ClassVar[str] = "block"
+    SETTINGS: ClassVar[dict[str, type[BaseModel]]] = {}
 
     @model_validator(mode="after")
     def _check(self):
-        table = self._settings_table()
-        validated = _validate_block(self._kind_name(), self.provider, self.config, table)
+        validated = _validate_block(self.KIND, self.provider, self.config, self.SETTINGS)
         object.__setattr__(self, "config", {k: v for k, v in validated.items() if v is not None})
         return self
 
-    @classmethod
-    def _kind_name(cls) -> str:
-        return "block"
-
-    @classmethod
-    def _settings_table(cls) -> dict:
-        return {}
-
     def settings(self) -> BaseModel:
         """The provider's typed settings."""
-        return self._settings_table()[self.provider](**self.config)
+        return self.SETTINGS[self.provider](**self.config)
 
 
 class EmbedderConfig(_Block):
     """``{"provider": "minilm" | "hash" | "openai", "config": {...}}``."""
 
+    KIND: ClassVar[str] = "embedder"
+    SETTINGS: ClassVar[dict[str, type[BaseModel]]] = EMBEDDER_SETTINGS
     provider: str = Field("minilm", description="minilm (default, offline), hash, openai")
-
-    @classmethod
-    def _kind_name(cls) -> str:
-        return "embedder"
-
-    @classmethod
-    def _settings_table(cls) -> dict:
-        return EMBEDDER_SETTINGS
 
 
 class LLMConfig(_Block):
     """``{"provider": "rules" | "openai", "config": {...}}``."""
 
+    KIND: ClassVar[str] = "llm"
+    SETTINGS: ClassVar[dict[str, type[BaseModel]]] = LLM_SETTINGS
     provider: str = Field("rules", description="rules (default, offline), openai")
-
-    @classmethod
-    def _kind_name(cls) -> str:
-        return "llm"
-
-    @classmethod
-    def _settings_table(cls) -> dict:
-        return LLM_SETTINGS
 
 
 class VectorStoreConfig(_Block):
     """``{"provider": "faiss", "config": {"path": ...}}``."""
 
+    KIND: ClassVar[str] = "vector_store"
+    SETTINGS: ClassVar[dict[str, type[BaseModel]]] = VECTOR_STORE_SETTINGS
     provider: str = Field("faiss", description="faiss (SQLite + pandas + FAISS)")
-
-    @classmethod
-    def _kind_name(cls) -> str:
-        return "vector_store"
-
-    @classmethod
-    def _settings_table(cls) -> dict:
-        return VECTOR_STORE_SETTINGS
 
 
 class GraphStoreConfig(_Block):
     """A graph store block; validated, kept and reported (memlab has no in-process graph yet)."""
 
+    KIND: ClassVar[str] = "graph_store"
+    SETTINGS: ClassVar[dict[str, type[BaseModel]]] = GRAPH_STORE_SETTINGS
     provider: str = Field(..., description="neo4j, memgraph, neptune, kuzu")
     llm: Optional[LLMConfig] = None
     custom_prompt: Optional[str] = None
     threshold: Optional[float] = Field(None, ge=0, le=1, description="mem0's node-similarity threshold; kept.")
-
-    @classmethod
-    def _kind_name(cls) -> str:
-        return "graph_store"
-
-    @classmethod
-    def _settings_table(cls) -> dict:
-        return GRAPH_STORE_SETTINGS
 
 
 RERANKER_PROVIDERS = ("cohere", "sentence_transformer", "huggingface", "llm_reranker", "zero_entropy")
