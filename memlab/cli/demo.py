@@ -1,53 +1,43 @@
-"""``memlab demo``: README's main job."""
+"""``memlab demo``: README's main job — evaluate memlab's default search on the bundled dataset, offline.
+
+Builds an in-memory store of the bundled ``assistant`` dataset with the default embedder, runs
+every query once (progress bars), sweeps similarity thresholds, recommends one and writes a
+report folder (metrics CSV, PNG plots, summary.md); then prints the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
+from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="Build a store offline, add and search memories, print results.")
-    p.add_argument("--store", default=None, help="Store directory (default: a temporary one).")
+    p = sub.add_parser("demo", help="End-to-end offline run on the bundled dataset, ending in a report folder.")
+    p.add_argument("--out", default="reports/demo", help="Report folder (default reports/demo).")
     p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"], help="Embedder provider.")
+    p.add_argument("--k", type=int, default=5, help="Result list cut-off, like search(limit=k); default 5.")
+    p.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from memlab import Memory
+    from memlab.errors import ValidationError
+    from memlab.evaluate.datasets import load_bundled
+    from memlab.evaluate.report import run_evaluation
 
-    tmp = None
-    store = args.store
-    if store is None:
-        tmp = tempfile.mkdtemp(prefix="memlab-demo-")
-        store = tmp
-    try:
-        t0 = time.perf_counter()
-        m = Memory({"embedder": {"provider": args.embedder}}, path=store)
-        facts = {
-            "alice": ["I love sushi and ramen", "I live in Berlin", "My sister is called Emma",
-                      "I am allergic to peanuts", "I work as a nurse"],
-            "bob": ["I prefer tea over coffee", "I am training for a marathon", "My dog is named Rex",
-                    "I live in Lisbon"],
-        }
-        for user, texts in facts.items():
-            for text in texts:
-                m.add(text, user_id=user, infer=False, metadata={"source": "demo"})
-        print(f"Built store {store} with {m.store.count()} memories ({m.embedder.name}) "
-              f"in {time.perf_counter() - t0:.1f}s")
-        for user, query in [("alice", "What food does she like?"), ("alice", "Where does she live?"),
-                            ("bob", "pets"), ("bob", "Where does he live?")]:
-            res = m.search(query, user_id=user, limit=2)["results"]
-            print(f"\n[{user}] {query}")
-            for r in res:
-                print(f"  {r['score']:.3f}  {r['memory']}")
-        m.close()
-        reopened = Memory({"embedder": {"provider": args.embedder}}, path=store)
-        print(f"\nRe-opened the store: {reopened.store.count()} memories are back.")
-        reopened.close()
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+    if args.k < 1:
+        raise ValidationError(f"--k must be a positive integer, got {args.k}.")
+    t0 = time.perf_counter()
+    dataset = load_bundled("assistant")
+    print(f"memlab demo: {dataset!r}")
+    report = run_evaluation(dataset, embedder=args.embedder, k=args.k, progress=not args.no_progress)
+    out = Path(args.out)
+    written = report.write(out)
+    print()
+    print(report.summary())
+    print(f"\nReport folder: {out.resolve()}")
+    for path in written:
+        print(f"  {path.name}")
+    print(f"Done in {time.perf_counter() - t0:.1f}s.")
     return 0

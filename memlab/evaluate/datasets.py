@@ -77,7 +77,7 @@ class Dataset:
         self.memories = _frame(self.memories, MEMORY_COLUMNS, "memories")
         self.queries = _frame(self.queries, QUERY_COLUMNS, "queries")
         self.qrels = _frame(self.qrels, QREL_COLUMNS, "qrels")
-        self.memories["time"] = pd.to_datetime(self.memories["time"], errors="coerce")
+        self.memories["time"] = _parse_times(self.memories["time"], self.memories["id"])
         self.memories["metadata"] = [m if isinstance(m, dict) else {} for m in self.memories["metadata"]]
         self.queries["answerable"] = self.queries["answerable"].astype(bool)
         self.qrels["relevance"] = pd.to_numeric(self.qrels["relevance"]).astype(float)
@@ -142,6 +142,26 @@ class Dataset:
         s = self.stats()
         return (f"Dataset({self.name!r}: {s['memories']} memories in {s['scopes']} scopes, {s['queries']} queries "
                 f"({s['unanswerable']} unanswerable), {s['qrels']} qrels)")
+
+
+def _parse_times(values: pd.Series, ids: pd.Series) -> pd.Series:
+    """ISO-8601 times (date only, naive or with offset; mixed offsets become naive UTC); None stays NaT."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError):  # naive and offset-aware times mixed
+        parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    bad = values.notna() & parsed.isna()
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise ValidationError(
+            f"memory {ids.iloc[i]!r} has time {values.iloc[i]!r}, which is not an ISO-8601 date/time "
+            "(e.g. 2024-05-01 or 2024-05-01T09:30:00); fix it or leave it empty."
+        )
+    return parsed
 
 
 def _frame(data: Any, columns: list, what: str) -> pd.DataFrame:

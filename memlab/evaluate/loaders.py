@@ -46,6 +46,14 @@ def parse_locomo_date(text: str) -> Optional[pd.Timestamp]:
     return None
 
 
+def parse_longmemeval_date(text: Optional[str]) -> Optional[pd.Timestamp]:
+    """LongMemEval dates look like ``"2023/05/20 (Sat) 02:21"`` (the weekday is dropped)."""
+    if not text:
+        return None
+    when = pd.to_datetime(re.sub(r"\s*\([A-Za-z]+\)\s*", " ", str(text)).strip(), errors="coerce")
+    return None if pd.isna(when) else when
+
+
 def _repair_evidence(raw: str) -> list[str]:
     """Valid ``D<session>:<turn>`` ids inside one raw evidence string (possibly none)."""
     if _DIA_ID.fullmatch(raw):
@@ -54,7 +62,7 @@ def _repair_evidence(raw: str) -> list[str]:
     return [f"D{s}:{t}" for s, t in re.findall(r"D:?(\d+):(\d+)", raw)]
 
 
-def load_locomo(path: Union[str, Path], *, include_captions: bool = True) -> Dataset:
+def load_locomo(path: Union[str, Path], *, include_captions: bool = False) -> Dataset:
     """Load LoCoMo (``locomo10.json`` schema) at turn level.
 
     - memories: one per dialogue turn, id ``"<sample_id>:<dia_id>"``, ``scope = sample_id`` (one
@@ -148,8 +156,7 @@ def load_longmemeval(path: Union[str, Path]) -> Dataset:
         answer_sessions = set(item.get("answer_session_ids") or [])
         relevant: list[str] = []
         for sess_id, date, session in zip(sess_ids, dates, item["haystack_sessions"]):
-            when = pd.to_datetime(str(date).split(" (")[0] + (" " + str(date).split(") ")[1]
-                                  if ") " in str(date) else ""), errors="coerce") if date else None
+            when = parse_longmemeval_date(date)
             ids = []
             for t, turn in enumerate(session):
                 content = str(turn.get("content", "")).strip()

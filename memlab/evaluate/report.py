@@ -1,0 +1,150 @@
+"""End-to-end evaluation: dataset → one retrieval pass → metrics, sweep, recommendation → report folder.
+
+Used by ``memlab eval`` and ``memlab demo``; usable from notebooks as :func:`run_evaluation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import pandas as pd
+
+from memlab.evaluate.datasets import Dataset
+from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evaluate_run
+from memlab.evaluate.retrieval import build_memory, bm25_retrieve, dense_retrieve, fuse_rrf
+from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
+
+COMMON_DEFAULT = 0.5  # a threshold many memory libraries ship; the summary shows what it does here
+
+
+@dataclass
+class EvaluationReport:
+    """Everything one evaluation produced (DataFrames + the recommendation)."""
+
+    dataset: Dataset
+    label: str
+    k: int
+    run: pd.DataFrame
+    per_query: pd.DataFrame
+    overall: pd.Series
+    ci: pd.DataFrame
+    by_category: pd.DataFrame
+    sweep: pd.DataFrame
+    recommendation: Recommendation
+    at_default: Optional[pd.Series]
+    timings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        s = self.dataset.stats()
+        o, ci = self.overall, self.ci
+        lines = [
+            f"# memlab evaluation: {self.dataset.name} with {self.label}",
+            "",
+            f"{s['memories']} memories in {s['scopes']} scopes; {s['queries']} queries "
+            f"({s['unanswerable']} unanswerable). One retrieval pass, top {self.k}, no threshold:",
+            "",
+        ]
+        for m in ("recall", "precision", "hit", "mrr", "ndcg"):
+            lines.append(f"- {m}@{self.k}: {o[m]:.3f} (95% CI {ci.loc[m, 'low']:.3f}–{ci.loc[m, 'high']:.3f})")
+        lines += ["", f"Recommended {self.recommendation.summary()}."]
+        if self.at_default is not None:  # only meaningful for cosine scores (dense retrieval)
+            d = self.at_default
+            lines += ["", f"At threshold {COMMON_DEFAULT} (a common default): recall {d['recall']:.3f}, "
+                      f"precision {d['precision']:.3f}, answerable queries left empty "
+                      f"{_pct(d['empty_rate_answerable'])}, unanswerable queries correctly empty "
+                      f"{_pct(d['empty_rate_unanswerable'])}."]
+        if self.timings:
+            lines += ["", "Timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()) + "."]
+        return "\n".join(lines)
+
+    def write(self, out_dir: Union[str, Path]) -> list:
+        """Write CSVs, PNG plots and summary.md into ``out_dir``; return the paths written."""
+        from memlab.evaluate import plots
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        metrics = pd.concat([self.overall.rename("value"), self.ci[["low", "high"]]], axis=1)
+        metrics.index.name = "metric"
+        for name, frame, index in (("metrics.csv", metrics, True), ("per_query.csv", self.per_query, False),
+                                   ("by_category.csv", self.by_category, True), ("sweep.csv", self.sweep, False)):
+            frame.to_csv(out / name, index=index)
+            written.append(out / name)
+        figures = {
+            "pr_curve.png": plots.pr_curve({self.label: self.sweep}, self.recommendation),
+            "metrics_vs_threshold.png": plots.metrics_vs_threshold(self.sweep, self.recommendation),
+            "score_distributions.png": plots.score_distributions(self.run, self.dataset.qrels, self.dataset.queries,
+                                                                 k=self.k, threshold=self.recommendation.threshold),
+            "by_category.png": plots.category_bars(self.by_category),
+        }
+        for name, fig in figures.items():
+            fig.savefig(out / name, dpi=110)
+            written.append(out / name)
+        (out / "summary.md").write_text(self.summary() + "\n", encoding="utf-8")
+        written.append(out / "summary.md")
+        return written
+
+
+def _pct(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:.1f}%"
+
+
+def run_evaluation(dataset: Dataset, *, embedder: Any = "minilm", method: str = "dense", k: int = 10,
+                   depth: Optional[int] = None, beta: float = 1.0, min_precision: Optional[float] = None,
+                   n_boot: int = 1000, progress: bool = False) -> EvaluationReport:
+    """Evaluate one embedder/method on a dataset: retrieval once, then everything offline.
+
+    Args:
+        embedder: provider name or embedder object (ignored for ``method="bm25"``).
+        method: ``dense`` (memlab search), ``bm25`` or ``hybrid``.
+        k: cut-off for the ranked metrics and the sweep (like ``search(limit=k)``).
+        depth: results retrieved per query (default ``max(k, 20)``).
+        beta / min_precision: how the threshold is recommended (max F-beta, or max recall at
+            precision >= min_precision).
+        progress: show tqdm progress bars (embedding memories, then queries).
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    depth = depth or max(k, 20)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    mems, queries = len(dataset.memories), len(dataset.queries)
+    if method == "bm25":
+        with tqdm(total=queries, desc="BM25 queries", disable=not progress, unit="q") as bar:
+            run = bm25_retrieve(dataset, depth=depth, progress=bar.update)
+        label = "bm25"
+    else:
+        with tqdm(total=mems, desc="Embedding memories", disable=not progress, unit="mem") as bar:
+            memory = build_memory(dataset, embedder, progress=bar.update)
+        timings["index"] = time.perf_counter() - t0
+        label = f"{method} ({memory.embedder.name})"
+        try:
+            with tqdm(total=queries, desc="Searching queries", disable=not progress, unit="q") as bar:
+                run = dense_retrieve(dataset, memory, depth=max(depth, 100) if method == "hybrid" else depth,
+                                     progress=bar.update)
+        finally:
+            memory.close()
+        if method == "hybrid":
+            run = fuse_rrf([run, bm25_retrieve(dataset, depth=max(depth, 100))], depth=depth)
+    timings["retrieval"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    per_query = evaluate_run(run, dataset.qrels, dataset.queries, k=k, beta=beta)
+    sweep = sweep_thresholds(run, dataset.qrels, dataset.queries, k=k, beta=beta)
+    rec = recommend_threshold(sweep, min_precision=min_precision) if min_precision is not None \
+        else recommend_threshold(sweep)
+    at_default = None
+    if method == "dense":
+        at_default = sweep_thresholds(run, dataset.qrels, dataset.queries, k=k, beta=beta,
+                                      thresholds=[COMMON_DEFAULT]).iloc[0]
+    by_cat = aggregate_by(per_query, "category") if per_query["category"].notna().any() else pd.DataFrame()
+    report = EvaluationReport(
+        dataset=dataset, label=label, k=k, run=run, per_query=per_query, overall=aggregate(per_query),
+        ci=bootstrap_ci(per_query, n_boot=n_boot, seed=0), by_category=by_cat, sweep=sweep,
+        recommendation=rec, at_default=at_default, timings=timings,
+    )
+    timings["metrics"] = time.perf_counter() - t1
+    return report

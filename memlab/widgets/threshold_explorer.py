@@ -1,0 +1,256 @@
+"""ThresholdExplorer: pick a similarity threshold interactively, seeing what it costs.
+
+:class:`ThresholdExplorerModel` holds all logic (plain Python, tested without a browser): one
+retrieval run per embedder is computed once; threshold, k, embedder and category are plain
+attributes; metrics, the sweep plot and the table of queries that gain or lose results are
+recomputed offline from the runs. :class:`ThresholdExplorer` is a thin ipywidgets view over it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from memlab.errors import ValidationError
+from memlab.evaluate.datasets import Dataset
+from memlab.evaluate.metrics import aggregate, cut, evaluate_run, rank_run
+from memlab.evaluate.sweep import recommend_threshold, sweep_thresholds
+
+ALL = "all"
+
+
+class ThresholdExplorerModel:
+    """State and computations of the explorer.
+
+    Args:
+        dataset: the evaluation dataset.
+        runs: ``{embedder label: run DataFrame}`` (e.g. from :func:`memlab.evaluate.retrieve`).
+        threshold / k: initial settings (results = top ``k`` with score ``>= threshold``).
+    """
+
+    def __init__(self, dataset: Dataset, runs: dict, *, threshold: float = 0.3, k: int = 5, beta: float = 1.0):
+        if not runs:
+            raise ValidationError("ThresholdExplorerModel needs at least one run ({label: run DataFrame}).")
+        self.dataset = dataset
+        self.runs = {label: rank_run(run) for label, run in runs.items()}
+        self.beta = beta
+        self._embedder = next(iter(self.runs))
+        self._category = ALL
+        self._k = 1
+        self.k = k
+        self._threshold = 0.0
+        self.threshold = threshold
+        self.previous_threshold = self._threshold
+        self._sweeps: dict = {}
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, embedders: Sequence[Any] = ("minilm",), *, depth: int = 20,
+                     **kwargs: Any) -> "ThresholdExplorerModel":
+        """Retrieve once per embedder (provider names or embedder objects), then explore."""
+        from memlab.evaluate.retrieval import build_memory, dense_retrieve
+
+        runs = {}
+        for emb in embedders:
+            memory = build_memory(dataset, emb)
+            try:
+                runs[str(memory.embedder.name)] = dense_retrieve(dataset, memory, depth=depth)
+            finally:
+                memory.close()
+        return cls(dataset, runs, **kwargs)
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def embedders(self) -> list:
+        return list(self.runs)
+
+    @property
+    def categories(self) -> list:
+        cats = self.dataset.queries["category"].dropna().unique().tolist()
+        return [ALL] + sorted(cats, key=str)
+
+    @property
+    def embedder(self) -> str:
+        return self._embedder
+
+    @embedder.setter
+    def embedder(self, value: str) -> None:
+        if value not in self.runs:
+            raise ValidationError(f"unknown embedder {value!r}; choose one of {', '.join(self.runs)}.")
+        self._embedder = value
+
+    @property
+    def category(self) -> Any:
+        return self._category
+
+    @category.setter
+    def category(self, value: Any) -> None:
+        if value not in self.categories:
+            raise ValidationError(f"unknown category {value!r}; choose one of {self.categories}.")
+        self._category = value
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @k.setter
+    def k(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValidationError(f"k must be a positive integer, got {value!r}.")
+        self._k = value
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"threshold must be a number, got {value!r}.") from None
+        if value != value:
+            raise ValidationError("threshold must not be NaN.")
+        self.previous_threshold = getattr(self, "_threshold", value)
+        self._threshold = value
+
+    def score_range(self) -> tuple:
+        """(min, max) score over all runs (slider bounds)."""
+        scores = pd.concat([r["score"] for r in self.runs.values()])
+        return (float(scores.min()), float(scores.max())) if len(scores) else (0.0, 1.0)
+
+    # ------------------------------------------------------------------ computations
+    def _queries(self) -> pd.DataFrame:
+        q = self.dataset.queries
+        return q if self._category == ALL else q[q["category"] == self._category]
+
+    def _run(self) -> pd.DataFrame:
+        run = self.runs[self._embedder]
+        return run[run["query_id"].isin(self._queries()["id"])]
+
+    def per_query(self, threshold: Optional[float] = None) -> pd.DataFrame:
+        """Per-query metrics at the current settings (or another threshold)."""
+        q = self._queries()
+        qrels = self.dataset.qrels[self.dataset.qrels["query_id"].isin(q["id"])]
+        t = self._threshold if threshold is None else threshold
+        return evaluate_run(self._run(), qrels, q, k=self._k, threshold=t, beta=self.beta)
+
+    def metrics(self) -> pd.Series:
+        """Aggregated metrics at the current settings."""
+        return aggregate(self.per_query())
+
+    def sweep(self) -> pd.DataFrame:
+        """Metrics over all thresholds for the current embedder/category/k (cached)."""
+        key = (self._embedder, self._category, self._k)
+        if key not in self._sweeps:
+            q = self._queries()
+            qrels = self.dataset.qrels[self.dataset.qrels["query_id"].isin(q["id"])]
+            self._sweeps[key] = sweep_thresholds(self._run(), qrels, q, k=self._k, beta=self.beta)
+        return self._sweeps[key]
+
+    def recommendation(self):
+        return recommend_threshold(self.sweep())
+
+    def changes(self, baseline: Optional[float] = None) -> pd.DataFrame:
+        """Queries whose result lists differ between ``baseline`` (default: the previous threshold) and now.
+
+        Columns: ``query_id, text, answerable, n_before, n_after, gained, lost, relevant_gained,
+        relevant_lost`` (``gained``/``lost``: memory texts that appear/disappear).
+        """
+        baseline = self.previous_threshold if baseline is None else float(baseline)
+        run = cut(self._run(), self._k, None)
+        before = cut(run, None, baseline)
+        after = cut(run, None, self._threshold)
+        rel = set(zip(self.dataset.qrels.loc[self.dataset.qrels["relevance"] > 0, "query_id"],
+                      self.dataset.qrels.loc[self.dataset.qrels["relevance"] > 0, "memory_id"]))
+        texts = dict(zip(self.dataset.memories["id"], self.dataset.memories["text"]))
+        b = before.groupby("query_id")["memory_id"].apply(set).to_dict()
+        a = after.groupby("query_id")["memory_id"].apply(set).to_dict()
+        rows = []
+        for q in self._queries().itertuples(index=False):
+            sb, sa = b.get(q.id, set()), a.get(q.id, set())
+            if sb == sa:
+                continue
+            gained, lost = sa - sb, sb - sa
+            rows.append({"query_id": q.id, "text": q.text, "answerable": bool(q.answerable),
+                         "n_before": len(sb), "n_after": len(sa),
+                         "gained": [texts.get(m, m) for m in sorted(gained)],
+                         "lost": [texts.get(m, m) for m in sorted(lost)],
+                         "relevant_gained": sum((q.id, m) in rel for m in gained),
+                         "relevant_lost": sum((q.id, m) in rel for m in lost)})
+        cols = ["query_id", "text", "answerable", "n_before", "n_after", "gained", "lost", "relevant_gained",
+                "relevant_lost"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def figure(self):
+        """Metrics vs threshold for the current settings, current threshold and recommendation marked."""
+        from memlab.evaluate.plots import metrics_vs_threshold
+
+        fig = metrics_vs_threshold(self.sweep(), self.recommendation(),
+                                   title=f"{self._embedder} · category {self._category} · k={self._k}")
+        fig.axes[0].axvline(self._threshold, color="black", linewidth=1.2, label="current")
+        return fig
+
+
+class ThresholdExplorer:
+    """ipywidgets view: threshold/k sliders, embedder/category dropdowns, metrics, plot, changes table."""
+
+    def __init__(self, model: ThresholdExplorerModel):
+        import ipywidgets as W
+
+        self.model = model
+        lo, hi = model.score_range()
+        self.threshold = W.FloatSlider(value=model.threshold, min=round(min(lo, model.threshold), 2),
+                                       max=round(max(hi, model.threshold), 2) + 0.01, step=0.01,
+                                       description="threshold", continuous_update=False, readout_format=".2f")
+        depth = int(max(r["rank"].max() for r in model.runs.values() if len(r)) if any(
+            len(r) for r in model.runs.values()) else 1)
+        self.k = W.IntSlider(value=min(model.k, depth), min=1, max=depth, description="k",
+                             continuous_update=False)
+        self.embedder = W.Dropdown(options=model.embedders, value=model.embedder, description="embedder")
+        self.category = W.Dropdown(options=model.categories, value=model.category, description="category")
+        self.metrics_html = W.HTML()
+        self.plot = W.Image(format="png")  # PNG bytes: shows in any frontend, whatever the matplotlib backend
+        self.table = W.Output()
+        for w in (self.threshold, self.k, self.embedder, self.category):
+            w.observe(self._on_change, names="value")
+        self.widget = W.VBox([W.HBox([self.threshold, self.k]), W.HBox([self.embedder, self.category]),
+                              self.metrics_html, self.plot, self.table])
+        self.refresh()
+
+    def _on_change(self, change) -> None:
+        self.model.embedder = self.embedder.value
+        self.model.category = self.category.value
+        self.model.k = int(self.k.value)
+        if change["owner"] is self.threshold:
+            self.model.threshold = self.threshold.value
+        self.refresh(show_changes=change["owner"] is self.threshold)
+
+    def refresh(self, show_changes: bool = False) -> None:
+        m = self.model.metrics()
+        rec = self.model.recommendation()
+        self.metrics_html.value = (
+            f"<b>precision</b> {m['precision']:.3f} · <b>recall</b> {m['recall']:.3f} · <b>F1</b> {m['f1']:.3f} · "
+            f"<b>hit</b> {m['hit']:.3f} · answerable empty {m['empty_rate_answerable']:.1%} · "
+            f"unanswerable empty {m['empty_rate_unanswerable']:.1%} · {m['mean_results']:.2f} results/query"
+            f"<br>recommended: {rec.summary()}"
+        )
+        import io
+
+        from IPython.display import display
+
+        buf = io.BytesIO()
+        self.model.figure().savefig(buf, format="png", dpi=90)
+        self.plot.value = buf.getvalue()
+        self.table.clear_output(wait=True)
+        if show_changes:
+            with self.table:
+                ch = self.model.changes()
+                print(f"{len(ch)} queries changed between threshold {self.model.previous_threshold:.2f} "
+                      f"and {self.model.threshold:.2f}")
+                display(ch)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

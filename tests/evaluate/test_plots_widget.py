@@ -1,0 +1,105 @@
+"""Plots return real Figures; the ThresholdExplorer model works without a browser; the view follows it."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.figure import Figure
+
+from memlab.errors import ValidationError
+from memlab.evaluate import plots
+from memlab.evaluate.metrics import aggregate, aggregate_by, evaluate_run
+from memlab.evaluate.sweep import recommend_threshold, sweep_thresholds
+from memlab.widgets.threshold_explorer import ThresholdExplorer, ThresholdExplorerModel
+
+
+@pytest.fixture(scope="module")
+def model(bundled, bundled_minilm_run):
+    from memlab.evaluate.retrieval import bm25_retrieve
+
+    return ThresholdExplorerModel(bundled, {"minilm": bundled_minilm_run, "bm25": bm25_retrieve(bundled, depth=20)},
+                                  threshold=0.3, k=5)
+
+
+def test_plots_are_figures_with_content(tmp_path, bundled, bundled_minilm_run):
+    run = bundled_minilm_run
+    sweep = sweep_thresholds(run, bundled.qrels, bundled.queries, k=5)
+    rec = recommend_threshold(sweep)
+    fig = plots.pr_curve({"minilm": sweep}, rec)
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 1 and fig.axes[0].get_xlabel() == "recall"
+    fig = plots.metrics_vs_threshold(sweep, rec)
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "precision" in labels and any(lbl.startswith("recommended") for lbl in labels)
+    fig = plots.score_distributions(run, bundled.qrels, bundled.queries, k=5, threshold=rec.threshold)
+    assert len(fig.axes[0].patches) > 0 and "relevant" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    by = aggregate_by(evaluate_run(run, bundled.qrels, bundled.queries, k=5), "category")
+    fig = plots.category_bars(by)
+    assert len(fig.axes[0].patches) == 4 * len(by)
+    fig.savefig(tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").stat().st_size > 5000
+    with pytest.raises(ValidationError):
+        plots.metrics_vs_threshold(sweep, metrics=["nope"])
+
+
+def test_model_metrics_follow_threshold_and_k(model, bundled, bundled_minilm_run):
+    model.embedder, model.category, model.k, model.threshold = "minilm", "all", 5, 0.0
+    low = model.metrics()
+    model.threshold = 0.6
+    high = model.metrics()
+    assert high["recall"] < low["recall"] and high["empty_rate_unanswerable"] >= low["empty_rate_unanswerable"]
+    expected = aggregate(evaluate_run(bundled_minilm_run, bundled.qrels, bundled.queries, k=5, threshold=0.6))
+    assert high["recall"] == pytest.approx(expected["recall"])
+    model.k = 1
+    assert model.metrics()["mean_results"] <= 1.0
+
+
+def test_model_changes_table(model):
+    model.embedder, model.category, model.k = "minilm", "all", 5
+    model.threshold = 0.2
+    model.threshold = 0.45
+    ch = model.changes()
+    assert model.previous_threshold == 0.2 and len(ch) > 0
+    assert (ch["n_after"] <= ch["n_before"]).all() and ch["gained"].map(len).eq(0).all()
+    assert ch["relevant_lost"].sum() > 0  # raising the threshold costs some relevant memories
+    assert model.changes(baseline=0.45).empty
+    back = model.changes(baseline=0.9)  # relative to a stricter baseline, queries gain results
+    assert (back["n_after"] >= back["n_before"]).all()
+
+
+def test_model_category_embedder_and_validation(model, bundled):
+    model.category = "pets"
+    pq = model.per_query()
+    assert set(pq["query_id"]) == set(bundled.queries.loc[bundled.queries["category"] == "pets", "id"])
+    model.embedder = "bm25"
+    assert model.sweep()["threshold"].max() > 1.0  # BM25 scores are not cosines
+    assert isinstance(model.figure(), Figure)
+    for attr, value in (("embedder", "nope"), ("category", "nope"), ("k", 0), ("threshold", "x")):
+        with pytest.raises(ValidationError):
+            setattr(model, attr, value)
+    model.embedder, model.category = "minilm", "all"
+
+
+def test_view_drives_the_model(model):
+    view = ThresholdExplorer(model)
+    view.k.value = 3
+    assert model.k == 3
+    view.threshold.value = 0.5
+    assert model.threshold == pytest.approx(0.5)
+    assert "recall" in view.metrics_html.value and "recommended" in view.metrics_html.value
+    assert bytes(view.plot.value[:8]) == b"\x89PNG\r\n\x1a\n"
+    view.category.value = "home"
+    assert model.category == "home"
+    view.embedder.value = "bm25"
+    assert model.embedder == "bm25"
+    model.embedder, model.category = "minilm", "all"
+
+
+def test_model_from_dataset_retrieves_once_per_embedder(bundled):
+    from memlab.embedders import create_embedder
+
+    small = bundled.subset(scopes=["dara"])
+    m = ThresholdExplorerModel.from_dataset(small, [create_embedder("hash", {"embedding_dims": 64}), "hash"],
+                                            depth=5, threshold=0.1, k=3)
+    assert len(m.embedders) == 2 and all(len(r) for r in m.runs.values())
+    assert m.metrics()["n_queries"] == len(small.queries)
+    with pytest.raises(ValidationError, match="at least one run"):
+        ThresholdExplorerModel(small, {})
