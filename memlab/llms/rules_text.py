@@ -69,7 +69,10 @@ _DROP_ADVERBS = {"really", "actually", "just", "totally", "absolutely", "definit
 _KEEP_ADVERBS = {"usually", "often", "always", "never", "sometimes", "rarely", "recently", "finally",
                  "mostly", "generally", "occasionally", "normally", "already", "no longer"}
 _MODALS = {"will": "Will", "would": "Would", "can": "Can", "cannot": "Cannot", "could": "Could",
-           "should": "Should", "must": "Must", "might": "Might", "may": "May", "shall": "Shall"}
+           "should": "Should", "must": "Must", "might": "Might", "may": "May", "shall": "Shall", "ought": "Ought"}
+# Present-tense verbs ending in "ed" (not past tenses): "I need coffee" -> "Needs coffee".
+_PRESENT_ED = {"need", "feed", "breed", "bleed", "speed", "proceed", "succeed", "exceed", "heed", "weed",
+               "seed", "embed"}
 _IRREGULAR_PAST = {
     "went", "got", "bought", "saw", "met", "took", "made", "began", "left", "came", "ate", "drank", "ran",
     "wrote", "became", "quit", "found", "lost", "won", "gave", "did", "said", "told", "thought", "felt",
@@ -146,7 +149,8 @@ def _rewrite_predicate(words: list[str]) -> Optional[str]:
         verb, tail = "does not", tail[1:]
     elif head == "do":
         verb = "does"
-    elif head in _MODALS or head == "had" or head.endswith("ed") or head in _IRREGULAR_PAST:
+    elif head in _MODALS or head == "had" or (head.endswith("ed") and head not in _PRESENT_ED) \
+            or head in _IRREGULAR_PAST:
         verb = head
     elif re.fullmatch(r"[a-z]+", head):
         verb = third_person(head)

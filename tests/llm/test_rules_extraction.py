@@ -26,6 +26,9 @@ from memlab.llms.rules_text import shape, split_sentences, to_fact
     ("I watch a lot of documentaries", "Watches a lot of documentaries"),
     ("By the way, I have two cats.", "Has two cats"),
     ("I can't stand cilantro", "Cannot stand cilantro"),
+    ("I need coffee every morning.", "Needs coffee every morning"),   # present tense ending in -ed
+    ("I feed my cat twice a day.", "Feeds their cat twice a day"),
+    ("I agreed to host the party.", "Agreed to host the party"),
     ("I\u2019m allergic to peanuts", "Is allergic to peanuts"),
     ("Hi, I'm Alice", None),
     ("I'm Alice", "Name is Alice"),
