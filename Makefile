@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE = 1
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test test-slow bench lab clean
+.PHONY: setup demo test test-slow bench notebooks lab clean
 
 setup: $(STAMP)
 
@@ -28,8 +28,15 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow tests
 
+# Benchmarks run on demand (never in tests); results land in benchmarks/results/.
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_locomo.py
+
+# Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
+notebooks: setup
+	$(PY) tools/refresh_notebooks.py
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
