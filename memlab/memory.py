@@ -19,6 +19,7 @@ from memlab.enums import MemoryState, MemoryType
 from memlab.errors import ConfigError, EmbeddingError, MemlabError, NotFoundError, ValidationError
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
+from memlab.store.keyword import check_mode
 from memlab.validation import (
     MISSING_SCOPE, SCOPE_FIELDS, check_id, check_limit, check_memory_id, check_metadata, check_text,
     check_threshold, check_timestamp, normalize_messages,
@@ -30,6 +31,7 @@ V10_WARNING = (
 )
 OPTIONAL_FIELDS = ("user_id", "agent_id", "run_id", "actor_id", "role")
 MEMORY_TYPES = tuple(t.value for t in MemoryType)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def text_hash(text: str) -> str:
@@ -100,6 +102,7 @@ class Memory:
         self._llm = llm
         self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
                            exact_subset_max=vs.exact_subset_max)
+        self._search_mode = vs.search_mode
 
     @classmethod
     def from_config(cls, config_dict: Any) -> "Memory":
@@ -144,7 +147,8 @@ class Memory:
 
     @staticmethod
     def _item(row: dict, score: Optional[float] = None) -> dict:
-        meta = copy.deepcopy(row.get("metadata") or {})  # callers must not alias the stored row
+        # a copy: callers must not alias the stored row (scalars are immutable, containers are copied)
+        meta = {k: v if isinstance(v, _SCALARS) else copy.deepcopy(v) for k, v in (row.get("metadata") or {}).items()}
         if row.get("memory_type"):
             meta["memory_type"] = row["memory_type"]
         item = {
@@ -394,19 +398,27 @@ class Memory:
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
-               threshold: Optional[float] = None, top_k: Optional[int] = None):
-        """Memories most similar to ``query`` (cosine), best first.
+               threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None):
+        """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
-        misses its own memories. Results scoring below ``threshold`` are dropped.
+        misses its own memories. ``mode`` (default: ``vector_store.config.search_mode``) is
+        ``"dense"`` (cosine), ``"keyword"`` (BM25 over the allowed memories) or ``"hybrid"``
+        (reciprocal-rank fusion of both). ``score`` is always the cosine similarity and results
+        whose cosine is below ``threshold`` are dropped; keyword/hybrid results also carry
+        ``keyword_score`` (BM25) and ``rank_score`` (the RRF value they are ordered by).
         """
         check_text("query", query)
+        mode = check_mode(self._search_mode if mode is None else mode)
         node = F.parse(self._scope_filter(user_id, agent_id, run_id, filters))
         limit = self._limit(limit, top_k)
         threshold = check_threshold(threshold)
         qvec = self.embed([query], purpose="search")[0]
-        hits = self.store.search(qvec, node, limit, threshold)
-        return self._wrap([self._item(row, score) for row, score in hits])
+        if mode == "dense":
+            hits = self.store.search(qvec, node, limit, threshold)
+            return self._wrap([self._item(row, score) for row, score in hits])
+        hits = self.store.search(qvec, node, limit, threshold, mode=mode, text=query)
+        return self._wrap([{**self._item(row, score), **extra} for row, score, extra in hits])
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
                metadata: Optional[dict] = None) -> dict:

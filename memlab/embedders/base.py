@@ -34,7 +34,8 @@ def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
         EmbeddingError: wrong shape, NaN/inf values or all-zero vectors.
     """
     try:
-        arr = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf: rejected below
+            arr = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise EmbeddingError(f"Embedder {who!r} returned something that is not a numeric array: {exc}") from None
     if arr.ndim == 1 and n == 1:

@@ -35,6 +35,7 @@ from memlab.errors import ValidationError
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains", "icontains")
 LOGICAL = {"AND": "and", "OR": "or", "NOT": "not", "$and": "and", "$or": "or", "$not": "not"}
 MISSING = None  # the table stores None for absent values
+MAX_DEPTH = 32  # nesting levels of a filter (deeper input is rejected, not a RecursionError)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,21 @@ def parse(filters: Any) -> Node | None:
         raise ValidationError(f"filters must be a dict, got {type(filters).__name__}.")
     if not filters:
         return None
+    _check_depth(filters)
     return _parse_dict(filters)
+
+
+def _check_depth(filters: dict) -> None:
+    """Reject absurdly nested filters iteratively (recursion would overflow on hostile input)."""
+    stack = [(filters, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"filters are nested more than {MAX_DEPTH} levels deep; flatten the AND/OR tree.")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, depth + 1) for v in obj)
 
 
 def _parse_dict(filters: dict) -> Node:
@@ -112,7 +127,7 @@ def _parse_logic(key: str, cond: Any) -> Node:
 
 
 def _parse_field(field: str, cond: Any) -> Node:
-    if cond == "*":
+    if isinstance(cond, str) and cond == "*":  # isinstance first: arrays compare element-wise
         return Cond(field, "exists", None)
     if isinstance(cond, (list, tuple)):
         return _make_cond(field, "in", list(cond))
@@ -155,7 +170,7 @@ def _make_cond(field: str, op: str, value: Any) -> Cond:
             )
         _check_scalar(field, value)
         return Cond(field, op, value)
-    if value == "*" and op == "eq":
+    if op == "eq" and isinstance(value, str) and value == "*":
         return Cond(field, "exists", None)
     _check_scalar(field, value)
     return Cond(field, op, value)

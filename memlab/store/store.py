@@ -25,14 +25,16 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from memlab.errors import ConfigError, NotFoundError, StoreError
+from memlab.errors import ConfigError, NotFoundError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
+from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
 from memlab.store.schema import create_initial, current_revision
 from memlab.store.table import COLUMNS, Table
 
 DB_NAME = "memlab.db"
 ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
+HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
 
 
 def now_iso() -> str:
@@ -417,47 +419,73 @@ class Store:
                 positions = positions[:limit]
             return list(self.table.iter_rows(positions))
 
-    def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None):
-        """Exact top-``limit`` rows by cosine among the rows allowed by ``node``.
+    def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
+               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60):
+        """Top-``limit`` rows among the rows allowed by ``node``, scored exactly.
 
-        Returns a list of (row, score), best first; equal scores are ordered by insertion
-        (older first) so results are deterministic.
+        ``mode="dense"`` ranks by cosine and returns (row, score) pairs, best first; equal
+        scores are ordered by insertion (older first) so results are deterministic.
+        ``"keyword"`` ranks by BM25 of ``text`` over the allowed rows; ``"hybrid"`` by
+        reciprocal-rank fusion (``k_rrf``) of the dense and BM25 rankings, each cut at
+        ``max(limit, 100)`` (see memlab.store.keyword). Both return (row, score, extra)
+        with ``extra = {"keyword_score": bm25, "rank_score": rrf}``. ``score`` is always the
+        cosine similarity, and rows whose cosine is below ``threshold`` are dropped.
         """
+        mode = check_mode(mode)
+        k_rrf = check_k_rrf(k_rrf)
+        if mode != "dense" and not isinstance(text, str):
+            raise ValidationError(f"A {mode} search needs the query text (text=...).")
         with self.lock:
             self.sync()
             t = self.table
             q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
-            if node is None:
-                scores, vids = self.index.search(q, limit)
-                positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
+            if mode == "dense":
+                positions, scores = self._dense_top(q, node, limit)
+                out = []
+                for pos, score in zip(positions, scores):
+                    score = float(score)
+                    if threshold is not None and score < threshold:
+                        continue
+                    out.append((t.row(int(pos)), score))
+                return out
+            mask = self.mask(node)
+            allowed = np.flatnonzero(mask)
+            if len(allowed) == 0:
+                return []
+            depth = max(limit, HYBRID_DEPTH)
+            dense = self._dense_top(q, node, depth, allowed)[0] if mode == "hybrid" else None
+            hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
+                                 limit=limit, threshold=threshold, k_rrf=k_rrf, depth=depth)
+            return [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
+
+    def _dense_top(self, q: np.ndarray, node, limit: int,
+                   allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, cosines) of the best ``limit`` allowed rows, best first (lock held)."""
+        t = self.table
+        if node is None:
+            scores, vids = self.index.search(q, limit)
+            positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
+            return positions, scores
+        if allowed is None:
+            allowed = np.flatnonzero(self.mask(node))
+        only_active = not F.mentions(node, "state")
+        if len(allowed) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if len(allowed) <= self.exact_subset_max or not only_active:
+            sub = t.vecs[allowed] @ q
+            k = min(limit, len(allowed))
+            if k < len(allowed) and len(allowed) > 4 * k:
+                top = np.argpartition(-sub, k - 1)[:k]
+                # include every row tied with the k-th score so tie-breaking stays deterministic
+                kth = sub[top].min()
+                top = np.flatnonzero(sub >= kth)
             else:
-                allowed = np.flatnonzero(self.mask(node))
-                only_active = not F.mentions(node, "state")
-                if len(allowed) == 0:
-                    return []
-                if len(allowed) <= self.exact_subset_max or not only_active:
-                    sub = t.vecs[allowed] @ q
-                    k = min(limit, len(allowed))
-                    if k < len(allowed) and len(allowed) > 4 * k:
-                        top = np.argpartition(-sub, k - 1)[:k]
-                        # include every row tied with the k-th score so tie-breaking stays deterministic
-                        kth = sub[top].min()
-                        top = np.flatnonzero(sub >= kth)
-                    else:
-                        top = np.arange(len(allowed))
-                    order = np.lexsort((allowed[top], -sub[top]))[:k]
-                    positions = allowed[top][order]
-                    scores = sub[top][order]
-                else:
-                    scores, vids = self.index.search(q, limit, allowed_vids=t.vids[allowed])
-                    positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
-            out = []
-            for pos, score in zip(positions, scores):
-                score = float(score)
-                if threshold is not None and score < threshold:
-                    continue
-                out.append((t.row(int(pos)), score))
-            return out
+                top = np.arange(len(allowed))
+            order = np.lexsort((allowed[top], -sub[top]))[:k]
+            return allowed[top][order], sub[top][order]
+        scores, vids = self.index.search(q, limit, allowed_vids=t.vids[allowed])
+        positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
+        return positions, scores
 
     def history(self, memory_id: str) -> list[dict]:
         with self.lock:

@@ -16,6 +16,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from memlab.store.keyword import KeywordIndex
+
 COLUMNS = (
     "id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
     "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at",
@@ -27,7 +29,7 @@ class Table:
     """Rows by position; a position never changes once assigned (rows are never removed,
     only marked non-active), so positions are stable between writes."""
 
-    def __init__(self, dims: int, capacity: int = 1024):
+    def __init__(self, dims: int, capacity: int = 1024, keyword: bool = False):
         self.dims = dims
         self.n = 0
         self._cap = capacity
@@ -39,6 +41,9 @@ class Table:
         self.pos_by_vid: dict[int, int] = {}
         self._inv: dict[str, dict[Any, set]] = {c: {} for c in INDEXED if c != "id"}
         self._meta_cols: dict[str, np.ndarray] = {}
+        # BM25 postings of the `memory` column: None until the first keyword/hybrid search
+        # (see keyword_index); from then on maintained by every write.
+        self.keyword: KeywordIndex | None = KeywordIndex(capacity) if keyword else None
 
     # ------------------------------------------------------------------ writes
     def _grow(self) -> None:
@@ -66,6 +71,7 @@ class Table:
         """Insert or replace a row. Returns (position, was_active, is_active)."""
         pos = self.pos_by_id.get(row["id"])
         was_active = False
+        old_text = None
         if pos is None:
             if self.n == self._cap:
                 self._grow()
@@ -74,6 +80,7 @@ class Table:
             self.pos_by_id[row["id"]] = pos
         else:
             was_active = bool(self.active[pos])
+            old_text = self._cols["memory"][pos]
             for col, inv in self._inv.items():
                 old = self._cols[col][pos]
                 if old is not None and (old != row.get(col)):
@@ -83,6 +90,8 @@ class Table:
                 self.pos_by_vid.pop(old_vid, None)
         for c in COLUMNS:
             self._cols[c][pos] = row.get(c)
+        if self.keyword is not None and (old_text is None or old_text != row.get("memory")):
+            self.keyword.set(pos, row.get("memory"))  # replaces the row's old postings
         for col, inv in self._inv.items():
             value = row.get(col)
             if value is not None:
@@ -106,7 +115,7 @@ class Table:
             raise RuntimeError("bulk_load needs an empty table")
         n = len(vids)
         cap = max(1024, 1 << (n - 1).bit_length())
-        self.__init__(self.dims, capacity=cap)
+        self.__init__(self.dims, capacity=cap, keyword=self.keyword is not None)
         for c in COLUMNS:
             self._cols[c][:n] = data[c]
         self.vids[:n] = vids
@@ -125,10 +134,18 @@ class Table:
                         bucket.add(pos)
         active = np.fromiter((s == "active" for s in data["state"]), dtype=bool, count=n)
         self.active[:n] = active
+        if self.keyword is not None:
+            self.keyword = KeywordIndex.build(data["memory"])
         return active
 
     def clear(self) -> None:
-        self.__init__(self.dims)
+        self.__init__(self.dims, keyword=self.keyword is not None)
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index of the rows, built on first use and maintained on writes from then on."""
+        if self.keyword is None:
+            self.keyword = KeywordIndex.build(self._cols["memory"][: self.n])
+        return self.keyword
 
     # ------------------------------------------------------------------ reads
     def column(self, name: str) -> np.ndarray:

@@ -1,0 +1,468 @@
+"""Integrity check and repair of a memlab store: ``memlab doctor STORE`` and ``Memory.check()``.
+
+Checks, in order (each yields a :class:`Finding`):
+
+1. ``sqlite``: ``PRAGMA integrity_check`` (repair: ``REINDEX``; a damaged table is not
+   repairable here: restore a snapshot).
+2. ``schema``: the memlab tables and the Alembic version stamp exist.
+3. ``meta``: ``store_meta`` records embedder, dims, epoch and a ``seq`` not behind any row
+   (a stale ``seq`` would hide new writes from other processes; repair: raise it).
+4. ``vectors``: every blob has the store's dimension, finite values, unit norm (repair:
+   normalise; re-embed the text with the store's embedder when the blob is unusable).
+5. ``rows``: metadata is a JSON object, the state is known, live memories have a scope,
+   the hash matches the text (warnings unless unreadable).
+6. ``index``: the in-memory table and the FAISS index hold exactly the active SQLite rows,
+   with identical vectors (repair: rebuild both from SQLite).
+7. ``embedder``: the embedder's name and output size match ``store_meta`` (when an embedder
+   is at hand).
+
+Repairs are made only with ``repair=True``, each in one ``BEGIN IMMEDIATE`` transaction that
+bumps ``seq`` so that other processes reload the rewritten rows; an on-disk store is
+snapshotted first (``memlab db rollback`` undoes a repair).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from memlab.enums import MemoryState
+from memlab.errors import MemlabError, StoreError
+
+DB_NAME = "memlab.db"
+STATES = {s.value for s in MemoryState}
+SCOPE = ("user_id", "agent_id", "run_id")
+MAX_IDS = 20  # ids listed per finding
+
+
+@dataclass
+class Finding:
+    """One check's outcome. ``status``: ok | warning | error | repaired | skipped."""
+
+    check: str
+    status: str
+    message: str
+    ids: list = field(default_factory=list)
+
+
+@dataclass
+class DoctorReport:
+    """What ``memlab doctor`` found (and repaired) in one store."""
+
+    store: str
+    repair: bool
+    findings: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+    snapshot: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no error remains (warnings and repaired problems are fine)."""
+        return all(f.status != "error" for f in self.findings)
+
+    @property
+    def problems(self) -> list:
+        return [f for f in self.findings if f.status in ("warning", "error")]
+
+    def to_dict(self) -> dict:
+        return {"store": self.store, "ok": self.ok, "repair": self.repair, "snapshot": self.snapshot,
+                "stats": dict(self.stats), "findings": [asdict(f) for f in self.findings]}
+
+    def __str__(self) -> str:
+        head = f"memlab doctor: {self.store}: {'OK' if self.ok else 'PROBLEMS FOUND'}"
+        lines = [head] + [f"  [{f.status:>8}] {f.check:<9} {f.message}" for f in self.findings]
+        if self.snapshot:
+            lines.append(f"  snapshot taken before repairs: {self.snapshot}")
+        lines.append("  " + ", ".join(f"{k}={v}" for k, v in self.stats.items()))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = {"ok": "#1a7f37", "repaired": "#0969da", "warning": "#9a6700", "error": "#cf222e",
+                  "skipped": "#6e7781"}
+        rows = "".join(
+            f"<tr><td style='color:{colour.get(f.status, '#000')}'><b>{html.escape(f.status)}</b></td>"
+            f"<td>{html.escape(f.check)}</td><td>{html.escape(f.message)}</td></tr>" for f in self.findings
+        )
+        stats = ", ".join(f"{html.escape(str(k))}={html.escape(str(v))}" for k, v in self.stats.items())
+        verdict = "OK" if self.ok else "problems found"
+        return (f"<div><b>memlab doctor</b> <code>{html.escape(self.store)}</code>: {verdict}"
+                f"<table><tr><th>status</th><th>check</th><th>details</th></tr>{rows}</table>"
+                f"<small>{stats}</small></div>")
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        seq = int(conn.execute(
+            "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
+        ).fetchone()[0])
+        yield seq
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class _Doctor:
+    def __init__(self, conn: sqlite3.Connection, report: DoctorReport, embedder: Any = None):
+        self.conn = conn
+        self.report = report
+        self.repair = report.repair
+        self.embedder = embedder
+        self.dims: Optional[int] = None
+        self.meta: dict = {}
+        self.before_repair = None  # callable taking a snapshot before the first repair
+        self.can_open = True  # False: opening a Store would change the file (old schema) or fail
+
+    def add(self, check: str, status: str, message: str, ids=()) -> None:
+        self.report.findings.append(Finding(check, status, message, list(ids)[:MAX_IDS]))
+
+    def _repairing(self) -> None:
+        if self.before_repair is not None:
+            self.report.snapshot = self.before_repair()
+            self.before_repair = None
+
+    # ------------------------------------------------------------------ SQLite level
+    def sqlite(self) -> bool:
+        try:
+            msgs = [r[0] for r in self.conn.execute("PRAGMA integrity_check(50)")]
+        except sqlite3.DatabaseError as exc:
+            self.add("sqlite", "error", f"not a readable SQLite database ({exc}); restore a snapshot "
+                     "(`memlab db rollback`) or salvage it with `sqlite3 memlab.db .recover`.")
+            return False
+        if msgs == ["ok"]:
+            self.add("sqlite", "ok", "PRAGMA integrity_check: ok")
+            return True
+        if self.repair:
+            self._repairing()
+            try:
+                self.conn.execute("REINDEX")
+                msgs2 = [r[0] for r in self.conn.execute("PRAGMA integrity_check(50)")]
+            except sqlite3.DatabaseError:
+                msgs2 = msgs
+            if msgs2 == ["ok"]:
+                self.add("sqlite", "repaired", f"{len(msgs)} integrity problem(s) fixed by REINDEX")
+                return True
+        self.add("sqlite", "error", f"integrity_check failed: {'; '.join(msgs[:3])}. Not repairable here: restore "
+                 "a snapshot (`memlab db rollback`) or salvage with `sqlite3 memlab.db .recover`.")
+        return False
+
+    def schema(self) -> bool:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = {"memories", "history", "store_meta", "alembic_version"} - tables
+        if missing:
+            self.add("schema", "error", f"missing table(s) {sorted(missing)}: this is not a memlab store.")
+            return False
+        row = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        rev = row[0] if row else None
+        from memlab.store import schema as S
+
+        head = getattr(S, "HEAD_REVISION", rev)
+        if rev == head:
+            self.add("schema", "ok", f"schema revision {rev}")
+        elif rev not in getattr(S, "REVISIONS", (rev,)):
+            self.add("schema", "error", f"unknown schema revision {rev!r} (written by a newer memlab?); "
+                     "the index check was skipped.")
+            self.can_open = False
+        elif self.repair:
+            self.add("schema", "warning", f"schema revision {rev} is behind {head}: upgraded on opening "
+                     "(after a snapshot)")
+        else:
+            self.add("schema", "warning", f"schema revision {rev} is behind {head}; opening the store upgrades it, "
+                     "so the index check was skipped (run `memlab db upgrade` or --repair).")
+            self.can_open = False
+        return True
+
+    def store_meta(self) -> bool:
+        self.meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
+        try:
+            self.dims = int(self.meta["dims"])
+        except (KeyError, ValueError):
+            self.dims = 0
+        if self.dims <= 0:
+            self.add("meta", "error", f"store_meta has no valid 'dims' ({self.meta.get('dims')!r}); "
+                     "the store cannot be opened.")
+            return False
+        max_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM memories").fetchone()[0]
+        seq = self.meta.get("seq")
+        problems = []
+        if "embedder" not in self.meta:
+            problems.append("no embedder recorded")
+        if "epoch" not in self.meta:
+            problems.append("no epoch")
+        if seq is None or not str(seq).isdigit() or int(seq) < max_seq:
+            problems.append(f"seq {seq!r} is behind the newest row ({max_seq}): new writes would be invisible "
+                            "to other processes")
+        if not problems:
+            self.add("meta", "ok", f"embedder {self.meta['embedder']!r}, {self.dims}-d, seq {seq}")
+            return True
+        if "no embedder recorded" in problems:
+            self.can_open = False  # opening would record whatever embedder we pass: not a check's business
+        if self.repair and "no embedder recorded" not in problems:
+            self._repairing()
+            import uuid
+
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur_seq = self.conn.execute("SELECT value FROM store_meta WHERE key = 'seq'").fetchone()
+                cur_seq = int(cur_seq[0]) if cur_seq and str(cur_seq[0]).isdigit() else 0
+                max_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM memories").fetchone()[0]
+                self.conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('seq', ?)", (str(max(max_seq, cur_seq)),))
+                self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            self.meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
+            self.add("meta", "repaired", "; ".join(problems))
+            return True
+        self.add("meta", "error", "; ".join(problems) + ("" if self.repair else " (repairable: --repair)"))
+        return True
+
+    # ------------------------------------------------------------------ rows
+    def rows(self) -> None:
+        dims = self.dims
+        unusable, unnormalised, bad_meta, bad_state, unscoped, bad_hash = [], [], [], [], [], []
+        n = active = 0
+        cur = self.conn.execute("SELECT id, memory, hash, metadata, state, user_id, agent_id, run_id, vector "
+                                "FROM memories ORDER BY vid")
+        for mid, text, h, meta, state, uid, aid, rid, blob in cur:
+            n += 1
+            active += state == "active"
+            if blob is None or len(blob) != 4 * dims:
+                unusable.append(mid)
+            else:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                norm = float(np.linalg.norm(vec.astype(np.float64)))
+                if not np.isfinite(vec).all() or norm == 0:
+                    unusable.append(mid)
+                elif abs(norm - 1.0) > 1e-3:
+                    unnormalised.append(mid)
+            try:
+                ok_meta = isinstance(json.loads(meta) if meta else {}, dict)
+            except (ValueError, TypeError):
+                ok_meta = False
+            if not ok_meta:
+                bad_meta.append(mid)
+            if state not in STATES:
+                bad_state.append(mid)
+            if state != "deleted" and not (uid or aid or rid):
+                unscoped.append(mid)
+            if isinstance(text, str) and h != hashlib.md5(text.encode("utf-8", "replace")).hexdigest():
+                bad_hash.append(mid)
+        hist = self.conn.execute("SELECT count(*) FROM history").fetchone()[0]
+        self.report.stats.update(rows=n, active=active, history=hist, dims=dims,
+                                 embedder=self.meta.get("embedder"), seq=self.meta.get("seq"))
+        self._vectors(unusable, unnormalised)
+        if bad_meta or bad_state:
+            self.add("rows", "error", f"{len(bad_meta)} row(s) with unreadable metadata, {len(bad_state)} with an "
+                     "unknown state; fix them by hand (UPDATE memories ...) or delete them.", bad_meta + bad_state)
+        if unscoped or bad_hash:
+            self.add("rows", "warning", f"{len(unscoped)} live row(s) without user_id/agent_id/run_id (invisible to "
+                     f"scoped calls); {len(bad_hash)} hash(es) differ from md5(text) (imported as-is?)",
+                     unscoped + bad_hash)
+        if not (bad_meta or bad_state or unscoped or bad_hash):
+            self.add("rows", "ok", f"{n} rows ({active} active), {hist} history rows")
+
+    def _vectors(self, unusable: list, unnormalised: list) -> None:
+        if not unusable and not unnormalised:
+            self.add("vectors", "ok", f"every vector is {self.dims}-d, finite and unit-norm")
+            return
+        what = f"{len(unusable)} unusable vector(s) (wrong size, NaN/inf or zero), {len(unnormalised)} not unit-norm"
+        embedder = self._store_embedder() if unusable and self.repair else None
+        if not self.repair or (unusable and embedder is None):
+            hint = " (repairable: --repair)" if not self.repair else (
+                "; re-embedding needs the store's embedder: run Memory(config).check(repair=True)")
+            self.add("vectors", "error", what + hint, unusable + unnormalised)
+            return
+        self._repairing()
+        with _write(self.conn) as seq:
+            for mid in unnormalised:
+                blob = self.conn.execute("SELECT vector FROM memories WHERE id = ?", (mid,)).fetchone()[0]
+                vec = np.frombuffer(blob, dtype=np.float32).astype(np.float64)
+                vec = (vec / np.linalg.norm(vec)).astype(np.float32)
+                self.conn.execute("UPDATE memories SET vector = ?, seq = ? WHERE id = ?", (vec.tobytes(), seq, mid))
+            if unusable:
+                from memlab.embedders import check_vectors
+
+                texts = [self.conn.execute("SELECT memory FROM memories WHERE id = ?", (m,)).fetchone()[0]
+                         for m in unusable]
+                vecs = check_vectors(embedder.embed(texts), len(texts), self.dims, str(embedder.name))
+                for mid, vec in zip(unusable, vecs):
+                    self.conn.execute("UPDATE memories SET vector = ?, seq = ? WHERE id = ?",
+                                      (vec.tobytes(), seq, mid))
+        self.add("vectors", "repaired", what + ": normalised / re-embedded", unusable + unnormalised)
+
+    def _store_embedder(self):
+        """The embedder that built the store (given, or rebuilt from its recorded name)."""
+        name = self.meta.get("embedder", "")
+        if self.embedder is not None:
+            return self.embedder if str(self.embedder.name) == name else None
+        from memlab.embedders import create_embedder
+
+        try:
+            if name.startswith("hash:"):
+                _, dims, ngrams, chars = name.split(":")
+                lo, hi = ngrams.split("-")
+                emb = create_embedder("hash", {"embedding_dims": int(dims), "ngram_range": (int(lo), int(hi)),
+                                               "char_ngrams": int(chars.lstrip("c"))})
+            elif name.startswith("minilm:"):
+                emb = create_embedder("minilm", {})
+            else:
+                return None
+        except (MemlabError, ValueError):
+            return None
+        return emb if str(emb.name) == name else None
+
+    # ------------------------------------------------------------------ index and embedder
+    def index(self, store) -> None:
+        """Compare an open Store's table and FAISS index with SQLite; rebuild on repair."""
+        problems = self._index_problems(store)
+        self.report.stats["index_ntotal"] = store.index.ntotal
+        if not problems:
+            self.add("index", "ok", f"FAISS index holds exactly the {store.index.ntotal} active rows")
+            return
+        if self.repair:
+            with store.lock:
+                store._load_all()
+            left = self._index_problems(store)
+            if not left:
+                self.add("index", "repaired", "; ".join(problems) + ": rebuilt from SQLite")
+                self.report.stats["index_ntotal"] = store.index.ntotal
+                return
+            problems = left
+        self.add("index", "error", "; ".join(problems) + ("" if self.repair else " (repairable: --repair)"))
+
+    def _index_problems(self, store) -> list:
+        import faiss
+
+        with store.lock:
+            store.sync()
+            rows = store.conn.execute("SELECT vid, id, memory, state, vector, seq FROM memories").fetchall()
+            t, problems = store.table, []
+            active = {vid: blob for vid, _, _, state, blob, _ in rows if state == "active"}
+            ids = faiss.vector_to_array(store.index.index.id_map).astype(np.int64) if store.index.ntotal else \
+                np.empty(0, np.int64)
+            if len(ids) != len(set(ids.tolist())):
+                problems.append("duplicate ids in the FAISS index")
+            if set(ids.tolist()) != set(active):
+                problems.append(f"FAISS holds {len(ids)} ids, SQLite has {len(active)} active rows "
+                                f"({len(set(active) - set(ids.tolist()))} missing, "
+                                f"{len(set(ids.tolist()) - set(active))} stale)")
+            else:
+                bad = [v for v, blob in active.items()
+                       if store.index.index.reconstruct(int(v)).tobytes() != blob]
+                if bad:
+                    problems.append(f"{len(bad)} FAISS vector(s) differ from their SQLite blobs")
+            if t.n != len(rows):
+                problems.append(f"table holds {t.n} rows, SQLite {len(rows)}")
+            else:
+                for vid, mid, text, state, blob, _ in rows:
+                    pos = t.pos_by_id.get(mid)
+                    if (pos is None or t.vids[pos] != vid or t.column("memory")[pos] != text
+                            or t.column("state")[pos] != state or bool(t.active[pos]) != (state == "active")
+                            or t.vecs[pos].tobytes() != blob):
+                        problems.append(f"table row {mid} differs from SQLite")
+                        break
+            max_seq = max((r[5] for r in rows), default=0)
+            if store.last_seq < max_seq:
+                problems.append(f"in-memory state is behind SQLite (seq {store.last_seq} < {max_seq})")
+            return problems
+
+    def embedder_check(self) -> None:
+        if self.embedder is None:
+            self.add("embedder", "skipped", f"no embedder given; store_meta says {self.meta.get('embedder')!r} "
+                     f"({self.dims}-d)")
+            return
+        from memlab.embedders import check_vectors
+
+        name, dims = str(self.embedder.name), int(self.embedder.dims)
+        if name != self.meta.get("embedder") or dims != self.dims:
+            self.add("embedder", "error", f"embedder {name!r} ({dims}-d) differs from the store's "
+                     f"{self.meta.get('embedder')!r} ({self.dims}-d); configure the store's embedder.")
+            return
+        try:
+            check_vectors(self.embedder.embed(["memlab doctor probe"]), 1, self.dims, name)
+        except MemlabError as exc:
+            self.add("embedder", "error", f"probe embedding failed: {exc}")
+            return
+        self.add("embedder", "ok", f"{name!r} produces {self.dims}-d unit vectors, as recorded")
+
+
+def _sqlite_checks(doc: _Doctor) -> bool:
+    """Steps 1-5; True when the store can be opened for the index check."""
+    if not doc.sqlite() or not doc.schema() or not doc.store_meta():
+        return False
+    doc.rows()
+    return doc.can_open and not any(f.status == "error" and f.check in ("vectors", "meta", "rows") for f in doc.report.findings)
+
+
+def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorReport:
+    """Check (and with ``repair=True`` fix) the store in directory ``path``.
+
+    Raises:
+        StoreError: ``path`` is not a store directory (no ``memlab.db``).
+    """
+    from memlab.store import Store
+
+    db = Path(path) / DB_NAME
+    if not db.is_file():
+        raise StoreError(f"{str(path)!r} is not a memlab store: {DB_NAME} not found in it.")
+    report = DoctorReport(str(path), repair)
+    conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        doc = _Doctor(conn, report, embedder)
+
+        def snapshot() -> Optional[str]:
+            try:
+                from memlab.migrate.snapshots import take_snapshot
+            except ImportError:
+                return None
+            return take_snapshot(path, "doctor-repair").path
+
+        doc.before_repair = snapshot
+        if _sqlite_checks(doc):
+            try:
+                store = Store(str(path), doc.dims, doc.meta.get("embedder", ""))
+            except MemlabError as exc:
+                doc.add("index", "error", f"the store does not open: {exc}")
+            else:
+                try:
+                    doc.index(store)
+                finally:
+                    store.close()
+            doc.embedder_check()
+    finally:
+        conn.close()
+    return report
+
+
+def check_memory(memory, *, repair: bool = False) -> DoctorReport:
+    """``Memory.check()``: the same checks on a live Memory, through its own connection."""
+    store = memory.store
+    report = DoctorReport(str(store.path) if store.path else "in-memory", repair)
+    with store.lock:
+        doc = _Doctor(store.conn, report, memory.embedder)
+        if store.path is not None:
+            def snapshot() -> Optional[str]:
+                try:
+                    from memlab.migrate.snapshots import take_snapshot
+                except ImportError:
+                    return None
+                return take_snapshot(store.path, "doctor-repair", conn=store.conn).path
+
+            doc.before_repair = snapshot
+        if _sqlite_checks(doc):
+            doc.index(store)
+        doc.embedder_check()
+    return report
