@@ -12,7 +12,7 @@ from memlab.errors import ValidationError
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 RESERVED_METADATA = frozenset(
     {"user_id", "agent_id", "run_id", "actor_id", "role", "id", "memory", "hash", "score", "event",
-     "created_at", "updated_at", "state", "previous_memory", "vector"}
+     "created_at", "updated_at", "state", "previous_memory", "vector", "memory_type"}
 )
 MISSING_SCOPE = "At least one of 'user_id', 'agent_id', or 'run_id' must be provided."
 MAX_ID_LEN = 256

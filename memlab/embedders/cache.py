@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -25,13 +26,26 @@ class CachedEmbedder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        from memlab.store.store import enable_wal
+
+        enable_wal(self._conn, 30.0)
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, text_sha256 TEXT NOT NULL, "
             "vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256))"
         )
         self.hits = 0
         self.misses = 0
+
+    @contextmanager
+    def _conn_tx(self):
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     @property
     def name(self) -> str:
@@ -58,13 +72,11 @@ class CachedEmbedder:
         if missing:
             vecs = np.asarray(self.inner.embed([texts[i] for i in missing], purpose), dtype=np.float32)
             if vecs.ndim == 2 and vecs.shape[0] == len(missing) and np.isfinite(vecs).all():
-                with self._lock:
-                    self._conn.execute("BEGIN")
+                with self._lock, self._conn_tx():
                     self._conn.executemany(
                         "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
                         [(self.name, keys[i], v.tobytes()) for i, v in zip(missing, vecs)],
                     )
-                    self._conn.execute("COMMIT")
             for i, v in zip(missing, vecs):
                 found[keys[i]] = v
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.dims), np.float32)

@@ -9,6 +9,8 @@ imports back losslessly (``memlab.migrate.import_export``), hash-checked by ``ve
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -155,13 +157,16 @@ def export(memory: Any, path: Union[str, Path], format: str = "jsonl", schema: A
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
+    # A fresh temp file in the target folder (O_EXCL: never follows a symlink planted at a fixed name).
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    tmp = Path(tmp_name)
     if format == "jsonl":
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
     else:
+        os.close(fd)
         _write_parquet(tmp, header, fields, records)
     tmp.replace(path)  # never leave a half-written export under the real name
     return header

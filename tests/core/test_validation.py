@@ -41,6 +41,7 @@ BAD_CALLS = [
     ("add bad memory_type", lambda m: m.add("x", user_id="u", memory_type="foo", infer=False), "Invalid 'memory_type'"),
     ("add metadata not dict", lambda m: m.add("x", user_id="u", metadata=[1], infer=False), "metadata must be a dict"),
     ("add metadata overrides scope", lambda m: m.add("x", user_id="u", metadata={"user_id": "evil"}, infer=False), "reserved"),
+    ("add metadata memory_type", lambda m: m.add("x", user_id="u", metadata={"memory_type": "x"}, infer=False), "reserved"),
     ("add metadata nan", lambda m: m.add("x", user_id="u", metadata={"v": math.nan}, infer=False), "non-finite"),
     ("add metadata object", lambda m: m.add("x", user_id="u", metadata={"v": object()}, infer=False), "JSON"),
     ("add infer not bool", lambda m: m.add("x", user_id="u", infer="yes"), "infer"),

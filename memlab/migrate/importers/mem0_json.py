@@ -82,6 +82,9 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
         meta = dict(item.get("metadata") or {}) if isinstance(item.get("metadata"), dict) else {}
         if meta.get("memory_type") in MEMORY_TYPES:
             rec["memory_type"] = meta.pop("memory_type")
+        elif "memory_type" in meta:  # not one of memlab's types: keep it, under a non-reserved name
+            meta["mem0_memory_type"] = meta.pop("memory_type")
+            report.repair(memory_id, "metadata_key_renamed", "metadata key 'memory_type' kept as 'mem0_memory_type'")
         for key, value in item.items():
             if key in KNOWN or value is None:
                 continue
