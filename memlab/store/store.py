@@ -37,6 +37,24 @@ ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
 HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
 
 
+def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch a database to WAL, retrying while another process holds the lock.
+
+    Switching a new database to WAL needs an exclusive lock and SQLite returns "database is
+    locked" at once instead of calling the busy handler, so processes opening a new database
+    together would fail without the retry.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def now_iso() -> str:
     from datetime import datetime, timezone
 
@@ -89,9 +107,10 @@ class Transaction:
                     is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
                     history_id: Optional[str] = None) -> str:
         hid = history_id or str(uuid.uuid4())
-        # Ordering key without a MAX() scan: transaction seq in the high bits, position within it low.
+        # Ordering key without a MAX() scan: transaction seq in the high bits, position within it in
+        # the low 32 (room for 4e9 rows per transaction and 2e9 transactions in a signed int64).
         self._history_count += 1
-        hseq = (self.seq << 20) + self._history_count
+        hseq = (self.seq << 32) + self._history_count
         self.conn.execute(
             "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
             "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -120,7 +139,11 @@ class Store:
         self.exact_subset_max = exact_subset_max
         self.lock = threading.RLock()
         self.conn = self._connect()
-        self._check_identity()
+        try:
+            self._check_identity()
+        except BaseException:
+            self.conn.close()
+            raise
         self.table = Table(self.dims)
         self.index = VectorIndex(self.dims)
         self.last_seq = 0
@@ -152,18 +175,7 @@ class Store:
         return conn
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        # Switching a new database to WAL needs an exclusive lock and SQLite returns "database is
-        # locked" at once instead of calling the busy handler: retry, or processes opening a new
-        # store together fail.
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        enable_wal(conn, self.busy_timeout_ms / 1000)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         rev = current_revision(conn)
@@ -235,11 +247,11 @@ class Store:
                 time.sleep(0.01)
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O error)
+                conn.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ loading / syncing
     def _decode(self, r) -> dict:
