@@ -106,6 +106,9 @@ class FaissStoreSettings(BaseModel):
     exact_subset_max: int = Field(
         20_000, ge=0, description="Filtered searches over at most this many rows use numpy; larger use FAISS."
     )
+    search_mode: Literal["dense", "hybrid", "keyword"] = Field(
+        "dense", description="Default ranking of Memory.search: cosine, RRF of cosine + BM25, or BM25 only."
+    )
 
 
 VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings}
