@@ -49,6 +49,18 @@ class _Clock:
         self.timings["total"] = round(time.perf_counter() - self._t0, 6)
 
 
+def _ask(llm, step: str, what: str, call, parse, trace: dict, key: str, problems: list) -> list:
+    """One LLM step: call, record the raw exchange under ``trace[key]``, parse, collect problems."""
+    reply = _call_llm(step, llm, call)
+    trace[key] = {"request": reply.request, "raw": reply.payload, "retried": reply.attempts, "notes": reply.notes}
+    try:
+        parsed, parse_problems = parse(reply.payload)
+    except ReplyParseError as exc:
+        raise _unreadable(what, llm, reply, exc) from None
+    problems.extend(f"{key}: {p}" for p in parse_problems)
+    return parsed
+
+
 def _call_llm(what: str, llm: Any, fn: Callable):
     """Run one LLM job; foreign exceptions of custom LLM objects become ProviderError.
 
@@ -163,15 +175,9 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
 
     t = time.perf_counter()
     extraction_prompt = prompt if prompt is not None else cfg.custom_fact_extraction_prompt
-    reply = _call_llm("fact extraction", llm, lambda: llm.extract_facts(
-        msgs, prompt=extraction_prompt, instructions=cfg.custom_instructions))
-    trace["extraction"] = {"request": reply.request, "raw": reply.payload, "retried": reply.attempts,
-                           "notes": reply.notes}
-    try:
-        facts, parse_problems = parse_facts(reply.payload)
-    except ReplyParseError as exc:
-        raise _unreadable("fact extraction", llm, reply, exc) from None
-    problems.extend(f"extraction: {p}" for p in parse_problems)
+    facts = _ask(llm, "fact extraction", "fact extraction", lambda: llm.extract_facts(
+        msgs, prompt=extraction_prompt, instructions=cfg.custom_instructions),
+        parse_facts, trace, "extraction", problems)
     trace["facts"] = facts
     t = clock.lap("extract", t)
     if not facts:
@@ -205,15 +211,9 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     t = clock.lap("retrieve", t)
 
     embed = _embed_cache(memory, seed)
-    reply = _call_llm("the update decision", llm, lambda: llm.decide_updates(
-        shown, facts, prompt=cfg.custom_update_memory_prompt, embed=embed))
-    trace["decision"] = {"request": reply.request, "raw": reply.payload, "retried": reply.attempts,
-                         "notes": reply.notes}
-    try:
-        entries, parse_problems = parse_decisions(reply.payload)
-    except ReplyParseError as exc:
-        raise _unreadable("update decision", llm, reply, exc) from None
-    problems.extend(f"decision: {p}" for p in parse_problems)
+    entries = _ask(llm, "the update decision", "update decision", lambda: llm.decide_updates(
+        shown, facts, prompt=cfg.custom_update_memory_prompt, embed=embed),
+        parse_decisions, trace, "decision", problems)
     trace["decision"]["parsed"] = entries
     ops = _plan(entries, facts, temp_rows, problems)
     new_texts = [op["text"] for op in ops if op["event"] in ("ADD", "UPDATE")]
