@@ -5,6 +5,10 @@ Reference (issue 6): BM25 recall@10 0.527, nDCG@10 0.390 on the 5-conversation d
 
     .venv/bin/python benchmarks/bench_locomo.py [PATH_TO_locomo10.json] [--methods dense,bm25,hybrid]
 
+Methods: ``dense`` / ``bm25`` / ``hybrid`` go through memlab.evaluate.retrieve (``hybrid`` is the
+offline RRF of the two runs); ``engine-hybrid`` and ``engine-keyword`` call the engine's own
+``Store.search(mode=...)`` (BM25 index + RRF inside memlab's store).
+
 PATH defaults to $MEMLAB_LOCOMO_PATH, then ../shared/datasets/locomo/locomo-dev.json.
 Prints a markdown table (recall@k, hit@k, nDCG@10, MRR, with 95% bootstrap CIs for recall@10)
 and writes it to benchmarks/results/locomo.md.
@@ -25,6 +29,26 @@ from memlab.evaluate import load_locomo, retrieve  # noqa: E402
 from memlab.evaluate.metrics import aggregate, bootstrap_ci, evaluate_run  # noqa: E402
 
 KS = (1, 5, 10, 20)
+ENGINE_MODES = {"engine-hybrid": "hybrid", "engine-keyword": "keyword"}
+
+
+def engine_run(ds, embedder: str, mode: str, depth: int):
+    """Run DataFrame of the engine's keyword/hybrid search (one scoped Store.search per question)."""
+    import pandas as pd
+
+    from memlab.evaluate import build_memory
+    from memlab.store import filters as F
+
+    memory = build_memory(ds, embedder)
+    try:
+        vecs = memory.embed(ds.queries["text"].tolist(), purpose="search")
+        rows = []
+        for qid, scope, text, vec in zip(ds.queries["id"], ds.queries["scope"], ds.queries["text"], vecs):
+            hits = memory.store.search(vec, F.parse({"user_id": str(scope)}), depth, mode=mode, text=text)
+            rows += [(qid, row["id"], extra["rank_score"], rank) for rank, (row, _, extra) in enumerate(hits, 1)]
+    finally:
+        memory.close()
+    return pd.DataFrame(rows, columns=["query_id", "memory_id", "score", "rank"])
 
 
 def default_path() -> Path:
@@ -49,7 +73,10 @@ def main(argv=None) -> int:
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for method in args.methods.split(","):
         t0 = time.perf_counter()
-        run = retrieve(ds, method=method, embedder=args.embedder, depth=max(KS))
+        if method in ENGINE_MODES:
+            run = engine_run(ds, args.embedder, ENGINE_MODES[method], max(KS))
+        else:
+            run = retrieve(ds, method=method, embedder=args.embedder, depth=max(KS))
         secs = time.perf_counter() - t0
         agg = {k: aggregate(evaluate_run(run, ds.qrels, ds.queries, k=k)) for k in KS}
         ci = bootstrap_ci(evaluate_run(run, ds.qrels, ds.queries, k=10), ["recall"], n_boot=1000, seed=0)

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -18,10 +17,10 @@ import pandas as pd
 
 from memlab.errors import ValidationError
 from memlab.evaluate.datasets import Dataset
+from memlab.store.keyword import tokenize  # noqa: F401 (re-exported: the engine's tokenizer)
 
 RUN_COLUMNS = ["query_id", "memory_id", "score", "rank"]
 METHODS = ("dense", "bm25", "hybrid")
-_TOKEN = re.compile(r"\w+")
 
 
 def build_memory(dataset: Dataset, embedder: Any = "minilm", *, path: Optional[str] = None,
@@ -61,11 +60,6 @@ def build_memory(dataset: Dataset, embedder: Any = "minilm", *, path: Optional[s
         memory.close()
         raise
     return memory
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens (the BM25 baseline's tokenizer)."""
-    return _TOKEN.findall(text.lower())
 
 
 def _check(dataset: Dataset, depth: int) -> int:

@@ -15,6 +15,7 @@ behaves like BM25 built over that scope alone. A row without any word token has 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
@@ -55,6 +56,8 @@ class KeywordIndex:
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tid -> (positions, tfs), cached
         self.doc_terms: list[Optional[np.ndarray]] = []
         self.doc_len = np.zeros(capacity, dtype=np.float64)
+        # mean idf of a subset's vocabulary, by subset; valid until the next write
+        self._mean_idf_cache: dict[tuple[int, bytes], float] = {}
 
     @classmethod
     def build(cls, texts: Iterable[Optional[str]]) -> "KeywordIndex":
@@ -67,6 +70,7 @@ class KeywordIndex:
 
     def set(self, pos: int, text: Optional[str]) -> None:
         """Index ``text`` at ``pos``, replacing whatever that position held."""
+        self._mean_idf_cache.clear()
         old = self.doc_terms[pos] if pos < len(self.doc_terms) else None
         if old is not None:
             for tid in old.tolist():
@@ -101,14 +105,25 @@ class KeywordIndex:
         return arrays
 
     def _mean_idf(self, allowed: np.ndarray) -> float:
-        """Mean idf over every token of the allowed rows (rank_bm25's ``average_idf``)."""
-        parts = [self.doc_terms[p] for p in allowed.tolist() if self.doc_terms[p] is not None]
-        if not parts:
-            return 0.0
-        df = np.bincount(np.concatenate(parts))
+        """Mean idf over every token of the allowed rows (rank_bm25's ``average_idf``).
+
+        It needs every allowed row's tokens, so it is cached per subset until the next write
+        (repeated searches of one scope pay for it once).
+        """
+        key = (len(allowed), hashlib.blake2b(allowed.tobytes(), digest_size=16).digest())
+        cached = self._mean_idf_cache.get(key)
+        if cached is not None:
+            return cached
+        terms = self.doc_terms
+        parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
+        df = np.bincount(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         df = df[df > 0].astype(np.float64)
         n = float(len(allowed))
-        return float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5)))
+        mean = float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
+        if len(self._mean_idf_cache) >= 256:
+            self._mean_idf_cache.clear()
+        self._mean_idf_cache[key] = mean
+        return mean
 
     def score(self, query: str, allowed: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of ``query`` over the rows ``allowed`` (positions; ``mask`` is the same as booleans).
@@ -144,21 +159,29 @@ class KeywordIndex:
             for tid in floored:
                 pos, tf, _ = terms[tid]
                 terms[tid] = (pos, tf, eps)
-        matched = np.unique(np.concatenate([t[0] for t in terms.values()]))
-        scores = np.zeros(len(matched))
-        # one addition per query token, in query order, like rank_bm25 (repeated tokens count again)
+        scores = np.zeros(len(mask))
+        hit = np.zeros(len(mask), dtype=bool)
+        # one addition per query token, in query order, like rank_bm25 (repeated tokens count again);
+        # a term's postings hold each position once, so plain fancy-index += is exact
         for token in tokenize(query):
             tid = self.vocab.get(token)
             if tid not in terms:
                 continue
             pos, tf, idf = terms[tid]
             norm = K1 * (1 - B + B * self.doc_len[pos] / avgdl)
-            scores[np.searchsorted(matched, pos)] += idf * (tf * (K1 + 1) / (tf + norm))
-        return matched, scores
+            scores[pos] += idf * (tf * (K1 + 1) / (tf + norm))
+            hit[pos] = True
+        matched = np.flatnonzero(hit)
+        return matched, scores[matched]
 
 
 def keyword_ranking(positions: np.ndarray, scores: np.ndarray, depth: int) -> np.ndarray:
     """Indices into ``positions`` of the ``depth`` best BM25 scores (ties: lower position first)."""
+    if len(scores) > 4 * depth:
+        top = np.argpartition(-scores, depth - 1)[:depth]
+        # keep every row tied with the depth-th score so the tie-break by position stays exact
+        top = np.flatnonzero(scores >= scores[top].min())
+        return top[np.lexsort((positions[top], -scores[top]))[:depth]]
     return np.lexsort((positions, -scores))[:depth]
 
 
@@ -197,10 +220,11 @@ def ranked_search(index: KeywordIndex, vecs: np.ndarray, q: np.ndarray, query: s
         return []
     cand = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     cosine = vecs[cand] @ q
-    bm25 = np.zeros(len(cand))
-    hit = np.searchsorted(kw_pos, cand)
-    found = (hit < len(kw_pos)) & (kw_pos[np.minimum(hit, len(kw_pos) - 1)] == cand) if len(kw_pos) else hit < 0
-    bm25[found] = kw_scores[hit[found]]
+    bm25 = np.zeros(len(cand))  # 0 for dense candidates without a query token
+    if len(kw_pos):  # kw_pos is sorted: look candidates up by binary search
+        idx = np.minimum(np.searchsorted(kw_pos, cand), len(kw_pos) - 1)
+        found = kw_pos[idx] == cand
+        bm25[found] = kw_scores[idx[found]]
     out = []
     for (pos, rrf), cos, kw in zip(fused, cosine.tolist(), bm25.tolist()):
         if threshold is not None and cos < threshold:

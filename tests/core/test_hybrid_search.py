@@ -1,0 +1,319 @@
+"""Keyword (BM25) and hybrid (RRF) search in the engine: exactness against rank_bm25, incremental
+maintenance of the keyword index, scoped statistics, fusion order, threshold and mode validation,
+and retrieval quality on LoCoMo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from rank_bm25 import BM25Okapi
+
+from memlab import Memory
+from memlab.errors import ConfigError, ValidationError
+from memlab.store import filters as F
+from memlab.store.keyword import KeywordIndex, fuse, tokenize
+
+# "the" and "i" are in more than half of alice's memories: their idf is negative and gets
+# rank_bm25's epsilon floor, so the floor's scoped mean idf is exercised too.
+ALICE = [
+    "I like the pizza at the corner",
+    "The dog barks at the mailman",
+    "I went hiking in the Alps last summer",
+    "My sister lives in the city of Lyon",
+    "I am allergic to peanuts",
+    "the weather in Lyon is mild, the food is great",
+    "Pizza pizza pizza: I could eat it every day",
+    "I play the violin on Sundays",
+    "We adopted a dog named Rex",
+    "The Alps are beautiful in winter",
+]
+BOB = [
+    "Bob repairs bikes",
+    "Bob likes pizza with pineapple",
+    "the bike shop opens at nine",
+    "pizza night is Friday",
+]
+QUERIES = [
+    "pizza", "Where does my sister live?", "the dog", "the the pizza", "I", "Alps winter hiking",
+    "unknownword", "Rex the dog and the pizza", "peanuts allergy", "Lyon food",
+]
+
+
+def _hash_memory(path=None, **vs) -> Memory:
+    config = {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}}
+    if path is not None or vs:
+        config["vector_store"] = {"provider": "faiss", "config": {**vs, **({"path": str(path)} if path else {})}}
+    return Memory(config)
+
+
+def _fill(m: Memory) -> dict[str, str]:
+    ids = {}
+    for text in ALICE:
+        ids[text] = m.add(text, user_id="alice", infer=False)["results"][0]["id"]
+    for text in BOB:
+        ids[text] = m.add(text, user_id="bob", infer=False)["results"][0]["id"]
+    return ids
+
+
+def _reference(texts: list[str], query: str) -> np.ndarray:
+    return np.asarray(BM25Okapi([tokenize(t) for t in texts]).get_scores(tokenize(query)), dtype=float)
+
+
+def _engine_scores(m: Memory, query: str, user_id: str) -> dict[str, float]:
+    """BM25 of every allowed memory (0 for memories without a query token), by text."""
+    store = m.store
+    mask = store.mask(F.parse({"user_id": user_id}))
+    allowed = np.flatnonzero(mask)
+    pos, scores = store.table.keyword_index().score(query, allowed, mask)
+    out = {store.table.row(int(p))["memory"]: 0.0 for p in allowed}
+    out.update({store.table.row(int(p))["memory"]: float(s) for p, s in zip(pos, scores)})
+    return out
+
+
+def _postings(index: KeywordIndex, n: int) -> tuple[dict, list]:
+    """Comparable content of an index: token -> {position: tf} (non-empty) and row lengths."""
+    post = {tok: dict(index.postings[tid]) for tok, tid in index.vocab.items() if index.postings[tid]}
+    return post, index.doc_len[:n].tolist()
+
+
+def _assert_matches_fresh_build(m: Memory) -> None:
+    t = m.store.table
+    assert t.keyword is not None, "the keyword index should be maintained, not dropped"
+    fresh = KeywordIndex.build(t.column("memory"))
+    assert _postings(t.keyword, t.n) == _postings(fresh, t.n)
+    mask = m.store.mask(None)
+    allowed = np.flatnonzero(mask)
+    for q in QUERIES:
+        a_pos, a_scores = t.keyword.score(q, allowed, mask)
+        b_pos, b_scores = fresh.score(q, allowed, mask)
+        assert a_pos.tolist() == b_pos.tolist()
+        np.testing.assert_allclose(a_scores, b_scores, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- BM25 exactness
+@pytest.mark.parametrize("query", QUERIES)
+def test_bm25_equals_rank_bm25_on_a_scope(mem, query):
+    _fill(mem)
+    got = _engine_scores(mem, query, "alice")
+    want = _reference(ALICE, query)
+    np.testing.assert_allclose([got[t] for t in ALICE], want, rtol=1e-9, atol=1e-12)
+
+
+def test_keyword_search_results_carry_bm25_and_rrf(mem):
+    _fill(mem)
+    res = mem.search("Rex the dog and the pizza", user_id="alice", mode="keyword", limit=20)["results"]
+    ref = dict(zip(ALICE, _reference(ALICE, "Rex the dog and the pizza")))
+    matched = [t for t in ALICE if set(tokenize(t)) & set(tokenize("Rex the dog and the pizza"))]
+    assert sorted(r["memory"] for r in res) == sorted(matched)  # only memories holding a query token
+    want_order = sorted(matched, key=lambda t: (-ref[t], ALICE.index(t)))
+    assert [r["memory"] for r in res] == want_order
+    for rank, r in enumerate(res, start=1):
+        assert r["keyword_score"] == pytest.approx(ref[r["memory"]], rel=1e-9)
+        assert r["rank_score"] == pytest.approx(1 / (60 + rank))
+        assert r["user_id"] == "alice"
+    assert mem.search("zzz qqq", user_id="alice", mode="keyword")["results"] == []
+
+
+def test_scoped_statistics(mem):
+    _fill(mem)
+    # "pizza" is rare for alice and frequent for bob: each scope's idf is its own
+    for user, texts in (("alice", ALICE), ("bob", BOB)):
+        got = _engine_scores(mem, "pizza the bike", user)
+        np.testing.assert_allclose([got[t] for t in texts], _reference(texts, "pizza the bike"), rtol=1e-9)
+    # a filter narrower than the scope: statistics over exactly the filtered rows
+    ids = [r["id"] for r in mem.get_all(user_id="alice")["results"]][:6]
+    res = mem.search("the pizza", filters={"id": {"in": ids}}, mode="keyword", limit=10)["results"]
+    ref = dict(zip(ALICE[:6], _reference(ALICE[:6], "the pizza")))
+    assert {r["memory"]: r["keyword_score"] for r in res} == pytest.approx({t: ref[t] for t in ref if ref[t] != 0
+                                                                            or "the" in tokenize(t)})
+    # whole-store search (no scope): statistics over every active memory
+    got = {r["memory"]: r["keyword_score"] for r in mem.search("pizza", mode="keyword", limit=50)["results"]}
+    ref_all = dict(zip(ALICE + BOB, _reference(ALICE + BOB, "pizza")))
+    assert got == pytest.approx({t: s for t, s in ref_all.items() if "pizza" in tokenize(t)})
+
+
+# --------------------------------------------------------------------------- incremental maintenance
+def test_index_is_lazy_then_maintained_on_writes(mem):
+    ids = _fill(mem)
+    assert mem.store.table.keyword is None  # dense-only use builds nothing
+    mem.search("pizza", user_id="alice")
+    assert mem.store.table.keyword is None
+    mem.search("pizza", user_id="alice", mode="hybrid")
+    _assert_matches_fresh_build(mem)
+    new = mem.add("Rex loves pizza crusts", user_id="alice", infer=False)["results"][0]["id"]
+    _assert_matches_fresh_build(mem)
+    mem.update(ids["I am allergic to peanuts"], "I am allergic to shellfish, not peanuts")
+    mem.update(ids["The dog barks at the mailman"], metadata={"k": 1})  # text unchanged
+    _assert_matches_fresh_build(mem)
+    mem.delete(ids["Pizza pizza pizza: I could eat it every day"])
+    mem.set_state(new, "paused")
+    _assert_matches_fresh_build(mem)
+    texts = [r["memory"] for r in mem.search("pizza", user_id="alice", mode="keyword", limit=50)["results"]]
+    assert "Pizza pizza pizza: I could eat it every day" not in texts and "Rex loves pizza crusts" not in texts
+    # scoped scores after the writes still equal a BM25 built over the scope's current memories
+    alive = [r["memory"] for r in mem.get_all(user_id="alice", limit=100)["results"]]
+    got = _engine_scores(mem, "the peanuts pizza", "alice")
+    np.testing.assert_allclose([got[t] for t in alive], _reference(alive, "the peanuts pizza"), rtol=1e-9)
+    mem.reset()
+    assert mem.store.table.keyword is not None and mem.store.table.n == 0
+    mem.add("pizza after the reset", user_id="alice", infer=False)
+    _assert_matches_fresh_build(mem)
+    res = mem.search("pizza", user_id="alice", mode="keyword")["results"]
+    assert [r["memory"] for r in res] == ["pizza after the reset"]
+
+
+def test_reopen_and_writes_from_another_connection(tmp_path):
+    m = _hash_memory(tmp_path / "s")
+    ids = _fill(m)
+    m.search("pizza", user_id="alice", mode="keyword")
+    other = _hash_memory(tmp_path / "s")  # a second connection: its writes reach `m` through sync
+    other.update(ids["I like the pizza at the corner"], "I like the sushi at the corner")
+    other.add("Sushi and pizza on Friday", user_id="alice", infer=False)
+    res = m.search("sushi", user_id="alice", mode="keyword")["results"]
+    assert sorted(r["memory"] for r in res) == ["I like the sushi at the corner", "Sushi and pizza on Friday"]
+    _assert_matches_fresh_build(m)
+    m.close()
+    reopened = _hash_memory(tmp_path / "s")
+    assert reopened.store.table.keyword is None
+    before = reopened.search("the sushi pizza", user_id="alice", mode="hybrid", limit=20)["results"]
+    assert [r["memory"] for r in before] == [r["memory"] for r in other.search(
+        "the sushi pizza", user_id="alice", mode="hybrid", limit=20)["results"]]
+    reopened.add("more sushi", user_id="alice", infer=False)
+    _assert_matches_fresh_build(reopened)
+    other.reset()  # another connection's reset: full reload keeps the index on
+    reopened.add("sushi again", user_id="alice", infer=False)
+    _assert_matches_fresh_build(reopened)
+    assert [r["memory"] for r in reopened.search("sushi", user_id="alice", mode="keyword")["results"]] == [
+        "sushi again"]
+    reopened.close()
+    other.close()
+
+
+# --------------------------------------------------------------------------- fusion
+def test_fuse_by_hand():
+    got = fuse([np.array([5, 3, 7]), np.array([3, 9])], 60)
+    assert [p for p, _ in got] == [3, 5, 9, 7]
+    assert [s for _, s in got] == pytest.approx([1 / 62 + 1 / 61, 1 / 61, 1 / 62, 1 / 63])
+    # equal RRF values: the first ranking (dense) decides, then position
+    assert [p for p, _ in fuse([np.array([10, 20]), np.array([20, 10])], 60)] == [10, 20]
+    assert [p for p, _ in fuse([np.array([], dtype=np.int64), np.array([4, 2])], 0)] == [4, 2]
+
+
+def test_hybrid_order_is_rrf_of_dense_and_keyword(mem):
+    _fill(mem)
+    q = "Rex the dog and the pizza"
+    dense = [r["memory"] for r in mem.search(q, user_id="alice", limit=100)["results"]]
+    kw = [r["memory"] for r in mem.search(q, user_id="alice", mode="keyword", limit=100)["results"]]
+    rrf = {t: 1 / (60 + dense.index(t) + 1) + (1 / (60 + kw.index(t) + 1) if t in kw else 0) for t in dense}
+    want = sorted(dense, key=lambda t: (-rrf[t], dense.index(t)))
+    res = mem.search(q, user_id="alice", mode="hybrid", limit=100)["results"]
+    assert [r["memory"] for r in res] == want
+    assert [r["rank_score"] for r in res] == pytest.approx([rrf[t] for t in want])
+    cos = {r["memory"]: r["score"] for r in mem.search(q, user_id="alice", limit=100)["results"]}
+    assert {r["memory"]: r["score"] for r in res} == pytest.approx(cos)  # score stays the cosine
+    assert all(r["keyword_score"] == 0 for r in res if r["memory"] not in kw)
+    # k_rrf through the store
+    node = F.parse({"user_id": "alice"})
+    vec = mem.embed([q], purpose="search")[0]
+    hits = mem.store.search(vec, node, 3, mode="hybrid", text=q, k_rrf=0)
+    rrf0 = {t: 1 / (dense.index(t) + 1) + (1 / (kw.index(t) + 1) if t in kw else 0) for t in dense}
+    assert [row["memory"] for row, _, _ in hits] == sorted(dense, key=lambda t: (-rrf0[t], dense.index(t)))[:3]
+
+
+def test_threshold_drops_by_cosine_in_every_mode(mem):
+    _fill(mem)
+    q = "the dog and the pizza"
+    full = mem.search(q, user_id="alice", mode="hybrid", limit=100)["results"]
+    cut = sorted(r["score"] for r in full)[len(full) // 2]
+    for mode in ("hybrid", "keyword", "dense"):
+        unfiltered = mem.search(q, user_id="alice", mode=mode, limit=100)["results"]
+        got = mem.search(q, user_id="alice", mode=mode, limit=3, threshold=cut)["results"]
+        want = [r for r in unfiltered if r["score"] >= cut][:3]
+        assert [r["id"] for r in got] == [r["id"] for r in want]
+        assert all(r["score"] >= cut for r in got)
+        if mode != "dense":
+            assert [r["rank_score"] for r in got] == [r["rank_score"] for r in want]
+
+
+# --------------------------------------------------------------------------- validation
+def test_mode_validation_and_config_default(tmp_path):
+    m = _hash_memory()
+    _fill(m)
+    before = m.to_pandas()
+    with pytest.raises(ValidationError, match="'dense', 'hybrid', 'keyword'.*'bm25'"):
+        m.search("pizza", user_id="alice", mode="bm25")
+    with pytest.raises(ValidationError):
+        m.search("   ", user_id="alice", mode="hybrid")
+    vec = m.embed(["pizza"], purpose="search")[0]
+    with pytest.raises(ValidationError, match="query text"):
+        m.store.search(vec, None, 5, mode="keyword")
+    with pytest.raises(ValidationError, match="k_rrf"):
+        m.store.search(vec, None, 5, mode="hybrid", text="pizza", k_rrf=-1)
+    pd.testing.assert_frame_equal(m.to_pandas(), before)
+    assert "rank_score" not in m.search("pizza", user_id="alice")["results"][0]  # default stays dense
+    m.close()
+    h = _hash_memory(search_mode="hybrid")
+    _fill(h)
+    res = h.search("pizza", user_id="alice")["results"]
+    assert "rank_score" in res[0] and "keyword_score" in res[0]
+    assert "rank_score" not in h.search("pizza", user_id="alice", mode="dense")["results"][0]
+    h.close()
+    with pytest.raises(ConfigError):
+        _hash_memory(search_mode="bm25")
+
+
+# --------------------------------------------------------------------------- LoCoMo
+@pytest.fixture(scope="module")
+def locomo(shared_dir):
+    from memlab.evaluate import load_locomo
+
+    path = shared_dir / "datasets" / "locomo" / "locomo-dev.json"
+    if not path.is_file():
+        pytest.skip(f"LoCoMo dev split not found at {path}")
+    return load_locomo(path).subset(categories=[1, 2, 3, 4])
+
+
+def _engine_run(ds, memory, mode: str, k: int) -> pd.DataFrame:
+    """Run DataFrame of engine searches (score = rank_score; keyword_score kept alongside)."""
+    rows = []
+    node_of = {}
+    vecs = memory.embed(ds.queries["text"].tolist(), purpose="search")
+    for qid, scope, text, vec in zip(ds.queries["id"], ds.queries["scope"], ds.queries["text"], vecs):
+        node = node_of.setdefault(scope, F.parse({"user_id": str(scope)}))
+        hits = memory.store.search(vec, node, k, mode=mode, text=text)
+        rows += [(qid, row["id"], extra["rank_score"], rank, extra["keyword_score"])
+                 for rank, (row, _, extra) in enumerate(hits, 1)]
+    return pd.DataFrame(rows, columns=["query_id", "memory_id", "score", "rank", "keyword_score"])
+
+
+def test_locomo_keyword_ranking_equals_bm25_reference(locomo):
+    """Engine keyword search ranks exactly like the rank_bm25 baseline (embedder-independent)."""
+    from memlab.evaluate import bm25_retrieve, build_memory
+
+    memory = build_memory(locomo, "hash")
+    try:
+        run = _engine_run(locomo, memory, "keyword", 10)
+    finally:
+        memory.close()
+    ref = bm25_retrieve(locomo, depth=10)
+    ref = ref[ref["score"] > 0]  # the engine ranks only memories holding a query token
+    got = run.merge(ref, on=["query_id", "rank"], how="outer", suffixes=("", "_ref"))
+    assert len(got) == len(run) == len(ref) > 7000
+    assert (got["memory_id"] == got["memory_id_ref"]).all()
+    np.testing.assert_allclose(got["keyword_score"], got["score_ref"], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_locomo_engine_hybrid_beats_bm25_reference(locomo, minilm):
+    """~60 s on 2 cores (embeds ~2.8k turns): measured in benchmarks/bench_locomo.py as well."""
+    from memlab.evaluate import build_memory
+    from memlab.evaluate.metrics import aggregate, evaluate_run
+
+    memory = build_memory(locomo, minilm)
+    try:
+        run = _engine_run(locomo, memory, "hybrid", 10)
+    finally:
+        memory.close()
+    agg = aggregate(evaluate_run(run, locomo.qrels, locomo.queries, k=10))
+    assert agg["recall"] >= 0.526
