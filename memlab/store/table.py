@@ -125,14 +125,14 @@ class Table:
         self.pos_by_id = dict(zip(ids, range(n)))
         self.pos_by_vid = dict(zip(vids.tolist(), range(n)))
         for col, inv in self._inv.items():
-            for pos, value in enumerate(data[col]):
-                if value is not None:
-                    bucket = inv.get(value)
-                    if bucket is None:
-                        inv[value] = {pos}
-                    else:
-                        bucket.add(pos)
-        active = np.fromiter((s == "active" for s in data["state"]), dtype=bool, count=n)
+            values = pd.Series(data[col], dtype=object)
+            present = values.notna()
+            if present.any():
+                # pandas groups in C; a Python loop over 100k rows per column is the slow alternative
+                where = np.flatnonzero(present.to_numpy())
+                for value, positions in values[present].groupby(values[present], sort=False).indices.items():
+                    inv[value] = set(where[positions].tolist())
+        active = np.asarray(pd.Series(data["state"], dtype=object).eq("active"), dtype=bool)
         self.active[:n] = active
         if self.keyword is not None:
             self.keyword = KeywordIndex.build(data["memory"])
