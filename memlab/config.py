@@ -271,7 +271,12 @@ class MemoryConfig(BaseModel):
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"Config file {str(path)!r} does not exist.")
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise ConfigError(f"{str(path)!r} is a directory, not a config file; pass a .json or .yaml file.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:  # binary or unreadable: one clear error, not a traceback
+            raise ConfigError(f"Cannot read config file {str(path)!r}: {exc}") from None
         data = _parse_text(text, hint=path.suffix)
         return cls.from_dict(data)
 

@@ -81,7 +81,8 @@ class DoctorReport:
         lines = [head] + [f"  [{f.status:>8}] {f.check:<9} {f.message}" for f in self.findings]
         if self.snapshot:
             lines.append(f"  snapshot taken before repairs: {self.snapshot}")
-        lines.append("  " + ", ".join(f"{k}={v}" for k, v in self.stats.items()))
+        if self.stats:  # an unreadable store has none: no blank trailing line
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in self.stats.items()))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -54,7 +54,8 @@ def resolve_config(config: Any) -> MemoryConfig:
         try:
             migration = migrate_config(config)
         except ConfigError as exc:
-            raise ConfigError(f"{current_error} It is not a legacy config memlab can migrate either: {exc}") from None
+            raise ConfigError(f"{str(current_error).rstrip('.')}. "
+                              f"It is not a legacy config memlab can migrate either: {exc}") from None
         warnings.warn(
             "This config uses a legacy (mem0) format and was migrated on the fly. Use the migrated form:\n"
             + migration.config.to_json()

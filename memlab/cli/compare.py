@@ -69,10 +69,16 @@ def _csv_ready(df):
 def run(args: argparse.Namespace) -> int:
     from memlab import MemoryConfig
     from memlab.compare import compare, compare_answers
+    from memlab.compare.queries import load_queries
     from memlab.compare.render import comparison_html
+    from memlab.errors import ValidationError
 
     records = _load_records(args.records) if args.records else None
-    cmp = compare(args.before, args.after, args.queries, k=args.k, threshold=args.threshold, records=records,
+    queries = load_queries(args.queries)  # always a file: a mistyped path must not become a literal query
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValidationError(f"--out {args.out!r} is a file; pass a directory (created if missing).")
+    llm = MemoryConfig.load(args.llm_config) if args.answers and args.llm_config else None  # before any write
+    cmp = compare(args.before, args.after, queries, k=args.k, threshold=args.threshold, records=records,
                   match_on=args.match_on, labels=tuple(args.labels))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
     summary.to_csv(out / "summary.csv")
     parts = [comparison_html(cmp, max_queries=200)]
     if args.answers:
-        llm = MemoryConfig.load(args.llm_config) if args.llm_config else None
         answers = compare_answers(cmp, llm=llm)
         _csv_ready(answers.to_pandas()).to_csv(out / "answers.csv", index=False)
         answers.summary().to_csv(out / "answers_summary.csv", index=False)

@@ -69,6 +69,8 @@ def run_migrate(args: argparse.Namespace) -> int:
     if out is not None:
         if args.old != "-" and out.resolve() == Path(args.old).resolve():
             raise ConfigError(f"Refusing to overwrite the input {args.old!r}; choose another -o file.")
+        if out.is_dir():
+            raise ConfigError(f"{str(out)!r} is a directory; pass a file name for -o (e.g. new.yaml).")
         if out.exists() and not args.force:
             raise ConfigError(f"{str(out)!r} already exists; pass --force to overwrite it.")
         if not out.parent.is_dir():

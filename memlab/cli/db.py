@@ -19,7 +19,9 @@ def register(sub) -> None:
     add("current", "Print the store's schema revision.")
     add("history", "List every schema revision (marks the store's when --store is given).", store_required=False)
     add("upgrade", "Upgrade the store (snapshot first).").add_argument("revision", nargs="?", default="head")
-    add("downgrade", "Downgrade the store to REVISION, -1 or base (snapshot first).").add_argument("revision")
+    add("downgrade", "Downgrade the store to REVISION, -1 or base (snapshot first).").add_argument(
+        "revision",
+        help="A revision id (see `memlab db history`), -1, or base (drops every table; the snapshot keeps the data).")
     add("rollback", "Restore a snapshot (default: the newest).").add_argument(
         "--snapshot", default=None, help="Snapshot id (or a unique prefix); see `memlab db snapshots`.")
     add("snapshots", "List the store's snapshots.")
@@ -41,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     elif action in ("upgrade", "downgrade"):
         change = getattr(S, action)(args.store, args.revision)
         print(change if change.snapshot else f"{args.store}: already at {change.to_revision or '<base>'}")
+        if action == "downgrade" and change.snapshot and change.to_revision is None:
+            # <base> has no memories table: say so, and how to get the data back
+            print(f"note: at <base> the store holds no memories; `memlab db rollback --store {args.store}` "
+                  "restores them from the snapshot (`memlab db upgrade` alone gives an empty store).")
     elif action == "rollback":
         snap = S.rollback(args.store, args.snapshot)
         print(f"Restored snapshot {snap.id} ({snap.reason}, revision {snap.revision}, {snap.memories} memories); "

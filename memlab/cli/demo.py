@@ -13,9 +13,13 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="End-to-end offline run on the bundled dataset, ending in a report folder.")
+    p = sub.add_parser("demo", help="End-to-end offline run on the bundled dataset, ending in a report folder.",
+                       description="Evaluate memlab's search on the bundled 'assistant' dataset, offline: build an "
+                                   "in-memory store, run every query once, sweep similarity thresholds, recommend "
+                                   "one and write a report folder (metrics CSV, PNG plots, summary.md).")
     p.add_argument("--out", default="reports/demo", help="Report folder (default reports/demo).")
-    p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"], help="Embedder provider.")
+    p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"],
+                   help="Embedder: minilm (default, the bundled model) or hash (fast, no model).")
     p.add_argument("--k", type=int, default=5, help="Result list cut-off, like search(limit=k); default 5.")
     p.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
     p.set_defaults(func=run)
@@ -28,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise ValidationError(f"--k must be a positive integer, got {args.k}.")
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # fail before the run, not after it
+        raise ValidationError(f"--out {args.out!r} is a file; pass a directory (created if missing).")
     t0 = time.perf_counter()
     dataset = load_bundled("assistant")
     print(f"memlab demo: {dataset!r}")

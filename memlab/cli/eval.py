@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise ValidationError(f"--k must be a positive integer, got {args.k}.")
+    out = Path(args.out or f"reports/eval-{Path(args.dataset).stem}")
+    if out.exists() and not out.is_dir():  # checked before the (long) evaluation runs
+        raise ValidationError(f"--out {str(out)!r} is a file; pass a directory (created if missing).")
     dataset = load_dataset(args.dataset)
     cats = _categories(args.categories, dataset)
     if cats is not None:
@@ -54,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
         print(dataset.report)
     report = run_evaluation(dataset, embedder=args.embedder, method=args.method, k=args.k, beta=args.beta,
                             min_precision=args.min_precision, progress=not args.no_progress)
-    out = Path(args.out or f"reports/eval-{Path(args.dataset).stem}")
     written = report.write(out)
     if dataset.report.issues:
         dataset.report.to_frame().to_csv(out / "load_report.csv", index=False)

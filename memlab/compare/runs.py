@@ -306,7 +306,12 @@ def open_side(source: Any, *, records: Any = None, label: str = "side") -> Side:
             raise ValidationError(f"The {label} side {str(path)!r} is neither a store directory nor a file.")
         if path.suffix.lower() == ".jsonl" or _is_run_file(path):
             return Side(label, run=Run.load(path, label=label))
-        return _config_memory(MemoryConfig.load(path), records, label)
+        try:
+            config = MemoryConfig.load(path)
+        except ConfigError as exc:  # say which side and what it could have been, not just the parse error
+            raise ConfigError(f"The {label} side {str(path)!r} is not a store directory, a saved run or a valid "
+                              f"config file: {exc}") from None
+        return _config_memory(config, records, label)
     raise ValidationError(
         f"The {label} side must be a Memory, a MemoryConfig/dict (with records=), a Run, or a path to a "
         f"store directory, config file or saved run; got {type(source).__name__}."

@@ -184,8 +184,11 @@ def load_config_source(old: Any) -> dict:
 
 
 def _read_file(path: Path) -> dict:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"Config file {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise ConfigError(f"{str(path)!r} is a directory, not a config file; "
+                          "pass a .json/.yaml file or an OpenMemory .db.")
     if path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
         return _read_openmemory_db(path)
     try:

@@ -156,19 +156,25 @@ def export(memory: Any, path: Union[str, Path], format: str = "jsonl", schema: A
         "fields": fields, "filters": filters, "count": len(records), **store_tables(memory),
     }
     path = Path(path)
+    if path.is_dir():
+        raise ValidationError(f"Export target {str(path)!r} is a directory; pass a file path (.jsonl or .parquet).")
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh temp file in the target folder (O_EXCL: never follows a symlink planted at a fixed name).
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     tmp = Path(tmp_name)
-    if format == "jsonl":
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-    else:
-        os.close(fd)
-        _write_parquet(tmp, header, fields, records)
-    tmp.replace(path)  # never leave a half-written export under the real name
+    try:
+        if format == "jsonl":
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
+                for rec in records:
+                    fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            os.close(fd)
+            _write_parquet(tmp, header, fields, records)
+        tmp.replace(path)  # never leave a half-written export under the real name
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nor a stray .partial file next to it
+        raise
     return header
 
 

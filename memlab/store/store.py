@@ -186,7 +186,9 @@ class Store:
                 if current_revision(conn) is None:
                     tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
                     if tables:
-                        raise StoreError("Database has tables but no memlab schema version; it is not a memlab store.")
+                        raise StoreError("Database has tables but no memlab schema version: it is not a memlab store, "
+                                         "or one downgraded to <base> (`memlab db rollback` or `memlab db upgrade` "
+                                         "brings it back).")
                     create_initial(conn)
             rev = current_revision(conn)
         from memlab.store import schema as S

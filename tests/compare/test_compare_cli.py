@@ -69,3 +69,40 @@ def test_cli_errors_are_reported_not_raised(tmp_path, capsys):
     assert code == 2
     assert "neither a store directory nor a file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written on error
+
+
+def test_cli_missing_queries_file_is_an_error_not_a_query(tmp_path, capsys):
+    store = _store(tmp_path / "s", records())
+    code = main(["compare", "--before", store, "--after", store, "--queries", str(tmp_path / "typo.txt"),
+                 "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_out_that_is_a_file_is_one_clear_error(tmp_path, capsys):
+    store = _store(tmp_path / "s", records())
+    clash = tmp_path / "out.txt"
+    clash.write_text("x")
+    assert main(["compare", "--before", store, "--after", store, "--queries", _queries(tmp_path),
+                 "--out", str(clash)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_cli_missing_llm_config_writes_nothing(tmp_path, capsys):
+    store = _store(tmp_path / "s", records())
+    assert main(["compare", "--before", store, "--after", store, "--queries", _queries(tmp_path),
+                 "--out", str(tmp_path / "o"), "--answers", "--llm-config", str(tmp_path / "nope.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # checked before the first output file is written
+
+
+def test_cli_side_that_is_not_a_config_names_the_side(tmp_path, capsys):
+    store = _store(tmp_path / "s", records())
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some text\n")
+    assert main(["compare", "--before", str(notes), "--after", store, "--queries", _queries(tmp_path),
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "before side" in err and "not a store directory, a saved run or a valid config file" in err
+    assert not (tmp_path / "o").exists()

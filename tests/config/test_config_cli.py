@@ -118,3 +118,21 @@ def test_validate_prints_warnings_of_a_valid_config(tmp_path, capsys):
     assert main(["config", "validate", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK:") and "'v1.0' is kept" in out
+
+
+@pytest.mark.parametrize("action", ["migrate", "validate"])
+def test_directory_or_binary_input_is_one_clear_error(tmp_path, capsys, action):
+    assert main(["config", action, str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    binary = tmp_path / "cfg.json"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage")
+    assert main(["config", action, str(binary)]) == 2
+    assert "Cannot read config file" in capsys.readouterr().err
+
+
+def test_migrate_output_that_is_a_directory_is_refused_even_with_force(old_file, tmp_path, capsys):
+    target = tmp_path / "outdir"
+    target.mkdir()
+    assert main(["config", "migrate", str(old_file), "-o", str(target), "--force"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert list(target.iterdir()) == []

@@ -48,3 +48,18 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert FILES <= {p.name for p in out.iterdir()}
     printed = capsys.readouterr().out
     assert "assistant" in printed and "Recommended threshold" in printed and "Report folder" in printed
+
+
+def test_eval_out_that_is_a_file_is_one_clear_error(tmp_path, capsys):
+    clash = tmp_path / "report.txt"
+    clash.write_text("not a folder")
+    assert main(["eval", "assistant", "--embedder", "hash", "--out", str(clash), "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert clash.read_text() == "not a folder"
+
+
+def test_demo_out_that_is_a_file_is_one_clear_error(tmp_path, capsys):
+    clash = tmp_path / "demo.txt"
+    clash.write_text("x")
+    assert main(["demo", "--embedder", "hash", "--out", str(clash), "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err

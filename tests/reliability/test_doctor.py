@@ -185,3 +185,11 @@ def test_old_schema_is_not_upgraded_by_a_check(store):
     repaired = check_store(store, repair=True)
     assert repaired.ok and _statuses(repaired)["index"] == "ok"
     assert _statuses(check_store(store))["schema"] == "ok"
+
+
+def test_doctor_on_unreadable_file_prints_no_blank_stats_line(tmp_path, capsys):
+    (tmp_path / "memlab.db").write_bytes(b"\x00garbage, not sqlite" * 200)
+    assert cli_main(["doctor", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "not a readable SQLite database" in out
+    assert all(line.strip() for line in out.rstrip("\n").splitlines())  # no empty trailing stats line

@@ -46,6 +46,9 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
             data = json.loads(Path(source).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise MigrationError(f"{source} does not exist.") from None
+        except IsADirectoryError:
+            raise MigrationError(
+                f"{source} is a directory; pass the mem0 JSON file (get_all output or export).") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise MigrationError(f"{source} is not valid JSON ({exc}); it may be truncated.") from None
     else:
