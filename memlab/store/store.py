@@ -21,11 +21,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
-from memlab.errors import ConfigError, NotFoundError, StoreError, ValidationError
+from memlab.errors import ConfigError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
 from memlab.store.keyword import check_k_rrf, check_mode, ranked_search

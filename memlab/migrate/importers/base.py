@@ -103,6 +103,18 @@ class ImportReport:
         return "".join(parts)
 
 
+def checked_identity(memory_id: str, source: dict) -> dict:
+    """The id and the scope/actor ids of a source item, validated as memlab would on add.
+
+    Raises:
+        ValidationError: the id or one of the ids is malformed (the caller reports a skip).
+    """
+    from memlab.validation import check_id, check_memory_id
+
+    check_memory_id(memory_id)
+    return {key: check_id(key, source.get(key)) for key in ("user_id", "agent_id", "run_id", "actor_id")}
+
+
 def scope_counts(records: list[dict]) -> dict:
     """Counts per scope value and per state of portable records."""
     out: dict[str, dict] = {}

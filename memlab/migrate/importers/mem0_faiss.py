@@ -19,9 +19,9 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.errors import MigrationError, ValidationError
-from memlab.migrate.importers.base import ImportReport, write_records
+from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
 from memlab.migrate.importers.safe_pickle import load_builtin_pickle
-from memlab.validation import RESERVED_METADATA, check_id, check_memory_id
+from memlab.validation import RESERVED_METADATA
 
 MEM0_KEYS = frozenset({"data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id",
                        "actor_id", "role", "text_lemmatized"})
@@ -181,9 +181,7 @@ def _payload_record(memory_id: str, payload: Any, history: list, report: ImportR
         report.repair(memory_id, "text_from_history", "payload lost its text; the latest text in history.db was used")
     rec: dict = {"id": memory_id, "memory": text}
     try:
-        check_memory_id(memory_id)
-        for key in ("user_id", "agent_id", "run_id", "actor_id"):
-            rec[key] = check_id(key, payload.get(key))
+        rec.update(checked_identity(memory_id, payload))
     except ValidationError as exc:
         report.skip(memory_id, f"invalid id or scope in payload: {exc}")
         return None

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from memlab.errors import MigrationError, ValidationError
-from memlab.migrate.importers.base import ImportReport, write_records
-from memlab.validation import RESERVED_METADATA, check_id, check_memory_id
+from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
+from memlab.validation import RESERVED_METADATA
 
 MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")
 KNOWN = {"id", "memory", "content", "text", "data", "hash", "metadata", "user_id", "agent_id", "run_id",
@@ -70,9 +70,7 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
         rec = {"id": memory_id, "memory": text, "hash": item.get("hash"), "created_at": item.get("created_at"),
                "updated_at": item.get("updated_at"), "role": item.get("role")}
         try:
-            check_memory_id(memory_id)
-            for key in ("user_id", "agent_id", "run_id", "actor_id"):
-                rec[key] = check_id(key, item.get(key))
+            rec.update(checked_identity(memory_id, item))
         except ValidationError as exc:
             report.skip(memory_id, f"item {n}: {exc}")
             continue
