@@ -14,14 +14,6 @@ from memlab.errors import ValidationError
 from tests.compare.compare_data import HASH_CONFIG, QUERIES, records
 
 
-@pytest.fixture
-def hash_mem():
-    m = Memory(HASH_CONFIG)
-    m.add_records(records())
-    yield m
-    m.close()
-
-
 def test_store_against_itself_reports_zero_change(hash_mem):
     cmp = compare(hash_mem, hash_mem, QUERIES, k=3)
     assert cmp.identical and cmp.changed_queries() == []

@@ -12,30 +12,22 @@ from memlab.errors import ValidationError
 from tests.compare.compare_data import HASH_CONFIG, records
 
 
-@pytest.fixture
-def mem11():
-    m = Memory(HASH_CONFIG)
-    m.add_records(records())
-    yield m
-    m.close()
-
-
-def test_same_call_under_both_versions(mem11):
-    diff = diff_versions(mem11, "search", "Where does Alice live?", user_id="alice", limit=3)
+def test_same_call_under_both_versions(hash_mem):
+    diff = diff_versions(hash_mem, "search", "Where does Alice live?", user_id="alice", limit=3)
     assert [(c["path"], c["change"]) for c in diff.changes] == [("$", "wrapped")]
     assert diff.same_items is True
     assert 'response["results"]' in diff.client_changes()[0]
     assert any("DeprecationWarning" in n for n in diff.notes)
-    assert mem11.config.version == "v1.1"  # the caller's memory was not switched
+    assert hash_mem.config.version == "v1.1"  # the caller's memory was not switched
     df = diff.to_pandas()
     assert list(df.columns) == ["path", "change", "before", "after", "client_change"] and len(df) == 1
     assert "wrapped" in diff._repr_html_() and "wrapped" in diff.to_markdown()
-    assert diff_versions(mem11, "get_all", user_id="bob").same_items is True
+    assert diff_versions(hash_mem, "get_all", user_id="bob").same_items is True
 
 
-def test_add_cannot_run_twice(mem11):
+def test_add_cannot_run_twice(hash_mem):
     with pytest.raises(ValidationError, match="diff_payloads"):
-        diff_versions(mem11, "add", "x", user_id="alice")
+        diff_versions(hash_mem, "add", "x", user_id="alice")
 
 
 def test_memlab_versus_mem0_shaped_items():
@@ -68,15 +60,15 @@ def test_unwrapped_direction_and_identical():
     assert diff_payloads([{"id": "1"}], [{"id": "2"}]).identical
 
 
-def test_adapters_both_ways(mem11):
-    resp = mem11.search("Berlin", user_id="alice", limit=2)
+def test_adapters_both_ways(hash_mem):
+    resp = hash_mem.search("Berlin", user_id="alice", limit=2)
     assert to_v10(resp) == resp["results"] == results_of(resp)
     assert to_v11(to_v10(resp)) == {"results": resp["results"]}
     assert to_v11(resp, relations=[]) == {**resp, "relations": []}
     with pytest.raises(ValidationError, match="results"):
         results_of({"message": "ok"})
 
-    legacy_code_view = adapt_memory(mem11, "v1.0")
+    legacy_code_view = adapt_memory(hash_mem, "v1.0")
     hits = legacy_code_view.search("Berlin", user_id="alice", limit=2)
     assert isinstance(hits, list) and hits == resp["results"]
     assert isinstance(legacy_code_view.get_all(user_id="bob"), list)
@@ -92,7 +84,7 @@ def test_adapters_both_ways(mem11):
     assert isinstance(out, dict) and [h["id"] for h in out["results"]] == [h["id"] for h in hits]
     old.close()
     with pytest.raises(ValidationError):
-        adapt_memory(mem11, "v2")
+        adapt_memory(hash_mem, "v2")
 
 
 def test_recorded_add_responses():
