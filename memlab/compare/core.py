@@ -16,7 +16,8 @@ from typing import Any, Optional
 
 from memlab.compare.queries import Query, normalize_queries
 from memlab.compare.runs import Run, Side, open_side
-from memlab.compare.stats import SCORE_TOL, bootstrap_ci, query_changes
+from memlab.compare.render import comparison_html
+from memlab.compare.stats import SCORE_TOL, bootstrap_ci, match_key, query_changes
 from memlab.errors import ValidationError
 from memlab.validation import check_limit, check_threshold
 
@@ -34,15 +35,6 @@ SUMMARY_METRICS = (
     ("gained_per_query", "n_gained", "memories only the after side returned, per query"),
     ("lost_per_query", "n_lost", "memories only the before side returned, per query"),
 )
-
-
-def match_key(hit: dict, match_on: str) -> str:
-    """The key a hit is matched on across the two sides."""
-    if match_on == "id":
-        return hit["id"]
-    if match_on == "hash":
-        return hit["hash"]
-    return " ".join(hit["memory"].lower().split())
 
 
 @dataclass
@@ -196,8 +188,6 @@ class Comparison:
 
     # -------------------------------------------------------------- display
     def _repr_html_(self) -> str:
-        from memlab.compare.render import comparison_html
-
         return comparison_html(self)
 
     def __repr__(self) -> str:

@@ -6,6 +6,8 @@ import html
 import math
 from typing import Any, Optional
 
+from memlab.compare.stats import match_key
+
 GAIN = "#d8f5d0"   # only on the after side
 LOSS = "#f9d6d5"   # only on the before side
 MOVED = "#fff3c4"  # on both sides, rank or score changed
@@ -75,8 +77,6 @@ def two_columns_html(before_title: str, before_rows: list[dict], after_title: st
 
 def query_columns(comparison, result) -> tuple[list[dict], list[dict]]:
     """Display rows of both sides of one :class:`~memlab.compare.core.QueryResult`."""
-    from memlab.compare.core import match_key
-
     bk = [match_key(h, comparison.match_on) for h in result.before]
     ak = [match_key(h, comparison.match_on) for h in result.after]
     b_rank = {key: i + 1 for i, key in enumerate(bk)}

@@ -23,7 +23,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from memlab.stats import bootstrap_mean_ci
+
 SCORE_TOL = 1e-6
+
+
+def match_key(hit: dict, match_on: str) -> str:
+    """The key a hit is matched on across the two sides."""
+    if match_on == "id":
+        return hit["id"]
+    if match_on == "hash":
+        return hit["hash"]
+    return " ".join(hit["memory"].lower().split())
 
 
 def query_changes(before: Sequence[str], after: Sequence[str], before_scores: Sequence[Optional[float]],
@@ -76,8 +87,5 @@ def bootstrap_ci(values: Sequence[float], *, n_boot: int = 2000, confidence: flo
     mean = float(x.mean())
     if n == 1 or np.all(x == x[0]):
         return mean, mean, mean, n
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return mean, float(low), float(high), n
+    _, low, high = bootstrap_mean_ci(x, n_boot=n_boot, alpha=1.0 - confidence, rng=np.random.default_rng(seed))
+    return mean, low, high, n

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from memlab.errors import ValidationError
+from memlab.stats import bootstrap_mean_ci
 
 MACRO_METRICS = ("precision", "recall", "f1", "f_beta", "hit", "mrr", "ndcg")
 
@@ -212,7 +213,6 @@ def bootstrap_ci(per_query: pd.DataFrame, metrics: Iterable[str] = MACRO_METRICS
         if len(values) == 0:
             rows[m] = {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
             continue
-        means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-        low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-        rows[m] = {"mean": float(values.mean()), "low": float(low), "high": float(high), "n": len(values)}
+        mean, low, high = bootstrap_mean_ci(values, n_boot=n_boot, alpha=alpha, rng=rng)
+        rows[m] = {"mean": mean, "low": low, "high": high, "n": len(values)}
     return pd.DataFrame.from_dict(rows, orient="index")
