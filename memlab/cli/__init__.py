@@ -1,24 +1,25 @@
-"""The ``memlab`` command. Each sub-command lives in its own module with a ``register``."""
+"""The ``memlab`` command. Each sub-command lives in its own module with a ``register(subparsers)``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Optional, Sequence
 
+from memlab.cli import compare, config, data, db, demo, doctor
+from memlab.cli import eval as eval_cmd
 from memlab.errors import MemlabError
 
-# Sub-command modules (memlab/cli/<name>.py), each defining register(subparsers).
-COMMAND_MODULES = ("demo", "db", "data", "compare", "eval", "config", "doctor")
+# Sub-command modules in the order `memlab --help` lists them.
+COMMAND_MODULES = (demo, db, data, compare, eval_cmd, config, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memlab", description="memlab: study and migrate long-term agent memory.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"memlab.cli.{name}").register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 

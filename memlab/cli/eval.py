@@ -41,7 +41,7 @@ def _categories(text, dataset):
 
 def run(args: argparse.Namespace) -> int:
     from memlab.errors import ValidationError
-    from memlab.evaluate.datasets import load_dataset
+    from memlab.evaluate.loaders import load_dataset
     from memlab.evaluate.report import run_evaluation
 
     if args.k < 1:

@@ -1,28 +1,20 @@
 """Retrieval evaluation: datasets, metrics, threshold sweeps, plots and reports.
 
-Names are imported lazily so ``import memlab`` stays light (no matplotlib until a plot is made).
+matplotlib is imported only when a plot is drawn (:mod:`memlab.evaluate.plots`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from memlab.evaluate.datasets import Dataset, LoadReport, load_bundled, load_jsonl, save_jsonl
+from memlab.evaluate.loaders import load_dataset, load_locomo, load_longmemeval
+from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evaluate_run, rank_run
+from memlab.evaluate.report import EvaluationReport, run_evaluation
+from memlab.evaluate.retrieval import bm25_retrieve, build_memory, dense_retrieve, fuse_rrf, retrieve
+from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
 
-_EXPORTS = {
-    "Dataset": "datasets", "LoadReport": "datasets", "load_jsonl": "datasets", "save_jsonl": "datasets",
-    "load_bundled": "datasets", "load_dataset": "datasets", "load_locomo": "loaders",
-    "load_longmemeval": "loaders",
-    "evaluate_run": "metrics", "aggregate": "metrics", "bootstrap_ci": "metrics", "rank_run": "metrics",
-    "retrieve": "retrieval", "build_memory": "retrieval", "bm25_retrieve": "retrieval",
-    "dense_retrieve": "retrieval", "fuse_rrf": "retrieval", "aggregate_by": "metrics",
-    "sweep_thresholds": "sweep", "recommend_threshold": "sweep", "Recommendation": "sweep",
-    "run_evaluation": "report", "EvaluationReport": "report",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'memlab.evaluate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"memlab.evaluate.{_EXPORTS[name]}"), name)
+__all__ = [
+    "Dataset", "EvaluationReport", "LoadReport", "Recommendation", "aggregate", "aggregate_by", "bm25_retrieve",
+    "bootstrap_ci", "build_memory", "dense_retrieve", "evaluate_run", "fuse_rrf", "load_bundled", "load_dataset",
+    "load_jsonl", "load_locomo", "load_longmemeval", "rank_run", "recommend_threshold", "retrieve",
+    "run_evaluation", "save_jsonl", "sweep_thresholds",
+]

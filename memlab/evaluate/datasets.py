@@ -15,7 +15,7 @@ memlab's own file format is JSON Lines, one record per line::
     {"type": "query", "id": "q1", "scope": "alice", "text": "...", "category": "food",
      "answerable": true, "relevant": {"m1": 2}}
 
-Loaders for LoCoMo and LongMemEval live in :mod:`memlab.evaluate.loaders` and are re-exported here.
+Loaders for LoCoMo and LongMemEval, and the format-sniffing :func:`load_dataset`, live in :mod:`memlab.evaluate.loaders`.
 """
 
 from __future__ import annotations
@@ -249,38 +249,3 @@ def load_bundled(name: str = "assistant") -> Dataset:
         raise NotFoundError(f"No bundled dataset {name!r}; available: {', '.join(sorted(BUNDLED))}.")
     ref = resources.files("memlab.evaluate").joinpath("data", BUNDLED[name])
     return _parse_jsonl(ref.read_text(encoding="utf-8"), f"bundled:{name}")
-
-
-def load_dataset(spec: Union[str, Path]) -> Dataset:
-    """Load by name or path: a bundled name, a memlab ``.jsonl`` file, or a LoCoMo / LongMemEval ``.json``."""
-    spec_s = str(spec)
-    if spec_s in BUNDLED:
-        return load_bundled(spec_s)
-    path = Path(spec_s)
-    if not path.is_file():
-        raise NotFoundError(
-            f"{spec_s!r} is neither a bundled dataset ({', '.join(sorted(BUNDLED))}) nor an existing file."
-        )
-    if path.suffix == ".jsonl":
-        return load_jsonl(path)
-    with path.open(encoding="utf-8") as fh:
-        head = fh.read(4096)
-    if '"sample_id"' in head or '"conversation"' in head or '"qa"' in head:
-        return load_locomo(path)
-    if '"haystack_sessions"' in head or '"question_id"' in head:
-        return load_longmemeval(path)
-    raise ValidationError(f"Cannot tell the format of {spec_s!r}: expected memlab .jsonl, LoCoMo or LongMemEval JSON.")
-
-
-def load_locomo(path: Union[str, Path], **kwargs: Any) -> Dataset:
-    """LoCoMo at turn level; see :func:`memlab.evaluate.loaders.load_locomo`."""
-    from memlab.evaluate import loaders
-
-    return loaders.load_locomo(path, **kwargs)
-
-
-def load_longmemeval(path: Union[str, Path]) -> Dataset:
-    """LongMemEval at turn level; see :func:`memlab.evaluate.loaders.load_longmemeval`."""
-    from memlab.evaluate import loaders
-
-    return loaders.load_longmemeval(path)

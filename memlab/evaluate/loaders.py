@@ -16,7 +16,7 @@ from typing import Optional, Union
 import pandas as pd
 
 from memlab.errors import NotFoundError, ValidationError
-from memlab.evaluate.datasets import QREL_COLUMNS, QUERY_COLUMNS, Dataset, LoadReport
+from memlab.evaluate.datasets import BUNDLED, QREL_COLUMNS, QUERY_COLUMNS, Dataset, LoadReport, load_bundled, load_jsonl
 
 # LoCoMo's own evaluation code names the integer categories like this; other papers (e.g. mem0's)
 # relabel them, so the integer stays in ``category`` and this label goes to ``category_label``.
@@ -182,3 +182,24 @@ def load_longmemeval(path: Union[str, Path]) -> Dataset:
             qrels += [{"query_id": qid, "memory_id": m, "relevance": 1.0} for m in dict.fromkeys(relevant)]
     return Dataset("longmemeval", pd.DataFrame(memories), pd.DataFrame(queries),
                    pd.DataFrame(qrels, columns=QREL_COLUMNS), "LongMemEval (Wu et al., 2024), turn level.", report)
+
+
+def load_dataset(spec: Union[str, Path]) -> Dataset:
+    """Load by name or path: a bundled name, a memlab ``.jsonl`` file, or a LoCoMo / LongMemEval ``.json``."""
+    spec_s = str(spec)
+    if spec_s in BUNDLED:
+        return load_bundled(spec_s)
+    path = Path(spec_s)
+    if not path.is_file():
+        raise NotFoundError(
+            f"{spec_s!r} is neither a bundled dataset ({', '.join(sorted(BUNDLED))}) nor an existing file."
+        )
+    if path.suffix == ".jsonl":
+        return load_jsonl(path)
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(4096)
+    if '"sample_id"' in head or '"conversation"' in head or '"qa"' in head:
+        return load_locomo(path)
+    if '"haystack_sessions"' in head or '"question_id"' in head:
+        return load_longmemeval(path)
+    raise ValidationError(f"Cannot tell the format of {spec_s!r}: expected memlab .jsonl, LoCoMo or LongMemEval JSON.")

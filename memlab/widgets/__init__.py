@@ -1,27 +1,15 @@
 """ipywidgets UIs: thin views over plain, testable model classes.
 
-Names are imported lazily so ``import memlab.widgets`` stays cheap (ipywidgets loads only
-when a widget is built).
+ipywidgets itself loads only when a widget is built, so the models can be used (and tested) without it.
 """
 
 from __future__ import annotations
 
-import importlib
+from memlab.widgets.compare_widget import CompareModel, CompareWidget
+from memlab.widgets.config_migration import ConfigMigrationSession, ConfigMigrationWidget
+from memlab.widgets.threshold_explorer import ThresholdExplorer, ThresholdExplorerModel
 
-_LAZY = {
-    "CompareModel": "memlab.widgets.compare_widget",
-    "CompareWidget": "memlab.widgets.compare_widget",
-    "ConfigMigrationSession": "memlab.widgets.config_migration",
-    "ConfigMigrationWidget": "memlab.widgets.config_migration",
-    "ThresholdExplorerModel": "memlab.widgets.threshold_explorer",
-    "ThresholdExplorer": "memlab.widgets.threshold_explorer",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'memlab.widgets' has no attribute {name!r}")
-
-
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CompareModel", "CompareWidget", "ConfigMigrationSession", "ConfigMigrationWidget", "ThresholdExplorer",
+    "ThresholdExplorerModel",
+]

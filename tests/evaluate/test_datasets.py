@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from memlab.errors import NotFoundError, ValidationError
-from memlab.evaluate.datasets import Dataset, load_bundled, load_dataset, load_jsonl, save_jsonl
+from memlab.evaluate.datasets import Dataset, load_bundled, load_jsonl, save_jsonl
+from memlab.evaluate.loaders import load_dataset
 from memlab.evaluate.loaders import load_locomo, load_longmemeval, parse_locomo_date
 
 REPO = Path(__file__).resolve().parents[2]
