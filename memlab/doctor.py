@@ -36,8 +36,8 @@ import numpy as np
 
 from memlab.enums import MemoryState
 from memlab.errors import MemlabError, StoreError
+from memlab.store.schema import DB_NAME
 
-DB_NAME = "memlab.db"
 STATES = {s.value for s in MemoryState}
 SCOPE = ("user_id", "agent_id", "run_id")
 MAX_IDS = 20  # ids listed per finding
@@ -426,7 +426,7 @@ def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorRe
 
         def snapshot() -> Optional[str]:
             try:
-                from memlab.migrate.snapshots import take_snapshot
+                from memlab.store.snapshots import take_snapshot
             except ImportError:
                 return None
             return take_snapshot(path, "doctor-repair").path
@@ -457,7 +457,7 @@ def check_memory(memory, *, repair: bool = False) -> DoctorReport:
         if store.path is not None:
             def snapshot() -> Optional[str]:
                 try:
-                    from memlab.migrate.snapshots import take_snapshot
+                    from memlab.store.snapshots import take_snapshot
                 except ImportError:
                     return None
                 return take_snapshot(store.path, "doctor-repair", conn=store.conn).path

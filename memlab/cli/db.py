@@ -28,8 +28,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from memlab.migrate import schema as S
-    from memlab.migrate.snapshots import list_snapshots
+    from memlab.store import migrations as S
+    from memlab.store.snapshots import list_snapshots
 
     action = args.db_command
     if action == "current":

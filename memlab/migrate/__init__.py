@@ -7,7 +7,7 @@ from memlab.migrate.importers import (
     ImportReport, import_export, import_mem0, import_mem0_json, import_openmemory,
 )
 from memlab.migrate.migrator import DataMigrator, MigrationResult
-from memlab.migrate.snapshots import Snapshot, list_snapshots, restore_snapshot, take_snapshot
+from memlab.store.snapshots import Snapshot, list_snapshots, restore_snapshot, take_snapshot
 from memlab.migrate.verify import VerificationReport, record_hash, verify_migration
 
 __all__ = ["Change", "ConfigMigration", "migrate_config",

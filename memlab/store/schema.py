@@ -1,9 +1,9 @@
 """SQLite schema of a memlab store.
 
-The schema is versioned with Alembic revisions (``memlab/migrate/alembic``); this module
+The schema is versioned with Alembic revisions (``memlab/store/alembic``); this module
 holds the DDL of the *initial* revision so that a brand-new store can be created without
 starting Alembic, and the ``alembic_version`` table is stamped exactly as Alembic would.
-Opening an existing store calls :func:`upgrade_to_head`, which upgrades older stores (after a
+Opening an existing store calls :func:`memlab.store.migrations.upgrade_to_head`, which upgrades older stores (after a
 snapshot) through Alembic.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
+DB_NAME = "memlab.db"  # the SQLite file inside a store directory
 INITIAL_REVISION = "0001_initial"
 
 INITIAL_DDL = [
@@ -78,7 +79,7 @@ def current_revision(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-# DDL of the later revisions (frozen copies live in memlab/migrate/alembic/versions; the
+# DDL of the later revisions (frozen copies live in memlab/store/alembic/versions; the
 # tests check that creating HEAD directly equals running the Alembic chain from scratch).
 LATER_DDL = {
     "0002_categories": [
@@ -125,22 +126,3 @@ def create_initial(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO store_meta(key, value) VALUES ('seq', '0')")
     conn.execute("DELETE FROM alembic_version")
     conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (HEAD_REVISION,))
-
-
-def upgrade_to_head(conn: sqlite3.Connection, path, rev: str | None) -> None:
-    """Bring an opened store to HEAD: nothing to do at HEAD, else snapshot + Alembic upgrade."""
-    if rev == HEAD_REVISION:
-        return
-    from memlab.errors import StoreError
-
-    if rev not in REVISIONS:
-        raise StoreError(
-            f"This store is at schema revision {rev!r}, which this memlab does not know (known: "
-            f"{', '.join(REVISIONS)}); it was written by a newer memlab. Upgrade memlab, or downgrade the "
-            "store with the newer version (`memlab db downgrade`)."
-        )
-    if path is None:
-        raise StoreError(f"An in-memory database at revision {rev!r} cannot be upgraded; open it from a directory.")
-    from memlab.migrate.schema import upgrade_open_store
-
-    upgrade_open_store(conn, path)

@@ -29,10 +29,10 @@ from memlab.errors import ConfigError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
 from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
-from memlab.store.schema import create_initial, current_revision
+from memlab.store.migrations import upgrade_to_head
+from memlab.store.schema import DB_NAME, create_initial, current_revision
 from memlab.store.table import COLUMNS, Table
 
-DB_NAME = "memlab.db"
 ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
 HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
 
@@ -191,11 +191,7 @@ class Store:
                                          "brings it back).")
                     create_initial(conn)
             rev = current_revision(conn)
-        from memlab.store import schema as S
-
-        upgrade = getattr(S, "upgrade_to_head", None)
-        if upgrade is not None:
-            upgrade(conn, self.path, rev)
+        upgrade_to_head(conn, self.path, rev)
 
     def _check_identity(self) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())

@@ -157,7 +157,7 @@ def test_conflict_midway_rolls_everything_back(v0118, target, shared_dir):
     assert {s["id"] for s in report.skipped} == {middle} and len(report.imported) == 38
     assert target.get(middle)["memory"] == "a different memory"
     # replacing is destructive: a snapshot is taken first, and rollback undoes the import
-    from memlab.migrate import schema as S
+    from memlab.store import migrations as S
 
     report = import_mem0(v0118, into=target, on_conflict="replace")
     assert len(report.imported) == 39 and target.get(middle)["memory"] != "a different memory"

@@ -11,8 +11,8 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import MigrationError, StoreError
-from memlab.migrate import schema as S
-from memlab.migrate.snapshots import list_snapshots
+from memlab.store import migrations as S
+from memlab.store.snapshots import list_snapshots
 from memlab.store.schema import HEAD_REVISION, REVISIONS
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}}

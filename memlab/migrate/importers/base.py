@@ -180,7 +180,7 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
                           cfg.get("updated_at")))
 
     if on_conflict == "replace" and getattr(memory.store, "path", None) is not None:
-        from memlab.migrate.snapshots import take_snapshot  # replacing rows is destructive: snapshot first
+        from memlab.store.snapshots import take_snapshot  # replacing rows is destructive: snapshot first
 
         with memory.store.lock:
             report.details["snapshot"] = take_snapshot(memory.store.path, "pre-import-replace",

@@ -1,8 +1,8 @@
 """Store schema versions: current / history / upgrade / downgrade / rollback on a store directory.
 
-Each schema change is an Alembic revision in ``memlab/migrate/alembic/versions`` with an
+Each schema change is an Alembic revision in ``memlab/store/alembic/versions`` with an
 upgrade and a downgrade. Every step that changes a schema takes a snapshot first
-(:mod:`memlab.migrate.snapshots`), and each upgrade/downgrade runs as one SQLite transaction.
+(:mod:`memlab.store.snapshots`), and each upgrade/downgrade runs as one SQLite transaction.
 Brand-new stores are created directly at HEAD by :mod:`memlab.store.schema` (no Alembic start-up);
 opening an older store calls :func:`upgrade_open_store`.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from memlab.errors import MigrationError
-from memlab.migrate.snapshots import DB_NAME, Snapshot, restore_snapshot, take_snapshot
-from memlab.store.schema import HEAD_REVISION, REVISIONS
+from memlab.errors import MigrationError, StoreError
+from memlab.store.schema import DB_NAME, HEAD_REVISION, REVISIONS
+from memlab.store.snapshots import Snapshot, restore_snapshot, take_snapshot
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
 PathLike = Union[str, Path]
@@ -151,3 +151,18 @@ def upgrade_open_store(conn: sqlite3.Connection, path: PathLike) -> SchemaChange
         raise MigrationError(f"Upgrading store {str(path)!r} from {before} failed and was rolled back: {exc}. "
                              f"A snapshot is in {snap.path}.") from exc
     return SchemaChange(str(path), before, HEAD_REVISION, snap)
+
+
+def upgrade_to_head(conn: sqlite3.Connection, path, rev: str | None) -> None:
+    """Bring an opened store to HEAD: nothing to do at HEAD, else snapshot + Alembic upgrade."""
+    if rev == HEAD_REVISION:
+        return
+    if rev not in REVISIONS:
+        raise StoreError(
+            f"This store is at schema revision {rev!r}, which this memlab does not know (known: "
+            f"{', '.join(REVISIONS)}); it was written by a newer memlab. Upgrade memlab, or downgrade the "
+            "store with the newer version (`memlab db downgrade`)."
+        )
+    if path is None:
+        raise StoreError(f"An in-memory database at revision {rev!r} cannot be upgraded; open it from a directory.")
+    upgrade_open_store(conn, path)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from memlab.errors import MigrationError
+from memlab.store.schema import DB_NAME
 
-DB_NAME = "memlab.db"
 SNAPSHOT_DIR = "snapshots"
 PathLike = Union[str, Path]
 
