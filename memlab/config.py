@@ -277,7 +277,7 @@ class MemoryConfig(BaseModel):
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:  # binary or unreadable: one clear error, not a traceback
             raise ConfigError(f"Cannot read config file {str(path)!r}: {exc}") from None
-        data = _parse_text(text, hint=path.suffix)
+        data = parse_config_text(text, hint=path.suffix)
         return cls.from_dict(data)
 
     def save(self, path: str | Path, format: Optional[str] = None) -> Path:
@@ -296,7 +296,7 @@ class MemoryConfig(BaseModel):
         return path
 
 
-def _parse_text(text: str, hint: str = "") -> Any:
+def parse_config_text(text: str, hint: str = "") -> Any:
     """Parse JSON, falling back to YAML (safe loader only)."""
     try:
         return json.loads(text)

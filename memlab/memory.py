@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from memlab.config import MemoryConfig
+from memlab.config_migration import resolve_config
 from memlab.embedders import check_vectors, create_embedder
 from memlab.enums import MemoryState, MemoryType
 from memlab.errors import ConfigError, EmbeddingError, MemlabError, NotFoundError, ValidationError
@@ -37,33 +37,6 @@ _SCALARS = (str, int, float, bool, type(None))
 def text_hash(text: str) -> str:
     """mem0's content hash: md5 of the UTF-8 text."""
     return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
-def resolve_config(config: Any) -> MemoryConfig:
-    """A MemoryConfig from a MemoryConfig, a current dict, or a legacy mem0 dict (migrated, with a warning)."""
-    if config is None:
-        return MemoryConfig()
-    if isinstance(config, MemoryConfig):
-        return config
-    if not isinstance(config, dict):
-        raise ConfigError(f"config must be a MemoryConfig or a dict, got {type(config).__name__}.")
-    try:
-        return MemoryConfig.from_dict(config)
-    except ConfigError as current_error:
-        from memlab.migrate.config import migrate_config  # part of memlab: an ImportError here is a bug
-        try:
-            migration = migrate_config(config)
-        except ConfigError as exc:
-            raise ConfigError(f"{str(current_error).rstrip('.')}. "
-                              f"It is not a legacy config memlab can migrate either: {exc}") from None
-        warnings.warn(
-            "This config uses a legacy (mem0) format and was migrated on the fly. Use the migrated form:\n"
-            + migration.config.to_json()
-            + "".join(f"\n! {w}" for w in migration.warnings),
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return migration.config
 
 
 class Memory:

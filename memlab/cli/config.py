@@ -63,7 +63,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    from memlab.migrate.config import migrate_config
+    from memlab.config_migration import migrate_config
 
     out = Path(args.output) if args.output else None
     if out is not None:
@@ -96,7 +96,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     from memlab.config import MemoryConfig
-    from memlab.migrate.config import migrate_config
+    from memlab.config_migration import migrate_config
 
     try:
         config = MemoryConfig.load(args.file)

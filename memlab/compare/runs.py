@@ -231,7 +231,7 @@ def records_of(source: Any) -> list[dict]:
 
 def _config_memory(config: Any, records: Any, label: str) -> Side:
     from memlab import Memory
-    from memlab.memory import resolve_config
+    from memlab.config_migration import resolve_config
 
     cfg = resolve_config(config)
     if records is None:

@@ -1,6 +1,6 @@
 """Migration tooling: configs (``migrate_config``) and, alongside, data/store migrations."""
 
-from memlab.migrate.config import Change, ConfigMigration, migrate_config
+from memlab.config_migration import Change, ConfigMigration, migrate_config
 
 from memlab.migrate.export import export, read_export
 from memlab.migrate.importers import (

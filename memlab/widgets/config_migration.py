@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from memlab.errors import ConfigError
-from memlab.migrate.config import ConfigMigration, migrate_config
+from memlab.config_migration import ConfigMigration, migrate_config
 
 FORMATS = ("json", "yaml")
 

@@ -6,7 +6,7 @@ text or a file path. It returns a :class:`ConfigMigration`: a valid config plus 
 every change (path, old value, new value, reason) and warnings. Nothing is dropped silently:
 a key memlab cannot use is removed *and* reported. Migrating a migrated config changes nothing.
 
-The mapping itself lives in :mod:`memlab.migrate.config_blocks` (one function per block);
+The mapping itself lives in :mod:`memlab.config_migration.blocks` (one function per block);
 this module holds the result types, input loading and the top-level orchestration.
 """
 
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from memlab.config import MemoryConfig, _parse_text
+from memlab.config import MemoryConfig, parse_config_text
 from memlab.errors import ConfigError
-from memlab.migrate import config_blocks as B
-from memlab.migrate import config_tables as T
+from memlab.config_migration import blocks as B
+from memlab.config_migration import tables as T
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def load_config_source(old: Any) -> dict:
         single_line = "\n" not in text and text[0] not in "{["
         if single_line and (Path(text).suffix.lower() in _FILE_SUFFIXES or Path(text).is_file()):
             return _read_file(Path(text))
-        old = _parse_text(text)
+        old = parse_config_text(text)
     if not isinstance(old, dict):
         raise ConfigError(
             f"A config must be a mapping (JSON object / YAML mapping), got {type(old).__name__}: {_show(old)}."
@@ -197,7 +197,7 @@ def _read_file(path: Path) -> dict:
         raise ConfigError(f"Cannot read config file {str(path)!r}: {exc}") from None
     if not text.strip():
         raise ConfigError(f"Config file {str(path)!r} is empty.")
-    return load_config_source(_parse_text(text, hint=path.suffix.lower()))
+    return load_config_source(parse_config_text(text, hint=path.suffix.lower()))
 
 
 def _read_openmemory_db(path: Path) -> dict:
@@ -215,7 +215,7 @@ def _read_openmemory_db(path: Path) -> dict:
     if "main" not in rows:
         raise ConfigError(f"{str(path)!r} has no 'main' row in its configs table (found: {sorted(rows)}).")
     value = rows["main"]
-    return load_config_source(value if isinstance(value, dict) else _parse_text(str(value)))
+    return load_config_source(value if isinstance(value, dict) else parse_config_text(str(value)))
 
 
 def _unwrap_openmemory(data: dict, rep: _Report) -> dict:

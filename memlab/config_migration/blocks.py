@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from memlab.config import EMBEDDER_SETTINGS, GRAPH_STORE_SETTINGS, LLM_SETTINGS, RERANKER_PROVIDERS, VECTOR_STORE_SETTINGS
 from memlab.errors import ConfigError
-from memlab.migrate import config_tables as T
+from memlab.config_migration import tables as T
 
 EMBEDDER_FIELDS = {p: set(m.model_fields) for p, m in EMBEDDER_SETTINGS.items()}
 LLM_FIELDS = {p: set(m.model_fields) for p, m in LLM_SETTINGS.items()}

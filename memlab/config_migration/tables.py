@@ -1,4 +1,4 @@
-"""Data tables behind :func:`memlab.migrate.config.migrate_config` (no logic here).
+"""Data tables behind :func:`memlab.config_migration.migrate_config` (no logic here).
 
 Each table records what a mem0 provider or key *meant* and where memlab's equivalent lives,
 so the migration can map faithfully and explain every change.
