@@ -1,4 +1,4 @@
-"""Pydantic configuration models (DESIGN.md §5).
+"""Pydantic configuration models (see docs/config.md).
 
 ``MemoryConfig`` mirrors mem0's hierarchical config: ``{"provider": ..., "config": {...}}``
 blocks for the embedder, the LLM and the vector store, plus ``version``, ``graph_store`` and

@@ -39,7 +39,6 @@ from memlab.errors import MemlabError, StoreError
 from memlab.store.schema import DB_NAME
 
 STATES = {s.value for s in MemoryState}
-SCOPE = ("user_id", "agent_id", "run_id")
 MAX_IDS = 20  # ids listed per finding
 
 

@@ -2,6 +2,9 @@
 
 from enum import Enum
 
+# The three ids that scope a memory (mem0's entity ids); every read and write names at least one.
+SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+
 
 class MemoryType(Enum):
     SEMANTIC = "semantic_memory"

@@ -15,14 +15,27 @@ import numpy as np
 
 from memlab.config_migration import resolve_config
 from memlab.embedders import check_vectors, create_embedder
-from memlab.enums import MemoryState, MemoryType
-from memlab.errors import ConfigError, EmbeddingError, MemlabError, NotFoundError, ValidationError
+from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
+from memlab.errors import (
+    ConfigError,
+    EmbeddingError,
+    MemlabError,
+    NotFoundError,
+    ValidationError,
+)
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
 from memlab.store.keyword import check_mode
 from memlab.validation import (
-    MISSING_SCOPE, SCOPE_FIELDS, check_id, check_limit, check_memory_id, check_metadata, check_text,
-    check_threshold, check_timestamp, normalize_messages,
+    MISSING_SCOPE,
+    check_id,
+    check_limit,
+    check_memory_id,
+    check_metadata,
+    check_text,
+    check_threshold,
+    check_timestamp,
+    normalize_messages,
 )
 
 V10_WARNING = (

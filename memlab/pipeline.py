@@ -1,4 +1,4 @@
-"""The ``infer=True`` pipeline (DESIGN.md §2, step 2) and procedural memory.
+"""The ``infer=True`` pipeline and procedural memory.
 
 1. the LLM extracts facts from the conversation;
 2. each fact is embedded and the 5 nearest active memories *of the same scope* are retrieved;

@@ -9,7 +9,6 @@ from typing import Any, Optional
 
 from memlab.errors import ValidationError
 
-SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 RESERVED_METADATA = frozenset(
     {"user_id", "agent_id", "run_id", "actor_id", "role", "id", "memory", "hash", "score", "event",
      "created_at", "updated_at", "state", "previous_memory", "vector", "memory_type"}

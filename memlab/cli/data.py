@@ -85,7 +85,9 @@ def run_import(args: argparse.Namespace) -> int:
     snap = _snapshot_if_existing(args.store)
     embedder = args.embedder
     if args.kind == "jsonl" and embedder is None and not (Path(args.store) / "memlab.db").exists():
-        from memlab.migrate import read_export  # a new store takes the export's embedder by default
+        from memlab.migrate import (
+            read_export,  # a new store takes the export's embedder by default
+        )
 
         header = read_export(args.path)[0]
         name = str(header.get("embedder") or "")
@@ -107,7 +109,12 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _import_into(args: argparse.Namespace, embedder: Optional[str], dims: Optional[int]):
-    from memlab.migrate import import_export, import_mem0, import_mem0_json, import_openmemory
+    from memlab.migrate import (
+        import_export,
+        import_mem0,
+        import_mem0_json,
+        import_openmemory,
+    )
 
     with open_memory(args.store, embedder, dims) as m:
         if args.kind == "mem0":

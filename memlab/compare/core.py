@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from memlab.compare.queries import Query, normalize_queries
-from memlab.compare.runs import Run, Side, open_side
 from memlab.compare.render import comparison_html
+from memlab.compare.runs import Run, Side, open_side
 from memlab.compare.stats import SCORE_TOL, bootstrap_ci, match_key, query_changes
 from memlab.errors import ValidationError
 from memlab.validation import check_limit, check_threshold

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from memlab.enums import SCOPE_FIELDS as SCOPE_KEYS
 from memlab.errors import ValidationError
 from memlab.validation import check_id, check_text
 
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 _TEXT_KEYS = ("query", "question", "text")
 _REFERENCE_KEYS = ("reference", "answer", "expected_answer")
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from memlab.config import EMBEDDER_SETTINGS, GRAPH_STORE_SETTINGS, LLM_SETTINGS, RERANKER_PROVIDERS, VECTOR_STORE_SETTINGS
-from memlab.errors import ConfigError
+from memlab.config import (
+    EMBEDDER_SETTINGS,
+    GRAPH_STORE_SETTINGS,
+    LLM_SETTINGS,
+    RERANKER_PROVIDERS,
+    VECTOR_STORE_SETTINGS,
+)
 from memlab.config_migration import tables as T
+from memlab.errors import ConfigError
 
 EMBEDDER_FIELDS = {p: set(m.model_fields) for p, m in EMBEDDER_SETTINGS.items()}
 LLM_FIELDS = {p: set(m.model_fields) for p, m in LLM_SETTINGS.items()}

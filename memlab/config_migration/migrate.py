@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from memlab.config import MemoryConfig, parse_config_text
-from memlab.errors import ConfigError
 from memlab.config_migration import blocks as B
 from memlab.config_migration import tables as T
+from memlab.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy as np
 
-from memlab.errors import ConfigError, ProviderError
+from memlab.errors import ProviderError
+from memlab.openai_client import make_openai_client
 
 # Known output sizes, so a store never defaults to a wrong dimension (mem0 assumes 1536).
 KNOWN_DIMS = {
@@ -23,24 +23,12 @@ class OpenAIEmbedder:
     def __init__(self, model: str = "text-embedding-3-small", api_key: Optional[str] = None,
                  base_url: Optional[str] = None, embedding_dims: Optional[int] = None,
                  timeout: float = 30.0, max_retries: int = 2, batch_size: int = 256):
-        try:
-            import openai
-        except ImportError:
-            raise ConfigError("The 'openai' embedder needs the openai package (pip install openai).") from None
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if base_url:
-                key = "not-needed"  # local OpenAI-compatible servers usually ignore the key
-            else:
-                raise ConfigError(
-                    "The 'openai' embedder needs an api_key (config or $OPENAI_API_KEY), "
-                    "or a base_url of an OpenAI-compatible server."
-                )
         self.model = model
         self.base_url = base_url
         self.requested_dims = embedding_dims
         self.batch_size = batch_size
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self._client = make_openai_client("embedder", api_key=api_key, base_url=base_url, timeout=timeout,
+                                          max_retries=max_retries)
         self.name = f"openai:{model}"
         self._dims = embedding_dims or KNOWN_DIMS.get(model)
 

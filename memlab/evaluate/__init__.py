@@ -5,11 +5,29 @@ matplotlib is imported only when a plot is drawn (:mod:`memlab.evaluate.plots`).
 
 from __future__ import annotations
 
-from memlab.evaluate.datasets import Dataset, LoadReport, load_bundled, load_jsonl, save_jsonl
+from memlab.evaluate.datasets import (
+    Dataset,
+    LoadReport,
+    load_bundled,
+    load_jsonl,
+    save_jsonl,
+)
 from memlab.evaluate.loaders import load_dataset, load_locomo, load_longmemeval
-from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evaluate_run, rank_run
+from memlab.evaluate.metrics import (
+    aggregate,
+    aggregate_by,
+    bootstrap_ci,
+    evaluate_run,
+    rank_run,
+)
 from memlab.evaluate.report import EvaluationReport, run_evaluation
-from memlab.evaluate.retrieval import bm25_retrieve, build_memory, dense_retrieve, fuse_rrf, retrieve
+from memlab.evaluate.retrieval import (
+    bm25_retrieve,
+    build_memory,
+    dense_retrieve,
+    fuse_rrf,
+    retrieve,
+)
 from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
 
 __all__ = [

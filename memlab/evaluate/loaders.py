@@ -16,7 +16,15 @@ from typing import Optional, Union
 import pandas as pd
 
 from memlab.errors import NotFoundError, ValidationError
-from memlab.evaluate.datasets import BUNDLED, QREL_COLUMNS, QUERY_COLUMNS, Dataset, LoadReport, load_bundled, load_jsonl
+from memlab.evaluate.datasets import (
+    BUNDLED,
+    QREL_COLUMNS,
+    QUERY_COLUMNS,
+    Dataset,
+    LoadReport,
+    load_bundled,
+    load_jsonl,
+)
 
 # LoCoMo's own evaluation code names the integer categories like this; other papers (e.g. mem0's)
 # relabel them, so the integer stays in ``category`` and this label goes to ``category_label``.

@@ -7,13 +7,13 @@ the final reply is returned as is and the pipeline reports it if it still cannot
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional
 
 from memlab import prompts
-from memlab.errors import ConfigError, ProviderError
+from memlab.errors import ProviderError
 from memlab.llms.base import EmbedFn, LLMReply
 from memlab.llms.parsing import ReplyParseError, parse_decisions, parse_facts
+from memlab.openai_client import make_openai_client
 
 
 class OpenAILLM:
@@ -33,18 +33,6 @@ class OpenAILLM:
     def __init__(self, model: str = "gpt-4o-mini", api_key: Optional[str] = None, base_url: Optional[str] = None,
                  temperature: float = 0.0, max_tokens: Optional[int] = None, timeout: float = 60.0,
                  max_retries: int = 1, json_mode: bool = False, http_retries: int = 2):
-        try:
-            import openai
-        except ImportError:
-            raise ConfigError("The 'openai' llm needs the openai package (pip install openai).") from None
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if not base_url:
-                raise ConfigError(
-                    "The 'openai' llm needs an api_key (llm.config.api_key or $OPENAI_API_KEY), "
-                    "or a base_url of an OpenAI-compatible server."
-                )
-            key = "not-needed"  # local OpenAI-compatible servers usually ignore the key
         self.model = model
         self.base_url = base_url
         self.temperature = temperature
@@ -53,7 +41,8 @@ class OpenAILLM:
         self.max_retries = max_retries
         self.json_mode = json_mode
         self.name = f"openai:{model}"
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=http_retries)
+        self._client = make_openai_client("llm", api_key=api_key, base_url=base_url, timeout=timeout,
+                                          max_retries=http_retries)
 
     def __repr__(self) -> str:
         return f"OpenAILLM(model={self.model!r}, base_url={self.base_url!r})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-SCOPES = ("user_id", "agent_id", "run_id")
+
 ITEM_FIELDS = ("id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
                "created_at", "updated_at")
 MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")

@@ -1,4 +1,4 @@
-"""Durable store: SQLite (truth) + in-memory table + FAISS index (DESIGN.md §4)."""
+"""Durable store: SQLite (truth) + in-memory table + FAISS index."""
 
 from memlab.store.store import DB_NAME, Store, Transaction, now_iso
 

@@ -1,6 +1,6 @@
 """mem0-style filters compiled to boolean masks over the in-memory table.
 
-Grammar (DESIGN.md §3)::
+Grammar (documented in docs/engine.md)::
 
     filters   := {key: condition, ...}            # all keys must hold (AND)
     key       := field name | "AND" | "OR" | "NOT" | "$and" | "$or" | "$not"

@@ -6,7 +6,10 @@ ipywidgets itself loads only when a widget is built, so the models can be used (
 from __future__ import annotations
 
 from memlab.widgets.compare_widget import CompareModel, CompareWidget
-from memlab.widgets.config_migration import ConfigMigrationSession, ConfigMigrationWidget
+from memlab.widgets.config_migration import (
+    ConfigMigrationSession,
+    ConfigMigrationWidget,
+)
 from memlab.widgets.threshold_explorer import ThresholdExplorer, ThresholdExplorerModel
 
 __all__ = [

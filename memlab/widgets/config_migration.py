@@ -12,8 +12,8 @@ import html
 from pathlib import Path
 from typing import Any, Optional
 
-from memlab.errors import ConfigError
 from memlab.config_migration import ConfigMigration, migrate_config
+from memlab.errors import ConfigError
 
 FORMATS = ("json", "yaml")
 

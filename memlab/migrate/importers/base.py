@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from memlab.enums import SCOPE_FIELDS as SCOPES
 from memlab.errors import MemlabError, MigrationError, ValidationError
 
-SCOPES = ("user_id", "agent_id", "run_id")
 HISTORY_KEYS = ("id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted",
                 "actor_id", "role")
 # uuid5 namespace for category ids derived from names (stable across imports)
@@ -132,8 +132,10 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
     Records without ``history`` get one synthetic ADD row (so ``history(id)`` works). On any
     error the transaction is rolled back and a :class:`MigrationError` is raised.
     """
-    histories = {r["id"]: r.pop("history", None) for r in records}
-    cats_by_mem = {r["id"]: r.pop("categories", None) or [] for r in records}
+    histories = {r["id"]: r.get("history") for r in records}
+    cats_by_mem = {r["id"]: r.get("categories") or [] for r in records}
+    # The caller's dicts stay as they were: the rows handed to add_records are copies without these keys.
+    records = [{k: v for k, v in r.items() if k not in ("history", "categories")} for r in records]
     category_rows = {c["name"]: c for c in (categories or [])}
     for names in cats_by_mem.values():
         for name in names:
@@ -180,7 +182,9 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
                           cfg.get("updated_at")))
 
     if on_conflict == "replace" and getattr(memory.store, "path", None) is not None:
-        from memlab.store.snapshots import take_snapshot  # replacing rows is destructive: snapshot first
+        from memlab.store.snapshots import (
+            take_snapshot,  # replacing rows is destructive: snapshot first
+        )
 
         with memory.store.lock:
             report.details["snapshot"] = take_snapshot(memory.store.path, "pre-import-replace",

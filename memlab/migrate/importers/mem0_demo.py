@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from memlab.enums import SCOPE_FIELDS
+
 HISTORY_DDL = """CREATE TABLE history (id TEXT PRIMARY KEY, memory_id TEXT, old_memory TEXT, new_memory TEXT,
     event TEXT, created_at DATETIME, updated_at DATETIME, is_deleted INTEGER, actor_id TEXT, role TEXT)"""
 
@@ -66,7 +68,7 @@ class _Mem0v01Faiss:
     def update(self, memory_id: str, text: str) -> None:
         old = self.docstore[memory_id]
         now = self._now()
-        scope = {k: old[k] for k in ("user_id", "agent_id", "run_id") if k in old}
+        scope = {k: old[k] for k in SCOPE_FIELDS if k in old}
         self._drop(memory_id)  # 0.1.x update = delete + insert; custom metadata is dropped
         self._insert(memory_id, {"data": text, "hash": hashlib.md5(text.encode()).hexdigest(),
                                  "created_at": old["created_at"], "updated_at": now, "role": "user", **scope})

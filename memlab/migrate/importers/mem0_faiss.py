@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from memlab.enums import SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
 from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
 from memlab.migrate.importers.safe_pickle import load_builtin_pickle
@@ -185,7 +186,7 @@ def _payload_record(memory_id: str, payload: Any, history: list, report: ImportR
     except ValidationError as exc:
         report.skip(memory_id, f"invalid id or scope in payload: {exc}")
         return None
-    if not any(rec.get(k) for k in ("user_id", "agent_id", "run_id")):
+    if not any(rec.get(k) for k in SCOPE_FIELDS):
         report.skip(memory_id, "payload has no user_id, agent_id or run_id")
         return None
     from memlab.memory import text_hash

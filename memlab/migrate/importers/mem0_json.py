@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
+from memlab.enums import SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
 from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
 from memlab.validation import RESERVED_METADATA
@@ -74,7 +75,7 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
         except ValidationError as exc:
             report.skip(memory_id, f"item {n}: {exc}")
             continue
-        if not any(rec.get(k) for k in ("user_id", "agent_id", "run_id")):
+        if not any(rec.get(k) for k in SCOPE_FIELDS):
             if user_id is None:
                 report.skip(memory_id, f"item {n} has no user_id/agent_id/run_id (pass user_id= to assign one)")
                 continue
