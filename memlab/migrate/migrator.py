@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from memlab.enums import SCOPE_FIELDS
 from memlab.errors import ValidationError
 from memlab.migrate import sources as S
 from memlab.migrate.export import DEFAULT_FIELDS, iter_records
@@ -135,7 +136,7 @@ class DataMigrator:
         for rec in batch:  # a mem0 target: its public add(), one memory per call
             if (rec.get("state") or "active") != "active":
                 continue
-            scope = {k: rec[k] for k in S.SCOPES if rec.get(k)}
+            scope = {k: rec[k] for k in SCOPE_FIELDS if rec.get(k)}
             meta = dict(rec.get("metadata") or {})
             out = self.target.add([{"role": rec.get("role") or "user", "content": rec["memory"]}], **scope,
                                   metadata=meta, infer=False)

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from memlab.enums import SCOPE_FIELDS
 from memlab.migrate import sources as S
 
 CONTENT_FIELDS = ("memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
@@ -124,7 +125,7 @@ def _default_queries(records: dict, n: int = 20) -> list[dict]:
     step = max(1, len(active) // n)
     out = []
     for r in active[::step][:n]:
-        scope = {k: r[k] for k in S.SCOPES if r.get(k)}
+        scope = {k: r[k] for k in SCOPE_FIELDS if r.get(k)}
         out.append({"query": r["memory"], **scope})
     return out
 
@@ -170,13 +171,13 @@ def verify_migration(source: Any, target: Any, queries: Any = None, *, k: int = 
             report.same += 1
         else:
             report.changed.append({"id": memory_id, "fields": [f for f in fields if a.get(f) != b.get(f)]})
-    for scope in (*S.SCOPES, "state"):
+    for scope in (*SCOPE_FIELDS, "state"):
         cs = Counter((r.get(scope) or ("active" if scope == "state" else None)) for r in src.values())
         ct = Counter((r.get(scope) or ("active" if scope == "state" else None)) for r in dst.values())
         for value in sorted((cs.keys() | ct.keys()) - {None}):
             report.counts.append({"scope": scope, "value": value, "source": cs.get(value, 0), "target": ct.get(value, 0)})
     for q in _queries(queries, src):
-        scope = {s: q[s] for s in S.SCOPES if q.get(s)}
+        scope = {s: q[s] for s in SCOPE_FIELDS if q.get(s)}
         if not scope:
             continue
         a = [h["id"] for h in S.search(source, q["query"], scope, k)]

@@ -1,101 +1,20 @@
-"""Integrity check and repair of a memlab store: ``memlab doctor STORE`` and ``Memory.check()``.
-
-Checks, in order (each yields a :class:`Finding`):
-
-1. ``sqlite``: ``PRAGMA integrity_check`` (repair: ``REINDEX``; a damaged table is not
-   repairable here: restore a snapshot).
-2. ``schema``: the memlab tables and the Alembic version stamp exist.
-3. ``meta``: ``store_meta`` records embedder, dims, epoch and a ``seq`` not behind any row
-   (a stale ``seq`` would hide new writes from other processes; repair: raise it).
-4. ``vectors``: every blob has the store's dimension, finite values, unit norm (repair:
-   normalise; re-embed the text with the store's embedder when the blob is unusable).
-5. ``rows``: metadata is a JSON object, the state is known, live memories have a scope,
-   the hash matches the text (warnings unless unreadable).
-6. ``index``: the in-memory table and the FAISS index hold exactly the active SQLite rows,
-   with identical vectors (repair: rebuild both from SQLite).
-7. ``embedder``: the embedder's name and output size match ``store_meta`` (when an embedder
-   is at hand).
-
-Repairs are made only with ``repair=True``, each in one ``BEGIN IMMEDIATE`` transaction that
-bumps ``seq`` so that other processes reload the rewritten rows; an on-disk store is
-snapshotted first (``memlab db rollback`` undoes a repair).
-"""
+"""The individual checks (and repairs) of a store's SQLite database, in-memory table and FAISS index."""
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
+from memlab.doctor.report import MAX_IDS, DoctorReport, Finding
 from memlab.enums import MemoryState
-from memlab.errors import MemlabError, StoreError
-from memlab.store.schema import DB_NAME
+from memlab.errors import MemlabError
 
 STATES = {s.value for s in MemoryState}
-MAX_IDS = 20  # ids listed per finding
-
-
-@dataclass
-class Finding:
-    """One check's outcome. ``status``: ok | warning | error | repaired | skipped."""
-
-    check: str
-    status: str
-    message: str
-    ids: list = field(default_factory=list)
-
-
-@dataclass
-class DoctorReport:
-    """What ``memlab doctor`` found (and repaired) in one store."""
-
-    store: str
-    repair: bool
-    findings: list = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
-    snapshot: Optional[str] = None
-
-    @property
-    def ok(self) -> bool:
-        """True when no error remains (warnings and repaired problems are fine)."""
-        return all(f.status != "error" for f in self.findings)
-
-    @property
-    def problems(self) -> list:
-        return [f for f in self.findings if f.status in ("warning", "error")]
-
-    def to_dict(self) -> dict:
-        return {"store": self.store, "ok": self.ok, "repair": self.repair, "snapshot": self.snapshot,
-                "stats": dict(self.stats), "findings": [asdict(f) for f in self.findings]}
-
-    def __str__(self) -> str:
-        head = f"memlab doctor: {self.store}: {'OK' if self.ok else 'PROBLEMS FOUND'}"
-        lines = [head] + [f"  [{f.status:>8}] {f.check:<9} {f.message}" for f in self.findings]
-        if self.snapshot:
-            lines.append(f"  snapshot taken before repairs: {self.snapshot}")
-        if self.stats:  # an unreadable store has none: no blank trailing line
-            lines.append("  " + ", ".join(f"{k}={v}" for k, v in self.stats.items()))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        colour = {"ok": "#1a7f37", "repaired": "#0969da", "warning": "#9a6700", "error": "#cf222e",
-                  "skipped": "#6e7781"}
-        rows = "".join(
-            f"<tr><td style='color:{colour.get(f.status, '#000')}'><b>{html.escape(f.status)}</b></td>"
-            f"<td>{html.escape(f.check)}</td><td>{html.escape(f.message)}</td></tr>" for f in self.findings
-        )
-        stats = ", ".join(f"{html.escape(str(k))}={html.escape(str(v))}" for k, v in self.stats.items())
-        verdict = "OK" if self.ok else "problems found"
-        return (f"<div><b>memlab doctor</b> <code>{html.escape(self.store)}</code>: {verdict}"
-                f"<table><tr><th>status</th><th>check</th><th>details</th></tr>{rows}</table>"
-                f"<small>{stats}</small></div>")
 
 
 @contextmanager
@@ -112,7 +31,7 @@ def _write(conn: sqlite3.Connection):
     conn.execute("COMMIT")
 
 
-class _Doctor:
+class StoreChecks:
     def __init__(self, conn: sqlite3.Connection, report: DoctorReport, embedder: Any = None):
         self.conn = conn
         self.report = report
@@ -398,71 +317,9 @@ class _Doctor:
         self.add("embedder", "ok", f"{name!r} produces {self.dims}-d unit vectors, as recorded")
 
 
-def _sqlite_checks(doc: _Doctor) -> bool:
+def run_sqlite_checks(doc: StoreChecks) -> bool:
     """Steps 1-5; True when the store can be opened for the index check."""
     if not doc.sqlite() or not doc.schema() or not doc.store_meta():
         return False
     doc.rows()
     return doc.can_open and not any(f.status == "error" and f.check in ("vectors", "meta", "rows") for f in doc.report.findings)
-
-
-def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorReport:
-    """Check (and with ``repair=True`` fix) the store in directory ``path``.
-
-    Raises:
-        StoreError: ``path`` is not a store directory (no ``memlab.db``).
-    """
-    from memlab.store import Store
-
-    db = Path(path) / DB_NAME
-    if not db.is_file():
-        raise StoreError(f"{str(path)!r} is not a memlab store: {DB_NAME} not found in it.")
-    report = DoctorReport(str(path), repair)
-    conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout = 30000")
-        doc = _Doctor(conn, report, embedder)
-
-        def snapshot() -> Optional[str]:
-            try:
-                from memlab.store.snapshots import take_snapshot
-            except ImportError:
-                return None
-            return take_snapshot(path, "doctor-repair").path
-
-        doc.before_repair = snapshot
-        if _sqlite_checks(doc):
-            try:
-                store = Store(str(path), doc.dims, doc.meta.get("embedder", ""))
-            except MemlabError as exc:
-                doc.add("index", "error", f"the store does not open: {exc}")
-            else:
-                try:
-                    doc.index(store)
-                finally:
-                    store.close()
-            doc.embedder_check()
-    finally:
-        conn.close()
-    return report
-
-
-def check_memory(memory, *, repair: bool = False) -> DoctorReport:
-    """``Memory.check()``: the same checks on a live Memory, through its own connection."""
-    store = memory.store
-    report = DoctorReport(str(store.path) if store.path else "in-memory", repair)
-    with store.lock:
-        doc = _Doctor(store.conn, report, memory.embedder)
-        if store.path is not None:
-            def snapshot() -> Optional[str]:
-                try:
-                    from memlab.store.snapshots import take_snapshot
-                except ImportError:
-                    return None
-                return take_snapshot(store.path, "doctor-repair", conn=store.conn).path
-
-            doc.before_repair = snapshot
-        if _sqlite_checks(doc):
-            doc.index(store)
-        doc.embedder_check()
-    return report
