@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional
 from memlab.migrate import sources as S
 
 CONTENT_FIELDS = ("memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
-                  "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at")
+                  "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date")
 FULL_FIELDS = (*CONTENT_FIELDS, "history", "categories")
 
 
