@@ -21,8 +21,9 @@ class AsyncMemory:
         self._memory = Memory(config, **kwargs)
 
     @classmethod
-    async def from_config(cls, config_dict: Any) -> "AsyncMemory":
-        return await asyncio.to_thread(cls, config_dict)
+    def from_config(cls, config_dict: Any) -> "AsyncMemory":
+        """mem0's constructor: returns the instance (not a coroutine), as mem0's AsyncMemory does."""
+        return cls(config_dict)
 
     @property
     def sync(self) -> Memory:
@@ -58,6 +59,9 @@ class AsyncMemory:
 
     async def reset(self) -> None:
         return await self._run("reset")
+
+    async def set_state(self, memory_id: str, state: str) -> dict:
+        return await self._run("set_state", memory_id, state)
 
     def to_pandas(self, **kwargs: Any):
         return self._memory.to_pandas(**kwargs)

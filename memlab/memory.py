@@ -9,6 +9,7 @@ import copy
 import hashlib
 import uuid
 import warnings
+from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -28,6 +29,8 @@ from memlab.store import filters as F
 from memlab.store.keyword import check_mode
 from memlab.validation import (
     MISSING_SCOPE,
+    check_categories,
+    check_expiration_date,
     check_id,
     check_limit,
     check_memory_id,
@@ -42,7 +45,12 @@ V10_WARNING = (
     "The v1.0 response format (bare lists from add/get_all/search) is deprecated. "
     "Set MemoryConfig(version='v1.1') and read results from response['results']."
 )
-OPTIONAL_FIELDS = ("user_id", "agent_id", "run_id", "actor_id", "role")
+OPTIONAL_FIELDS = ("user_id", "agent_id", "run_id", "actor_id", "role", "expiration_date")
+UNSCOPED_READ = (
+    f"{MISSING_SCOPE} To read every scope of the store on purpose, pass all_scopes=True "
+    "(or filters={'user_id': '*'} for every memory that has a user_id)."
+)
+_UNSET: Any = object()  # update(expiration_date=None) clears the date; leaving it out keeps it
 MEMORY_TYPES = tuple(t.value for t in MemoryType)
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -151,6 +159,9 @@ class Memory:
         for f in OPTIONAL_FIELDS:
             if row.get(f) is not None:
                 item[f] = row[f]
+        # OpenMemory's item fields: the state (reads can ask for paused/archived ones) and categories
+        item["state"] = row.get("state")
+        item["categories"] = list(row.get("categories") or [])
         return item
 
     def _scope_filter(self, user_id, agent_id, run_id, filters) -> dict:
@@ -177,6 +188,22 @@ class Memory:
                 check_id(key, merged[key])
         return merged
 
+    def _read_node(self, user_id, agent_id, run_id, filters, all_scopes: bool, show_expired: bool):
+        """The parsed filter of a read: scoped (mem0 2.x raises without a scope) unless all_scopes=True,
+        and without expired memories unless show_expired=True."""
+        if not isinstance(all_scopes, bool) or not isinstance(show_expired, bool):
+            raise ValidationError("all_scopes and show_expired must be True or False.")
+        merged = self._scope_filter(user_id, agent_id, run_id, filters)
+        if not all_scopes and not any(merged.get(k) is not None for k in SCOPE_FIELDS):
+            raise ValidationError(UNSCOPED_READ)
+        node = F.parse(merged)
+        if not show_expired and self.store.has_values("expiration_date"):
+            # expired = the date has passed (mem0: expiration_date < today, UTC); rows without one never expire
+            today = datetime.now(timezone.utc).date().isoformat()
+            not_expired = F.Logic("not", (F.Cond("expiration_date", "lt", today),))
+            node = not_expired if node is None else F.Logic("and", (node, not_expired))
+        return node
+
     @staticmethod
     def _limit(limit, top_k) -> int:
         if top_k is not None:
@@ -189,13 +216,16 @@ class Memory:
     # ------------------------------------------------------------------ verbs
     def add(self, messages: Any, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
             run_id: Optional[str] = None, metadata: Optional[dict] = None, infer: bool = True,
-            memory_type: Optional[str] = None, prompt: Optional[str] = None, return_trace: bool = False):
+            memory_type: Optional[str] = None, prompt: Optional[str] = None, return_trace: bool = False,
+            expiration_date: Any = None):
         """Store memories from a conversation.
 
         ``infer=False`` stores every non-system message as one memory (``name`` becomes
         ``actor_id``; the role is kept). ``infer=True`` runs the LLM pipeline (fact extraction,
         then ADD / UPDATE / DELETE / NONE against the 5 nearest memories of the same scope).
         ``return_trace=True`` adds the pipeline's raw payloads and timings under ``"trace"``.
+        ``expiration_date`` (``YYYY-MM-DD``, a date or datetime; mem0 >= 2.0.10) hides the new memories
+        from search/get_all after that day; they stay in get(), history and exports.
         """
         scope = {
             "user_id": check_id("user_id", user_id),
@@ -216,6 +246,7 @@ class Memory:
         if prompt is not None:
             check_text("prompt", prompt)
         metadata = check_metadata(metadata)
+        expires = check_expiration_date(expiration_date)
         msgs = normalize_messages(messages)
         if memory_type == MemoryType.PROCEDURAL.value:
             if scope["agent_id"] is None:
@@ -225,17 +256,17 @@ class Memory:
                 )
             from memlab.pipeline import add_procedural
 
-            items, trace = add_procedural(self, msgs, scope, metadata, prompt)
+            items, trace = add_procedural(self, msgs, scope, metadata, prompt, expiration_date=expires)
             return self._with_trace(self._wrap(items), trace, return_trace)
         if infer:
             from memlab.pipeline import add_inferred
 
-            items, trace = add_inferred(self, msgs, scope, metadata, prompt, memory_type)
+            items, trace = add_inferred(self, msgs, scope, metadata, prompt, memory_type, expiration_date=expires)
             result = self._wrap(items)
             if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
                 result["problems"] = list(trace["problems"])
             return self._with_trace(result, trace, return_trace)
-        items = self._add_raw(msgs, scope, metadata, memory_type)
+        items = self._add_raw(msgs, scope, metadata, memory_type, expires)
         return self._with_trace(self._wrap(items), None, return_trace)
 
     @staticmethod
@@ -247,7 +278,8 @@ class Memory:
         result["trace"] = trace
         return result
 
-    def _add_raw(self, msgs: list[dict], scope: dict, metadata: dict, memory_type: Optional[str]) -> list[dict]:
+    def _add_raw(self, msgs: list[dict], scope: dict, metadata: dict, memory_type: Optional[str],
+                 expiration_date: Optional[str] = None) -> list[dict]:
         kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
         if not kept:
             return []
@@ -267,6 +299,7 @@ class Memory:
                 "state": MemoryState.ACTIVE.value,
                 "created_at": now,
                 "updated_at": now,
+                "expiration_date": expiration_date,
             })
         with self.store.transaction() as tx:
             for row, vec in zip(rows, vectors):
@@ -276,13 +309,15 @@ class Memory:
         return [{**self._item(r), "event": "ADD"} for r in rows]
 
     def add_records(self, records: Sequence[dict], *, batch_size: int = 512, history: bool = True,
-                    on_conflict: str = "error", in_transaction: Any = None) -> list[str]:
+                    on_conflict: str = "error", in_transaction: Any = None,
+                    category_catalog: Optional[Sequence[dict]] = None) -> list[str]:
         """Bulk-insert memories as they are (no inference): memlab's import path.
 
         Each record: ``memory`` (text, required), optional ``id`` (kept; default a new uuid4),
         ``user_id`` / ``agent_id`` / ``run_id`` (at least one), ``actor_id``, ``role``,
         ``metadata``, ``memory_type``, ``state`` (default active), ``created_at``,
         ``updated_at``, ``archived_at``, ``deleted_at`` (ISO strings, kept verbatim),
+        ``expiration_date`` (``YYYY-MM-DD``), ``categories`` (category names),
         ``hash`` (default md5 of the text) and ``vector`` (reused only if it has the store's
         dimension; otherwise the text is embedded). Texts are embedded in batches and all
         records are written in ONE transaction: either every record lands or none does.
@@ -291,6 +326,9 @@ class Memory:
             history: write an ADD history row per record (importers that bring their own
                 history pass False and write it themselves).
             on_conflict: "error" (default) if an id already exists, "skip" or "replace".
+            category_catalog: optional category rows (``name`` and ``id`` / ``description`` /
+                ``created_at`` / ``updated_at``) used when a record names a category the store
+                does not have yet (importers keep the source's ids and descriptions this way).
             in_transaction: optional ``callable(tx, written_ids)`` run inside the same transaction
                 after the rows are written (importers write history/categories there, atomically).
                 Records with ``state="deleted"`` may lack a scope (mem0 keeps none for them).
@@ -330,7 +368,11 @@ class Memory:
                 "updated_at": check_timestamp(f"records[{i}]['updated_at']", rec.get("updated_at")),
                 "archived_at": check_timestamp(f"records[{i}]['archived_at']", rec.get("archived_at")),
                 "deleted_at": check_timestamp(f"records[{i}]['deleted_at']", rec.get("deleted_at")),
+                "expiration_date": check_expiration_date(rec.get("expiration_date"),
+                                                         f"records[{i}]['expiration_date']"),
             }
+            if rec.get("categories") is not None:
+                row["categories"] = check_categories(f"records[{i}]['categories']", rec["categories"])
             vec = rec.get("vector")
             if vec is not None:
                 vec = np.asarray(vec, dtype=np.float32).reshape(-1)
@@ -349,6 +391,7 @@ class Memory:
                 vectors[j] = v
         written: list[str] = []
         with self.store.transaction() as tx:
+            tx.category_catalog = {c["name"]: c for c in category_catalog or () if isinstance(c, dict) and c.get("name")}
             for row, vec in zip(rows, vectors):
                 if tx.get_row(row["id"]) is not None:
                     if on_conflict == "error":
@@ -376,16 +419,23 @@ class Memory:
 
     def get_all(self, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                 run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
-                top_k: Optional[int] = None):
-        """Every active memory of a scope (insertion order), up to ``limit`` (default 100)."""
-        node = F.parse(self._scope_filter(user_id, agent_id, run_id, filters))
+                top_k: Optional[int] = None, all_scopes: bool = False, show_expired: bool = False):
+        """Every active memory of a scope (insertion order), up to ``limit`` (default 100).
+
+        A scope (user_id / agent_id / run_id, as an argument or a filter) is required, as in mem0
+        2.x; ``all_scopes=True`` reads every scope on purpose. ``filters={"state": "archived"}``
+        (or any filter naming ``state``) reads non-active memories; ``show_expired=True`` includes
+        memories whose ``expiration_date`` has passed.
+        """
+        node = self._read_node(user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = self._limit(limit, top_k)
         rows = self.store.select(node, limit=limit)
         return self._wrap([self._item(r) for r in rows])
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
-               threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None):
+               threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
+               all_scopes: bool = False, show_expired: bool = False):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
@@ -394,10 +444,11 @@ class Memory:
         (reciprocal-rank fusion of both). ``score`` is always the cosine similarity and results
         whose cosine is below ``threshold`` are dropped; keyword/hybrid results also carry
         ``keyword_score`` (BM25) and ``rank_score`` (the RRF value they are ordered by).
+        Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
         """
         check_text("query", query)
         mode = check_mode(self._search_mode if mode is None else mode)
-        node = F.parse(self._scope_filter(user_id, agent_id, run_id, filters))
+        node = self._read_node(user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = self._limit(limit, top_k)
         threshold = check_threshold(threshold)
         qvec = self.embed([query], purpose="search")[0]
@@ -408,14 +459,16 @@ class Memory:
         return self._wrap([{**self._item(row, score), **extra} for row, score, extra in hits])
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
-               metadata: Optional[dict] = None) -> dict:
-        """Change a memory's text (mem0 1.x ``data`` or 2.x ``text``) and/or merge metadata."""
+               metadata: Optional[dict] = None, expiration_date: Any = _UNSET) -> dict:
+        """Change a memory's text (mem0 1.x ``data`` or 2.x ``text``), merge metadata and/or set
+        ``expiration_date`` (``None`` clears it, as in mem0)."""
         check_memory_id(memory_id)
         if data is not None and text is not None and data != text:
             raise ValidationError("Pass the new text once: either data (mem0 1.x) or text= (mem0 2.x).")
         new_text = text if text is not None else data
-        if new_text is None and metadata is None:
-            raise ValidationError("update() needs new text (data/text=) or metadata=.")
+        if new_text is None and metadata is None and expiration_date is _UNSET:
+            raise ValidationError("update() needs new text (data/text=), metadata= or expiration_date=.")
+        expires = _UNSET if expiration_date is _UNSET else check_expiration_date(expiration_date)
         if new_text is not None:
             check_text("text", new_text)
         new_meta = check_metadata(metadata) if metadata is not None else None
@@ -427,6 +480,8 @@ class Memory:
             current = tx.get_row(memory_id)
             if current is None or current["state"] == MemoryState.DELETED.value:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
+            if expires is not _UNSET:
+                current["expiration_date"] = expires
             self._apply_update(tx, current, new_text, new_meta, vector)
         return {"message": "Memory updated successfully!"}
 
@@ -514,11 +569,10 @@ class Memory:
         return {"message": f"Memory state set to {state}."}
 
     def history(self, memory_id: str) -> list[dict]:
-        """Every recorded change of a memory, oldest first (mem0's history rows)."""
+        """Every recorded change of a memory, oldest first (mem0's history rows); ``[]`` for an id
+        the store never had (or had before ``reset()``), as in mem0."""
         check_memory_id(memory_id)
         rows = self.store.history(memory_id)
-        if not rows and self.store.get(memory_id) is None:
-            raise NotFoundError(f"Memory with id {memory_id} not found.")
         for r in rows:
             r["is_deleted"] = bool(r["is_deleted"])
         return rows

@@ -165,7 +165,7 @@ def _plan(entries: list[dict], facts: list[str], temp_rows: dict[str, dict], pro
 
 
 def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: Optional[str],
-                 memory_type: Optional[str]) -> tuple[list[dict], dict]:
+                 memory_type: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
     """Extract facts, reconcile them with the scope's memories and apply the events atomically."""
     clock = _Clock()
     llm = memory.llm
@@ -220,7 +220,7 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     vectors = dict(zip(new_texts, embed(new_texts))) if new_texts else {}
     t = clock.lap("decide", t)
 
-    items, events = _apply(memory, ops, vectors, scope, metadata, memory_type, msgs, problems)
+    items, events = _apply(memory, ops, vectors, scope, metadata, memory_type, msgs, problems, expiration_date)
     trace["events"] = events
     clock.lap("apply", t)
     clock.total()
@@ -231,7 +231,7 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
 
 
 def _apply(memory, ops: list[dict], vectors: dict, scope: dict, metadata: dict, memory_type: Optional[str],
-           msgs: list[dict], problems: list[str]) -> tuple[list[dict], list[dict]]:
+           msgs: list[dict], problems: list[str], expiration_date: Optional[str] = None) -> tuple[list[dict], list[dict]]:
     names = {m.get("name") for m in msgs if m["role"] == "user"}
     actor = next(iter(names)) if len(names) == 1 else None
     now = now_iso()
@@ -247,7 +247,7 @@ def _apply(memory, ops: list[dict], vectors: dict, scope: dict, metadata: dict, 
                     "id": str(uuid.uuid4()), "memory": op["text"], "hash": _hash(op["text"]),
                     "metadata": dict(metadata), **scope, "actor_id": actor, "role": None,
                     "memory_type": memory_type, "state": MemoryState.ACTIVE.value,
-                    "created_at": now, "updated_at": now,
+                    "created_at": now, "updated_at": now, "expiration_date": expiration_date,
                 }
                 tx.put_row(row, vectors[op["text"]])
                 tx.add_history(row["id"], None, row["memory"], "ADD", created_at=now, updated_at=now, actor_id=actor)
@@ -261,6 +261,8 @@ def _apply(memory, ops: list[dict], vectors: dict, scope: dict, metadata: dict, 
                 continue
             if op["event"] == "UPDATE":
                 old = current["memory"]
+                if expiration_date is not None:  # as mem0: the add's expiration_date travels with the update
+                    current["expiration_date"] = expiration_date
                 row = memory._apply_update(tx, current, op["text"], dict(metadata) or None, vectors[op["text"]], now)
                 items.append({**memory._item(row), "event": "UPDATE", "previous_memory": old})
                 events.append({**info, "id": row["id"], "memory": row["memory"], "previous_memory": old})
@@ -282,7 +284,7 @@ def _hash(text: str) -> str:
 
 
 def add_procedural(memory, msgs: list[dict], scope: dict, metadata: dict,
-                   prompt: Optional[str]) -> tuple[list[dict], dict]:
+                   prompt: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
     """Summarise an agent's run into ONE memory with ``memory_type="procedural_memory"``."""
     clock = _Clock()
     llm = memory.llm
@@ -299,7 +301,7 @@ def add_procedural(memory, msgs: list[dict], scope: dict, metadata: dict,
     row = {
         "id": str(uuid.uuid4()), "memory": summary, "hash": _hash(summary), "metadata": dict(metadata),
         **scope, "actor_id": None, "role": None, "memory_type": MemoryType.PROCEDURAL.value,
-        "state": MemoryState.ACTIVE.value, "created_at": now, "updated_at": now,
+        "state": MemoryState.ACTIVE.value, "created_at": now, "updated_at": now, "expiration_date": expiration_date,
     }
     with memory.store.transaction() as tx:
         tx.put_row(row, vec)

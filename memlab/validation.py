@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from typing import Any, Optional
 
+from memlab.enums import SCOPE_FIELDS
 from memlab.errors import ValidationError
 
-RESERVED_METADATA = frozenset(
-    {"user_id", "agent_id", "run_id", "actor_id", "role", "id", "memory", "hash", "score", "event",
-     "created_at", "updated_at", "state", "previous_memory", "vector", "memory_type"}
-)
+# Only the scope ids are reserved: metadata setting them would move a memory into another tenant.
+# Every other key (score, created_at, state, event, ...) is legal metadata, as in mem0; it is stored
+# under metadata and never shadows the item's own field of the same name (see Memory._item).
+RESERVED_METADATA = frozenset(SCOPE_FIELDS)
 MISSING_SCOPE = "At least one of 'user_id', 'agent_id', or 'run_id' must be provided."
 MAX_ID_LEN = 256
 MAX_LIMIT = 10_000_000
@@ -31,9 +33,15 @@ def _check_utf8(name: str, value: str) -> None:
 
 
 def check_id(name: str, value: Any) -> Optional[str]:
-    """An entity id: None, or a non-empty string without whitespace/control characters."""
+    """An entity id: None, or a non-empty string without whitespace/control characters.
+
+    Integer ids (e.g. a database primary key, ``user_id=42``) become strings, as mem0 >= 2.0.14
+    does; bools and other types are rejected.
+    """
     if value is None:
         return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = str(int(value))
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string, got {type(value).__name__}.")
     if not value:
@@ -102,8 +110,8 @@ def check_metadata(metadata: Any) -> dict:
     clash = sorted(RESERVED_METADATA & set(metadata))
     if clash:
         raise ValidationError(
-            f"metadata must not set reserved field(s) {clash}: scope and identity fields are set by "
-            "memlab (pass user_id/agent_id/run_id as arguments)."
+            f"metadata must not set the scope field(s) {clash} (reserved: they decide which tenant a memory "
+            "belongs to); pass user_id/agent_id/run_id as arguments."
         )
     _check_json(metadata, "metadata")
     # A deep, JSON-normalised copy: the caller's nested lists/dicts must not alias the stored
@@ -201,3 +209,32 @@ def check_timestamp(name: str, value: Any) -> Optional[str]:
             return None
         return value.isoformat()
     raise ValidationError(f"{name} must be an ISO-8601 string or a datetime, got {type(value).__name__}.")
+
+
+def check_expiration_date(value: Any, name: str = "expiration_date") -> Optional[str]:
+    """None, or a date as ``YYYY-MM-DD`` (from such a string, a date or a datetime), as mem0 >= 2.0.10."""
+    from datetime import date, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise ValidationError(f"{name} must be a valid date in YYYY-MM-DD format, got {value!r}.") from None
+    raise ValidationError(f"{name} must be a date string in YYYY-MM-DD format, got {type(value).__name__}.")
+
+
+def check_categories(name: str, value: Any) -> list[str]:
+    """Category names: a list of non-empty strings (duplicates dropped, order kept)."""
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"{name} must be a list of category names, got {type(value).__name__}.")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValidationError(f"{name} must hold non-empty strings, got {item!r}.")
+        _check_utf8(name, item)
+    return list(dict.fromkeys(value))

@@ -149,8 +149,21 @@ def search_hits(memory: Any, query: Query, k: int, threshold: Optional[float]) -
     """Top-``k`` hits of a live memory for ``query``, as plain hit dicts, whatever its version."""
     from memlab.compare.payloads import results_of
 
-    response = memory.search(query.text, limit=k, threshold=threshold, **query.search_kwargs())
+    kwargs = query.search_kwargs()
+    scoped = any(key in kwargs or key in (kwargs.get("filters") or {}) for key in ("user_id", "agent_id", "run_id"))
+    if not scoped and _is_memlab(memory):
+        # a query without a scope asks the whole store: say so explicitly (memlab raises otherwise, as mem0 2.x)
+        kwargs["all_scopes"] = True
+    response = memory.search(query.text, limit=k, threshold=threshold, **kwargs)
     return [_hit(item) for item in results_of(response)]
+
+
+def _is_memlab(memory: Any) -> bool:
+    from memlab.async_memory import AsyncMemory
+    from memlab.memory import Memory
+
+    inner = getattr(memory, "_memory", memory)  # AdaptedMemory / AsyncMemory wrap a Memory
+    return isinstance(inner, (Memory, AsyncMemory)) or isinstance(memory, Memory)
 
 
 def record_run(memory: Any, queries: Any, *, k: int = 10, threshold: Optional[float] = None,

@@ -19,7 +19,7 @@ from memlab.enums import SCOPE_FIELDS
 from memlab.migrate import sources as S
 
 CONTENT_FIELDS = ("memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
-                  "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at")
+                  "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date")
 FULL_FIELDS = (*CONTENT_FIELDS, "history", "categories")
 
 

@@ -9,11 +9,14 @@ Grammar (documented in docs/engine.md)::
                | "*"                               # field present (any non-null value)
                | {op: value, ...}                  # ops: eq ne gt gte lt lte in nin contains icontains
     AND / OR  := [filters, ...]  (non-empty)
-    NOT       := filters | [filters, ...]
+    NOT       := filters | [filters, ...]         # a list: none of them may hold (mem0)
 
 Rules (documented, tested):
 - A field is a top-level column (``user_id``, ``memory``, ``created_at``, ...) or else a key
   of ``metadata`` (``metadata.key`` is accepted too).
+- ``NOT [f1, f2]`` excludes rows matching *any* listed filter, ``NOT(f1 OR f2)``, as mem0
+  does (Qdrant ``must_not``, pgvector ``NOT (a OR b)``); ``NOT f`` with one dict negates
+  that dict as a whole (its keys are ANDed first). docs/engine.md has the full table.
 - A row where the field is missing never satisfies a condition, including ``ne`` and
   ``nin`` (as SQL's NULL). ``NOT`` is the plain complement, so it does include such rows.
 - Order comparisons hold only between numbers (bools excluded) or between strings.
@@ -114,7 +117,8 @@ def _parse_logic(key: str, cond: Any) -> Node:
             return Logic("not", (_parse_dict(cond),))
         if isinstance(cond, list) and cond and all(isinstance(c, dict) and c for c in cond):
             inner = [_parse_dict(c) for c in cond]
-            return Logic("not", (inner[0] if len(inner) == 1 else Logic("and", tuple(inner)),))
+            # mem0's NOT list is "none of these": NOT (a OR b), never NOT (a AND b)
+            return Logic("not", (inner[0] if len(inner) == 1 else Logic("or", tuple(inner)),))
         raise ValidationError(f"{key} takes a filter dict or a non-empty list of filter dicts.")
     if not isinstance(cond, list) or not cond:
         raise ValidationError(f"{key} takes a non-empty list of filter dicts, got {cond!r}.")
@@ -257,6 +261,16 @@ def evaluate(node: Node, table) -> np.ndarray:
         mask = np.zeros(n, dtype=bool)
         for value in values:
             if isinstance(value, str):
+                pos = table.positions_for(node.field, value)
+                if len(pos):
+                    mask[pos] = True
+        return mask
+    if node.op in ("gt", "gte", "lt", "lte") and table.is_indexed(node.field):
+        # an indexed column holds few distinct values (e.g. expiration dates): test each value once
+        pred = _predicate(node)
+        mask = np.zeros(n, dtype=bool)
+        for value in table.indexed_values(node.field):
+            if pred(value):
                 pos = table.positions_for(node.field, value)
                 if len(pos):
                     mask[pos] = True

@@ -111,6 +111,7 @@ LATER_DDL = {
     )
     """,
     ],
+    "0004_expiration": ["ALTER TABLE memories ADD COLUMN expiration_date TEXT"],
 }
 REVISIONS = (INITIAL_REVISION, *LATER_DDL)
 HEAD_REVISION = REVISIONS[-1]

@@ -35,6 +35,8 @@ from memlab.store.table import COLUMNS, Table
 
 ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
 HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
+# uuid5 namespace for category ids derived from names (stable across imports and stores)
+CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
 
 
 def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
@@ -70,6 +72,7 @@ class Transaction:
         self.seq = seq
         self.rows: list[tuple[int, dict, np.ndarray]] = []
         self.wiped = False
+        self.category_catalog: dict[str, dict] = {}  # name -> {id, description, ...} for new categories
         self.epoch: Optional[str] = None  # store epoch seen inside the write lock
         self.data_version: Optional[int] = None  # PRAGMA data_version read just before COMMIT
         self._history_count = 0
@@ -99,8 +102,27 @@ class Transaction:
             f"ON CONFLICT(id) DO UPDATE SET {sets}, vector = excluded.vector, seq = excluded.seq RETURNING vid",
             (*values, vec.tobytes(), self.seq),
         ).fetchone()[0])
+        if row.get("categories") is not None:  # absent = unchanged (the links stay as they are)
+            self.set_categories(row["id"], row["categories"])
         self.rows.append((vid, dict(row), vec))
         return vid
+
+    def set_categories(self, memory_id: str, names) -> None:
+        """Replace a memory's category links; unknown names become categories (ids and descriptions
+        from ``category_catalog`` when it names them, else a uuid5 of the name)."""
+        self.conn.execute("DELETE FROM memory_categories WHERE memory_id = ?", (memory_id,))
+        for name in dict.fromkeys(names):
+            found = self.conn.execute("SELECT id FROM categories WHERE name = ?", (name,)).fetchone()
+            if found is None:
+                cat = self.category_catalog.get(name) or {}
+                cid = cat.get("id") or str(uuid.uuid5(CATEGORY_NS, name))
+                self.conn.execute(
+                    "INSERT INTO categories (id, name, description, created_at, updated_at) VALUES (?,?,?,?,?)",
+                    (cid, name, cat.get("description"), cat.get("created_at"), cat.get("updated_at")))
+            else:
+                cid = found[0]
+            self.conn.execute("INSERT OR IGNORE INTO memory_categories (memory_id, category_id) VALUES (?, ?)",
+                              (memory_id, cid))
 
     def add_history(self, memory_id: str, old_memory: Optional[str], new_memory: Optional[str], event: str,
                     *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
@@ -259,7 +281,13 @@ class Store:
         except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
             raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
         row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
+        row["categories"] = self._category_names(row["id"])
         return row
+
+    def _category_names(self, memory_id: str) -> list[str]:
+        return [n for (n,) in self.conn.execute(
+            "SELECT c.name FROM memory_categories mc JOIN categories c ON c.id = mc.category_id "
+            "WHERE mc.memory_id = ? ORDER BY c.name", (memory_id,))]
 
     def _meta(self, key: str) -> Optional[str]:
         r = self.conn.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
@@ -322,6 +350,14 @@ class Store:
         vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, self.dims)
         data = {c: columns[1 + i] for i, c in enumerate(ROW_COLUMNS)}
         data["metadata"] = self._decode_metadata_column(data["id"], data["metadata"])
+        pos_of = {memory_id: i for i, memory_id in enumerate(data["id"])}
+        cats: dict[int, list] = {}
+        for memory_id, name in self.conn.execute(
+                "SELECT mc.memory_id, c.name FROM memory_categories mc JOIN categories c ON c.id = mc.category_id "
+                "ORDER BY c.name"):
+            if memory_id in pos_of:
+                cats.setdefault(pos_of[memory_id], []).append(name)
+        data["categories"] = cats
         vids = np.fromiter(columns[0], dtype=np.int64, count=n)
         active = self.table.bulk_load(vids, data, vecs)
         self.index.add(vids[active], vecs[active])
@@ -423,6 +459,12 @@ class Store:
             self.sync()
             pos = self.table.pos_by_id.get(memory_id)
             return None if pos is None else self.table.row(pos)
+
+    def has_values(self, column: str) -> bool:
+        """Whether any row holds a value in an indexed column (e.g. an expiration date); cheap."""
+        with self.lock:
+            self.sync()
+            return self.table.has_values(column)
 
     def exists(self, memory_id: str) -> bool:
         return self.get(memory_id) is not None

@@ -20,9 +20,13 @@ from memlab.store.keyword import KeywordIndex
 
 COLUMNS = (
     "id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
-    "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at",
+    "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date",
 )
-INDEXED = ("user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state", "id")
+# Columns of the in-memory table that are not columns of `memories`: the category names of a
+# row come from the categories / memory_categories tables (schema 0002).
+EXTRA_COLUMNS = ("categories",)
+ALL_COLUMNS = (*COLUMNS, *EXTRA_COLUMNS)
+INDEXED = ("user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state", "id", "expiration_date")
 
 
 class Table:
@@ -33,7 +37,7 @@ class Table:
         self.dims = dims
         self.n = 0
         self._cap = capacity
-        self._cols = {c: np.empty(capacity, dtype=object) for c in COLUMNS}
+        self._cols = {c: np.empty(capacity, dtype=object) for c in ALL_COLUMNS}
         self.vids = np.zeros(capacity, dtype=np.int64)
         self.vecs = np.zeros((capacity, dims), dtype=np.float32)
         self.active = np.zeros(capacity, dtype=bool)
@@ -48,7 +52,7 @@ class Table:
     # ------------------------------------------------------------------ writes
     def _grow(self) -> None:
         new_cap = self._cap * 2
-        for c in COLUMNS:
+        for c in ALL_COLUMNS:
             arr = np.empty(new_cap, dtype=object)
             arr[: self.n] = self._cols[c][: self.n]
             self._cols[c] = arr
@@ -72,6 +76,7 @@ class Table:
         pos = self.pos_by_id.get(row["id"])
         was_active = False
         old_text = None
+        was_new = pos is None
         if pos is None:
             if self.n == self._cap:
                 self._grow()
@@ -90,6 +95,9 @@ class Table:
                 self.pos_by_vid.pop(old_vid, None)
         for c in COLUMNS:
             self._cols[c][pos] = row.get(c)
+        if "categories" in row or was_new:  # a write that does not name categories keeps them
+            cats = row.get("categories")
+            self._cols["categories"][pos] = tuple(cats) if cats else ()
         if self.keyword is not None and (old_text is None or old_text != row.get("memory")):
             self.keyword.set(pos, row.get("memory"))  # replaces the row's old postings
         for col, inv in self._inv.items():
@@ -118,6 +126,9 @@ class Table:
         self.__init__(self.dims, capacity=cap, keyword=self.keyword is not None)
         for c in COLUMNS:
             self._cols[c][:n] = data[c]
+        self._cols["categories"][:n].fill(())  # tuples: immutable, so one shared empty value is safe
+        for i, names in (data.get("categories") or {}).items():
+            self._cols["categories"][i] = tuple(names)
         self.vids[:n] = vids
         self.vecs[:n] = vecs
         self.n = n
@@ -154,6 +165,13 @@ class Table:
     def is_indexed(self, field: str) -> bool:
         return field in self._inv
 
+    def indexed_values(self, field: str) -> list:
+        """Distinct values of an indexed column that some row holds."""
+        return [v for v, pos in self._inv[field].items() if pos]
+
+    def has_values(self, field: str) -> bool:
+        return any(self._inv[field].values())
+
     def positions_for(self, field: str, value: Any) -> np.ndarray:
         pos = self._inv[field].get(value)
         if not pos:
@@ -176,7 +194,9 @@ class Table:
         return col[: self.n]
 
     def row(self, pos: int) -> dict:
-        return {c: self._cols[c][pos] for c in COLUMNS}
+        row = {c: self._cols[c][pos] for c in COLUMNS}
+        row["categories"] = list(self._cols["categories"][pos] or [])
+        return row
 
     def iter_rows(self, positions: Iterable[int]):
         for pos in positions:
@@ -187,12 +207,14 @@ class Table:
         if positions is None:
             positions = np.arange(self.n)
         data = {c: pd.Series(self._cols[c][positions], dtype=object) for c in COLUMNS}
+        data["categories"] = pd.Series([list(c or []) for c in self._cols["categories"][positions]], dtype=object)
         # deep copies: editing a metadata dict in the frame must not silently change the store
         data["metadata"] = pd.Series([copy.deepcopy(m) for m in self._cols["metadata"][positions]], dtype=object)
         df = pd.DataFrame(data)
         for c in ("created_at", "updated_at", "archived_at", "deleted_at"):
             df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
-        for c in ("id", "memory", "hash", "user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state"):
+        for c in ("id", "memory", "hash", "user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state",
+                  "expiration_date"):
             df[c] = df[c].astype("string")
         if expand_metadata and len(df):
             meta = pd.json_normalize([m or {} for m in df["metadata"]], max_level=0)

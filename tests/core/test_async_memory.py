@@ -18,7 +18,7 @@ def test_async_memory_verbs(hash_config):
         await m.delete(mid)
         assert await m.get(mid) is None
         await m.delete_all(user_id="bob")
-        assert (await m.get_all())["results"] == []
+        assert (await m.get_all(all_scopes=True))["results"] == []
         await m.reset()
         m.close()
 

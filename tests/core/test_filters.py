@@ -23,7 +23,7 @@ def fm(mem):
 
 
 def ids_of(m, filters):
-    return sorted(r["id"] for r in m.get_all(filters=filters)["results"])
+    return sorted(r["id"] for r in m.get_all(filters=filters, all_scopes=True)["results"])
 
 
 @pytest.mark.parametrize("filters,expected", [
@@ -56,7 +56,8 @@ def ids_of(m, filters):
     ({"OR": [{"category": "travel"}, {"user_id": "bob"}]}, ["m1", "m3", "m4"]),
     ({"$or": [{"priority": {"gte": 5}}, {"flag": False}]}, ["m1", "m2"]),
     ({"NOT": {"category": "food"}}, ["m1", "m3", "m4"]),    # NOT is the plain complement
-    ({"$not": [{"user_id": "alice"}, {"category": "food"}]}, ["m1", "m3", "m4"]),
+    # a NOT list excludes rows matching ANY item: NOT (alice OR food), as mem0 (see test_fidelity_filters.py)
+    ({"$not": [{"user_id": "alice"}, {"category": "food"}]}, ["m3", "m4"]),
     ({"NOT": {"category": "*"}}, ["m4"]),
     ({"user_id": "alice", "OR": [{"priority": 1}, {"priority": 5}]}, ["m0", "m1"]),
     ({"user_id": "nobody"}, []),
@@ -67,7 +68,7 @@ def test_operator(fm, filters, expected):
 
 
 def test_search_applies_the_same_filters(fm):
-    res = fm.search("memory", filters={"OR": [{"category": "travel"}, {"user_id": "bob"}]})["results"]
+    res = fm.search("memory", filters={"OR": [{"category": "travel"}, {"user_id": "bob"}]}, all_scopes=True)["results"]
     assert sorted(r["id"] for r in res) == ["m1", "m3", "m4"]
 
 
@@ -103,4 +104,4 @@ def test_metadata_column_follows_writes(fm):
 ])
 def test_bad_filters(fm, filters, message):
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
-        fm.get_all(filters=filters)
+        fm.get_all(filters=filters, all_scopes=True)

@@ -123,12 +123,12 @@ def test_scoped_statistics(mem):
         np.testing.assert_allclose([got[t] for t in texts], _reference(texts, "pizza the bike"), rtol=1e-9)
     # a filter narrower than the scope: statistics over exactly the filtered rows
     ids = [r["id"] for r in mem.get_all(user_id="alice")["results"]][:6]
-    res = mem.search("the pizza", filters={"id": {"in": ids}}, mode="keyword", limit=10)["results"]
+    res = mem.search("the pizza", user_id="alice", filters={"id": {"in": ids}}, mode="keyword", limit=10)["results"]
     ref = dict(zip(ALICE[:6], _reference(ALICE[:6], "the pizza")))
     assert {r["memory"]: r["keyword_score"] for r in res} == pytest.approx({t: ref[t] for t in ref if ref[t] != 0
                                                                             or "the" in tokenize(t)})
     # whole-store search (no scope): statistics over every active memory
-    got = {r["memory"]: r["keyword_score"] for r in mem.search("pizza", mode="keyword", limit=50)["results"]}
+    got = {r["memory"]: r["keyword_score"] for r in mem.search("pizza", mode="keyword", limit=50, all_scopes=True)["results"]}
     ref_all = dict(zip(ALICE + BOB, _reference(ALICE + BOB, "pizza")))
     assert got == pytest.approx({t: s for t, s in ref_all.items() if "pizza" in tokenize(t)})
 

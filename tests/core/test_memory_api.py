@@ -35,7 +35,7 @@ def test_item_fields_match_mem0(mem):
     item = mem.add("Likes tea", user_id="u", agent_id="a", run_id="r", infer=False)["results"][0]
     got = mem.get(item["id"])
     assert set(got) == {"id", "memory", "hash", "metadata", "created_at", "updated_at", "user_id", "agent_id",
-                        "run_id", "role"}
+                        "run_id", "role", "state", "categories"}
     import hashlib
 
     assert got["hash"] == hashlib.md5(b"Likes tea").hexdigest()
@@ -51,7 +51,9 @@ def test_get_all_scopes_limit_and_order(mem):
     assert len(mem.get_all(user_id="alice", limit=2)["results"]) == 2
     # mem0 2.x style
     assert len(mem.get_all(filters={"user_id": "alice"}, top_k=3)["results"]) == 3
-    assert len(mem.get_all()["results"]) == 6  # unscoped: the whole store
+    with pytest.raises(ValidationError, match="all_scopes=True"):  # unscoped: mem0 2.x raises
+        mem.get_all()
+    assert len(mem.get_all(all_scopes=True)["results"]) == 6  # the whole store, asked for explicitly
 
 
 def test_search_both_call_styles(mem):
@@ -115,9 +117,9 @@ def test_delete_all_and_reset(mem):
     with pytest.raises(ValidationError, match="reset"):
         mem.delete_all()
     mem.reset()
-    assert mem.get_all()["results"] == [] and len(mem.to_pandas(include_deleted=True)) == 0
+    assert mem.get_all(all_scopes=True)["results"] == [] and len(mem.to_pandas(include_deleted=True)) == 0
     mem.add("after reset", user_id="bob", infer=False)
-    assert len(mem.get_all()["results"]) == 1
+    assert len(mem.get_all(all_scopes=True)["results"]) == 1
 
 
 def test_v10_format_returns_lists_with_deprecation_warning(hash_config):

@@ -14,19 +14,19 @@ def test_reopen_round_trip(tmp_path, hash_config):
     texts = [f"user {u} fact number {i} about topic {i % 7}" for u in range(5) for i in range(40)]
     for n, t in enumerate(texts):
         m.add(t, user_id=f"user{n % 5}", infer=False, metadata={"n": n})
-    ids = [r["id"] for r in m.get_all(limit=1000)["results"]]
+    ids = [r["id"] for r in m.get_all(limit=1000, all_scopes=True)["results"]]
     m.update(ids[3], "changed text for three")
     m.delete(ids[4])
     m.set_state(ids[5], "archived")
     queries = ["fact number 7", "topic 3", "changed text"]
     before_search = {q: m.search(q, user_id="user3", limit=10)["results"] for q in queries}
-    before_all = m.get_all(limit=1000)["results"]
+    before_all = m.get_all(limit=1000, all_scopes=True)["results"]
     before_hist = {i: m.history(i) for i in ids[:6]}
     before_df = m.to_pandas(include_deleted=True)
     m.close()
 
     r = Memory(hash_config, path=tmp_path / "store")
-    assert r.get_all(limit=1000)["results"] == before_all
+    assert r.get_all(limit=1000, all_scopes=True)["results"] == before_all
     assert {q: r.search(q, user_id="user3", limit=10)["results"] for q in queries} == before_search
     assert {i: r.history(i) for i in ids[:6]} == before_hist
     assert r.get(ids[4]) is None and r.store.index.ntotal == len(texts) - 2
@@ -60,7 +60,7 @@ def test_two_handles_on_one_directory_see_each_other(tmp_path, hash_config):
     assert a.get(mid) is None and a.store.index.ntotal == 0
     a.reset()
     b.add("fresh", user_id="u", infer=False)
-    assert [x["memory"] for x in a.get_all()["results"]] == ["fresh"]
+    assert [x["memory"] for x in a.get_all(all_scopes=True)["results"]] == ["fresh"]
 
 
 def test_in_memory_store_leaves_no_files(tmp_path, hash_config):

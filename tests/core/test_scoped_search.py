@@ -80,7 +80,7 @@ def test_large_subset_goes_through_faiss_selector_and_agrees(big):
 
 def test_unscoped_search_matches_brute_force(big):
     m, emb, n_users, per_user = big
-    res = m.search("query 7", limit=10)["results"]
+    res = m.search("query 7", limit=10, all_scopes=True)["results"]
     q = emb.vectors["query 7"]
     all_scores = sorted(((float(v @ q), t) for t, v in emb.vectors.items() if t.startswith("memory")), reverse=True)
     assert [r["memory"] for r in res] == [t for _, t in all_scores[:10]]

@@ -73,7 +73,8 @@ with_nul = st.builds(lambda a, b: a + "\x00" + b, st.text(max_size=5), st.text(m
 blank = st.sampled_from(["", " ", "\n", "\t \r\n", "\u3000\u00a0 "])
 bad_text = st.one_of(junk_scalar, st.none(), blank, with_nul, with_surrogate, st.lists(st.text(), max_size=3))
 bad_id = st.one_of(
-    junk_scalar, st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    # integers are ids since mem0 2.0.14 (user_id=42 -> "42"); bools are not
+    junk_scalar.filter(lambda v: isinstance(v, bool) or not isinstance(v, int)), st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
     st.just(""), st.just("*"), with_surrogate,
     st.builds(lambda a, w, b: a + w + b, st.text(max_size=4), st.sampled_from([" ", "\t", "\n", "\x01", "\x7f"]),
               st.text(max_size=4)),
@@ -204,8 +205,9 @@ def test_wrong_memory_ids(pop):
             "delete": lambda: pop.m.delete(value), "history": lambda: pop.m.history(value),
             "set_state": lambda: pop.m.set_state(value, "paused"),
         }
-        if verb == "get" and isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
-            assert pop.m.get(value) is None  # an unknown but well-formed id is simply absent
+        if verb in ("get", "history") and isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
+            # an unknown but well-formed id is simply absent (history: [] as in mem0)
+            assert (pop.m.get(value) if verb == "get" else pop.m.history(value)) in (None, [])
             return
         pop.rejected("memory_id", calls[verb], ("memory_id", "not found"))
     run()

@@ -18,11 +18,10 @@ from typing import Any, Optional
 
 from memlab.enums import SCOPE_FIELDS as SCOPES
 from memlab.errors import MemlabError, MigrationError, ValidationError
+from memlab.store.store import CATEGORY_NS  # uuid5 namespace of category ids derived from names
 
 HISTORY_KEYS = ("id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted",
                 "actor_id", "role")
-# uuid5 namespace for category ids derived from names (stable across imports)
-CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
 
 
 @dataclass
@@ -133,13 +132,11 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
     error the transaction is rolled back and a :class:`MigrationError` is raised.
     """
     histories = {r["id"]: r.get("history") for r in records}
-    cats_by_mem = {r["id"]: r.get("categories") or [] for r in records}
-    # The caller's dicts stay as they were: the rows handed to add_records are copies without these keys.
-    records = [{k: v for k, v in r.items() if k not in ("history", "categories")} for r in records]
-    category_rows = {c["name"]: c for c in (categories or [])}
-    for names in cats_by_mem.values():
-        for name in names:
-            category_rows.setdefault(name, {"name": name})
+    # Copies, so the caller's dicts stay as they were. Every record names its categories ([] = none),
+    # so a replace clears old links.
+    records = [{**{k: v for k, v in r.items() if k != "history"}, "categories": r.get("categories") or []}
+               for r in records]
+    category_rows = {c["name"]: c for c in (categories or []) if isinstance(c, dict) and c.get("name")}
     stats = {"history": 0, "categories": 0}
 
     def in_tx(tx, written: list[str]) -> None:
@@ -148,7 +145,6 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
         for memory_id in written:
             if on_conflict == "replace":
                 conn.execute("DELETE FROM history WHERE memory_id = ?", (memory_id,))
-                conn.execute("DELETE FROM memory_categories WHERE memory_id = ?", (memory_id,))
             rows = histories.get(memory_id)
             if rows is None:
                 rec = by_id[memory_id]
@@ -161,21 +157,15 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
                                is_deleted=bool(h.get("is_deleted")), actor_id=h.get("actor_id"),
                                role=h.get("role"), history_id=h.get("id"))
                 stats["history"] += 1
-        cat_ids = {}
+        # the memories' links were written with their rows (Transaction.put_row); categories of the
+        # source that no memory names are kept too, so the catalogue round-trips whole
         for name, cat in category_rows.items():
-            existing = conn.execute("SELECT id FROM categories WHERE name = ?", (name,)).fetchone()
-            if existing:
-                cat_ids[name] = existing[0]
+            if conn.execute("SELECT 1 FROM categories WHERE name = ?", (name,)).fetchone():
                 continue
             cid = cat.get("id") or str(uuid.uuid5(CATEGORY_NS, name))
             conn.execute("INSERT INTO categories (id, name, description, created_at, updated_at) VALUES (?,?,?,?,?)",
                          (cid, name, cat.get("description"), cat.get("created_at"), cat.get("updated_at")))
-            cat_ids[name] = cid
-            stats["categories"] += 1
-        for memory_id in written:
-            for name in cats_by_mem.get(memory_id, []):
-                conn.execute("INSERT OR IGNORE INTO memory_categories (memory_id, category_id) VALUES (?, ?)",
-                             (memory_id, cat_ids[name]))
+        stats["categories"] = conn.execute("SELECT count(*) FROM categories").fetchone()[0] - cats_before[0]
         for cfg in configs or []:
             conn.execute("INSERT OR REPLACE INTO configs (key, value, created_at, updated_at) VALUES (?,?,?,?)",
                          (cfg["key"], json.dumps(cfg["value"], sort_keys=True), cfg.get("created_at"),
@@ -189,8 +179,11 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
         with memory.store.lock:
             report.details["snapshot"] = take_snapshot(memory.store.path, "pre-import-replace",
                                                        conn=memory.store.conn).id
+    with memory.store.lock:
+        cats_before = memory.store.conn.execute("SELECT count(*) FROM categories").fetchone()
     try:
-        written = memory.add_records(records, history=False, on_conflict=on_conflict, in_transaction=in_tx)
+        written = memory.add_records(records, history=False, on_conflict=on_conflict, in_transaction=in_tx,
+                                     category_catalog=list(category_rows.values()))
     except sqlite3.IntegrityError as exc:
         raise MigrationError(f"Import from {report.source} conflicts with rows already in the store ({exc}); "
                              "nothing was written. Import into an empty store or pass on_conflict='replace'.") from None

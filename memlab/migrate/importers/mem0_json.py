@@ -3,8 +3,8 @@
 Accepted shapes: a list of items, ``{"results": [...]}`` (mem0 v1.1 ``get_all``) or
 ``{"memories": [...]}`` (platform ``get_memory_export``). Items use ``memory`` (or
 ``content``/``text``), ``id``, ``hash``, ``metadata``, scope fields, ``actor_id``, ``role``,
-``created_at``/``updated_at`` and optionally ``categories``; other top-level keys are kept in
-metadata and reported.
+``created_at``/``updated_at`` and optionally ``categories``, ``state`` (memlab/OpenMemory items)
+and ``expiration_date`` (mem0 >= 2.0.10); other top-level keys are kept in metadata and reported.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Any, Optional
 from memlab.enums import SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
 from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
-from memlab.validation import RESERVED_METADATA
+from memlab.validation import RESERVED_METADATA, check_expiration_date
 
 MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")
 KNOWN = {"id", "memory", "content", "text", "data", "hash", "metadata", "user_id", "agent_id", "run_id",
-         "actor_id", "role", "created_at", "updated_at", "categories", "score", "event", "previous_memory"}
+         "actor_id", "role", "created_at", "updated_at", "categories", "score", "event", "previous_memory",
+         "state", "expiration_date"}
+STATES = ("active", "paused", "archived", "deleted")
 
 
 def _items(data: Any, where: str) -> list:
@@ -97,6 +99,19 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
             meta[f"mem0_{key}"] = meta.pop(key)
             report.repair(memory_id, "metadata_key_renamed", f"metadata key {key!r} is reserved; kept as 'mem0_{key}'")
         rec["metadata"] = meta
+        if item.get("state") is not None:
+            if item["state"] in STATES:
+                rec["state"] = item["state"]
+            else:
+                meta["mem0_state"] = item["state"]
+                report.repair(memory_id, "state_unknown", f"state {item['state']!r} is not one of {STATES}; "
+                              "imported as active, the value kept as metadata 'mem0_state'")
+        if item.get("expiration_date") is not None:
+            try:
+                rec["expiration_date"] = check_expiration_date(item["expiration_date"])
+            except ValidationError as exc:
+                meta["mem0_expiration_date"] = item["expiration_date"]
+                report.repair(memory_id, "expiration_date_unreadable", f"{exc} Kept as metadata 'mem0_expiration_date'")
         cats = item.get("categories")
         if isinstance(cats, list):
             rec["categories"] = [str(c) for c in cats if c]

@@ -1,0 +1,45 @@
+"""Expiration dates of memories (mem0 >= 2.0.10's ``expiration_date``).
+
+Revision ID: 0004_expiration
+Revises: 0003_configs
+
+Adds ``memories.expiration_date`` (TEXT, ``YYYY-MM-DD`` or NULL). Downgrade parks the set dates
+as JSON in ``store_meta`` before dropping the column; the next upgrade puts them back, so
+upgrade -> downgrade -> upgrade loses nothing.
+"""
+
+import json
+
+from alembic import op
+from sqlalchemy import text
+
+revision = "0004_expiration"
+down_revision = "0003_configs"
+branch_labels = None
+depends_on = None
+
+STASH_KEY = "stash:0004_expiration"
+DDL = ["ALTER TABLE memories ADD COLUMN expiration_date TEXT"]
+
+
+def upgrade() -> None:
+    for ddl in DDL:
+        op.execute(ddl)
+    bind = op.get_bind()
+    row = bind.execute(text("SELECT value FROM store_meta WHERE key = :k"), {"k": STASH_KEY}).fetchone()
+    if row is None:
+        return
+    for memory_id, date in json.loads(row[0]).items():
+        bind.execute(text("UPDATE memories SET expiration_date = :d WHERE id = :i"), {"d": date, "i": memory_id})
+    bind.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": STASH_KEY})
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    dates = {i: d for i, d in bind.execute(
+        text("SELECT id, expiration_date FROM memories WHERE expiration_date IS NOT NULL ORDER BY vid"))}
+    if dates:
+        bind.execute(text("INSERT OR REPLACE INTO store_meta (key, value) VALUES (:k, :v)"),
+                     {"k": STASH_KEY, "v": json.dumps(dates)})
+    # plain DROP COLUMN (SQLite >= 3.35): a batch table rebuild would renumber nothing but is slower
+    op.execute("ALTER TABLE memories DROP COLUMN expiration_date")
