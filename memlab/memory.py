@@ -5,8 +5,6 @@ Validation happens before anything is written; every write is one store transact
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import uuid
 import warnings
 from datetime import datetime, timezone
@@ -24,9 +22,18 @@ from memlab.errors import (
     NotFoundError,
     ValidationError,
 )
+from memlab.pipeline import Engine, add_inferred, add_procedural
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
 from memlab.store.keyword import check_mode
+from memlab.store.rows import (
+    apply_add,
+    apply_delete,
+    apply_update,
+    item_of,
+    new_row,
+    text_hash,
+)
 from memlab.validation import (
     MISSING_SCOPE,
     check_categories,
@@ -45,19 +52,12 @@ V10_WARNING = (
     "The v1.0 response format (bare lists from add/get_all/search) is deprecated. "
     "Set MemoryConfig(version='v1.1') and read results from response['results']."
 )
-OPTIONAL_FIELDS = ("user_id", "agent_id", "run_id", "actor_id", "role", "expiration_date")
 UNSCOPED_READ = (
     f"{MISSING_SCOPE} To read every scope of the store on purpose, pass all_scopes=True "
     "(or filters={'user_id': '*'} for every memory that has a user_id)."
 )
 _UNSET: Any = object()  # update(expiration_date=None) clears the date; leaving it out keeps it
 MEMORY_TYPES = tuple(t.value for t in MemoryType)
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def text_hash(text: str) -> str:
-    """mem0's content hash: md5 of the UTF-8 text."""
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 class Memory:
@@ -126,6 +126,10 @@ class Memory:
             out["relations"] = relations or []
         return out
 
+    def _engine(self) -> Engine:
+        """The pieces the infer=True pipeline works with (it never sees this facade)."""
+        return Engine(store=self.store, embed=self.embed, llm=self.llm, config=self.config)
+
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
         """Embed texts with the configured embedder, checked (finite, right size) and L2-normalised."""
         texts = list(texts)
@@ -139,30 +143,6 @@ class Memory:
             raise EmbeddingError(f"Embedder {self.embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc
         return check_vectors(raw, len(texts), self.store.dims,
                              str(self.embedder.name))
-
-    @staticmethod
-    def _item(row: dict, score: Optional[float] = None) -> dict:
-        # a copy: callers must not alias the stored row (scalars are immutable, containers are copied)
-        meta = {k: v if isinstance(v, _SCALARS) else copy.deepcopy(v) for k, v in (row.get("metadata") or {}).items()}
-        if row.get("memory_type"):
-            meta["memory_type"] = row["memory_type"]
-        item = {
-            "id": row["id"],
-            "memory": row["memory"],
-            "hash": row["hash"],
-            "metadata": meta,
-        }
-        if score is not None:
-            item["score"] = score
-        item["created_at"] = row.get("created_at")
-        item["updated_at"] = row.get("updated_at")
-        for f in OPTIONAL_FIELDS:
-            if row.get(f) is not None:
-                item[f] = row[f]
-        # OpenMemory's item fields: the state (reads can ask for paused/archived ones) and categories
-        item["state"] = row.get("state")
-        item["categories"] = list(row.get("categories") or [])
-        return item
 
     def _scope_filter(self, user_id, agent_id, run_id, filters) -> dict:
         scope = {
@@ -254,14 +234,10 @@ class Memory:
                     "Procedural memory needs an agent_id: it summarises an agent's run "
                     "(pass agent_id=..., and user_id/run_id if you like)."
                 )
-            from memlab.pipeline import add_procedural
-
-            items, trace = add_procedural(self, msgs, scope, metadata, prompt, expiration_date=expires)
+            items, trace = add_procedural(self._engine(), msgs, scope, metadata, prompt, expiration_date=expires)
             return self._with_trace(self._wrap(items), trace, return_trace)
         if infer:
-            from memlab.pipeline import add_inferred
-
-            items, trace = add_inferred(self, msgs, scope, metadata, prompt, memory_type, expiration_date=expires)
+            items, trace = add_inferred(self._engine(), msgs, scope, metadata, prompt, memory_type, expiration_date=expires)
             result = self._wrap(items)
             if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
                 result["problems"] = list(trace["problems"])
@@ -285,28 +261,12 @@ class Memory:
             return []
         vectors = self.embed([m["content"] for m in kept])
         now = now_iso()
-        rows = []
-        for msg in kept:
-            rows.append({
-                "id": str(uuid.uuid4()),
-                "memory": msg["content"],
-                "hash": text_hash(msg["content"]),
-                "metadata": dict(metadata),
-                **scope,
-                "actor_id": msg.get("name"),
-                "role": msg["role"],
-                "memory_type": memory_type,
-                "state": MemoryState.ACTIVE.value,
-                "created_at": now,
-                "updated_at": now,
-                "expiration_date": expiration_date,
-            })
+        rows = [new_row(msg["content"], scope, metadata, now=now, actor_id=msg.get("name"), role=msg["role"],
+                        memory_type=memory_type, expiration_date=expiration_date) for msg in kept]
         with self.store.transaction() as tx:
             for row, vec in zip(rows, vectors):
-                tx.put_row(row, vec)
-                tx.add_history(row["id"], None, row["memory"], "ADD", created_at=now, updated_at=now,
-                               actor_id=row["actor_id"], role=row["role"])
-        return [{**self._item(r), "event": "ADD"} for r in rows]
+                apply_add(tx, row, vec)
+        return [{**item_of(r), "event": "ADD"} for r in rows]
 
     def add_records(self, records: Sequence[dict], *, batch_size: int = 512, history: bool = True,
                     on_conflict: str = "error", in_transaction: Any = None,
@@ -415,7 +375,7 @@ class Memory:
         row = self.store.get(memory_id)
         if row is None or row["state"] == MemoryState.DELETED.value:
             return None
-        return self._item(row)
+        return item_of(row)
 
     def get_all(self, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                 run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
@@ -430,7 +390,7 @@ class Memory:
         node = self._read_node(user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = self._limit(limit, top_k)
         rows = self.store.select(node, limit=limit)
-        return self._wrap([self._item(r) for r in rows])
+        return self._wrap([item_of(r) for r in rows])
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
@@ -454,9 +414,9 @@ class Memory:
         qvec = self.embed([query], purpose="search")[0]
         if mode == "dense":
             hits = self.store.search(qvec, node, limit, threshold)
-            return self._wrap([self._item(row, score) for row, score in hits])
+            return self._wrap([item_of(row, score) for row, score in hits])
         hits = self.store.search(qvec, node, limit, threshold, mode=mode, text=query)
-        return self._wrap([{**self._item(row, score), **extra} for row, score, extra in hits])
+        return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits])
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
                metadata: Optional[dict] = None, expiration_date: Any = _UNSET) -> dict:
@@ -482,28 +442,8 @@ class Memory:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
             if expires is not _UNSET:
                 current["expiration_date"] = expires
-            self._apply_update(tx, current, new_text, new_meta, vector)
+            apply_update(tx, current, new_text, new_meta, vector, now_iso())
         return {"message": "Memory updated successfully!"}
-
-    def _apply_update(self, tx, current: dict, new_text: Optional[str], new_meta: Optional[dict],
-                      vector: Optional[np.ndarray], now: Optional[str] = None) -> dict:
-        now = now or now_iso()
-        vec = current.pop("vector")
-        current.pop("vid", None)
-        old_text = current["memory"]
-        if new_text is not None and new_text != old_text:
-            if vector is None:
-                vector = self.embed([new_text])[0]
-            current["memory"] = new_text
-            current["hash"] = text_hash(new_text)
-            vec = vector
-        if new_meta is not None:
-            current["metadata"] = {**(current.get("metadata") or {}), **new_meta}
-        current["updated_at"] = now
-        tx.put_row(current, vec)
-        tx.add_history(current["id"], old_text, current["memory"], "UPDATE", created_at=current["created_at"],
-                       updated_at=now, actor_id=current.get("actor_id"), role=current.get("role"))
-        return current
 
     def delete(self, memory_id: str) -> dict:
         """Soft-delete a memory (kept in history; ``get`` returns None afterwards)."""
@@ -512,19 +452,8 @@ class Memory:
             current = tx.get_row(memory_id)
             if current is None or current["state"] == MemoryState.DELETED.value:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
-            self._apply_delete(tx, current)
+            apply_delete(tx, current, now_iso())
         return {"message": "Memory deleted successfully!"}
-
-    def _apply_delete(self, tx, current: dict, now: Optional[str] = None) -> None:
-        now = now or now_iso()
-        vec = current.pop("vector")
-        current.pop("vid", None)
-        current["state"] = MemoryState.DELETED.value
-        current["deleted_at"] = now
-        current["updated_at"] = now
-        tx.put_row(current, vec)
-        tx.add_history(current["id"], current["memory"], None, "DELETE", created_at=current["created_at"],
-                       updated_at=now, is_deleted=True, actor_id=current.get("actor_id"), role=current.get("role"))
 
     def delete_all(self, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                    run_id: Optional[str] = None, filters: Optional[dict] = None) -> dict:
@@ -542,7 +471,7 @@ class Memory:
             for memory_id in ids:
                 current = tx.get_row(memory_id)
                 if current is not None and current["state"] == MemoryState.ACTIVE.value:
-                    self._apply_delete(tx, current, now)
+                    apply_delete(tx, current, now)
         return {"message": "Memories deleted successfully!"}
 
     def set_state(self, memory_id: str, state: str) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -25,9 +25,30 @@ import numpy as np
 from memlab.enums import MemoryState, MemoryType
 from memlab.errors import MemlabError, ProviderError
 from memlab.llms.base import LLMReply
-from memlab.llms.parsing import ReplyParseError, parse_decisions, parse_facts, parse_summary, snippet
+from memlab.llms.parsing import (
+    ReplyParseError,
+    parse_decisions,
+    parse_facts,
+    parse_summary,
+    snippet,
+)
 from memlab.store import filters as F
 from memlab.store import now_iso
+from memlab.store.rows import apply_add, apply_delete, apply_update, item_of, new_row
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the pipeline works with: the store, the embedding function, the LLM and the config.
+
+    ``Memory`` builds one per call; the pipeline never sees the facade itself.
+    """
+
+    store: Any
+    embed: Callable[[Sequence[str]], np.ndarray]
+    llm: Any
+    config: Any
+
 
 log = logging.getLogger("memlab.pipeline")
 NEIGHBOURS = 5  # retrieved memories per fact (mem0's choice)
@@ -103,14 +124,14 @@ def _covers(entry: dict, fact: str) -> bool:
     return False
 
 
-def _embed_cache(memory, seed: dict[str, np.ndarray]) -> Callable[[Sequence[str]], np.ndarray]:
+def _embed_cache(engine: Engine, seed: dict[str, np.ndarray]) -> Callable[[Sequence[str]], np.ndarray]:
     cache = dict(seed)
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            cache.update(zip(missing, memory.embed(missing)))
-        return np.vstack([cache[t] for t in texts]) if texts else np.zeros((0, memory.store.dims), np.float32)
+            cache.update(zip(missing, engine.embed(missing)))
+        return np.vstack([cache[t] for t in texts]) if texts else np.zeros((0, engine.store.dims), np.float32)
 
     return embed
 
@@ -164,12 +185,12 @@ def _plan(entries: list[dict], facts: list[str], temp_rows: dict[str, dict], pro
     return [op for op in ops if op["event"] != "NONE" or any(_covers(op["entry"], f) for f in facts)]
 
 
-def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: Optional[str],
+def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, prompt: Optional[str],
                  memory_type: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
     """Extract facts, reconcile them with the scope's memories and apply the events atomically."""
     clock = _Clock()
-    llm = memory.llm
-    cfg = memory.config
+    llm = engine.llm
+    cfg = engine.config
     problems: list[str] = []
     trace: dict[str, Any] = {"llm": getattr(llm, "name", type(llm).__name__), "problems": problems}
 
@@ -186,7 +207,7 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
         trace["timings"] = clock.timings
         return [], trace
 
-    fact_vecs = memory.embed(facts)
+    fact_vecs = engine.embed(facts)
     t = clock.lap("embed", t)
     node = F.parse({k: v for k, v in scope.items() if v is not None})
     temp_rows: dict[str, dict] = {}
@@ -195,12 +216,12 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     seed = dict(zip(facts, fact_vecs))
     for fact, vec in zip(facts, fact_vecs):
         hits = []
-        for row, score in memory.store.search(vec, node, NEIGHBOURS):
+        for row, score in engine.store.search(vec, node, NEIGHBOURS):
             if row["id"] not in by_uuid:
                 temp = str(len(temp_rows))
                 by_uuid[row["id"]] = temp
                 temp_rows[temp] = row
-                stored = memory.store.vector(row["id"])
+                stored = engine.store.vector(row["id"])
                 if stored is not None:
                     seed.setdefault(row["memory"], stored)
             hits.append({"temp_id": by_uuid[row["id"]], "id": row["id"], "memory": row["memory"],
@@ -210,7 +231,7 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     trace.update(retrieval=retrieval, memories_shown=shown, id_map={k: r["id"] for k, r in temp_rows.items()})
     t = clock.lap("retrieve", t)
 
-    embed = _embed_cache(memory, seed)
+    embed = _embed_cache(engine, seed)
     entries = _ask(llm, "the update decision", "update decision", lambda: llm.decide_updates(
         shown, facts, prompt=cfg.custom_update_memory_prompt, embed=embed),
         parse_decisions, trace, "decision", problems)
@@ -220,7 +241,7 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     vectors = dict(zip(new_texts, embed(new_texts))) if new_texts else {}
     t = clock.lap("decide", t)
 
-    items, events = _apply(memory, ops, vectors, scope, metadata, memory_type, msgs, problems, expiration_date)
+    items, events = _apply(engine.store, ops, vectors, scope, metadata, memory_type, msgs, problems, expiration_date)
     trace["events"] = events
     clock.lap("apply", t)
     clock.total()
@@ -230,28 +251,23 @@ def add_inferred(memory, msgs: list[dict], scope: dict, metadata: dict, prompt: 
     return items, trace
 
 
-def _apply(memory, ops: list[dict], vectors: dict, scope: dict, metadata: dict, memory_type: Optional[str],
+def _apply(store: Any, ops: list[dict], vectors: dict, scope: dict, metadata: dict, memory_type: Optional[str],
            msgs: list[dict], problems: list[str], expiration_date: Optional[str] = None) -> tuple[list[dict], list[dict]]:
     names = {m.get("name") for m in msgs if m["role"] == "user"}
     actor = next(iter(names)) if len(names) == 1 else None
     now = now_iso()
     items: list[dict] = []
     events: list[dict] = []
-    with memory.store.transaction() as tx:
+    with store.transaction() as tx:
         for op in ops:
             e = op["entry"]
             info = {"event": op["event"], "fact": e.get("fact"), "rule": e.get("rule"), "reason": e.get("reason"),
                     "decision_index": e["index"]}
             if op["event"] == "ADD":
-                row = {
-                    "id": str(uuid.uuid4()), "memory": op["text"], "hash": _hash(op["text"]),
-                    "metadata": dict(metadata), **scope, "actor_id": actor, "role": None,
-                    "memory_type": memory_type, "state": MemoryState.ACTIVE.value,
-                    "created_at": now, "updated_at": now, "expiration_date": expiration_date,
-                }
-                tx.put_row(row, vectors[op["text"]])
-                tx.add_history(row["id"], None, row["memory"], "ADD", created_at=now, updated_at=now, actor_id=actor)
-                items.append({**memory._item(row), "event": "ADD"})
+                row = new_row(op["text"], scope, metadata, now=now, actor_id=actor, memory_type=memory_type,
+                              expiration_date=expiration_date)
+                apply_add(tx, row, vectors[op["text"]])
+                items.append({**item_of(row), "event": "ADD"})
                 events.append({**info, "id": row["id"], "memory": row["memory"]})
                 continue
             current = tx.get_row(op["uuid"])
@@ -263,31 +279,25 @@ def _apply(memory, ops: list[dict], vectors: dict, scope: dict, metadata: dict, 
                 old = current["memory"]
                 if expiration_date is not None:  # as mem0: the add's expiration_date travels with the update
                     current["expiration_date"] = expiration_date
-                row = memory._apply_update(tx, current, op["text"], dict(metadata) or None, vectors[op["text"]], now)
-                items.append({**memory._item(row), "event": "UPDATE", "previous_memory": old})
+                row = apply_update(tx, current, op["text"], dict(metadata) or None, vectors[op["text"]], now)
+                items.append({**item_of(row), "event": "UPDATE", "previous_memory": old})
                 events.append({**info, "id": row["id"], "memory": row["memory"], "previous_memory": old})
             elif op["event"] == "DELETE":
-                memory._apply_delete(tx, current, now)
-                items.append({**memory._item(current), "event": "DELETE"})
+                apply_delete(tx, current, now)
+                items.append({**item_of(current), "event": "DELETE"})
                 events.append({**info, "id": current["id"], "memory": current["memory"]})
             else:
                 current.pop("vector", None)
-                items.append({**memory._item(current), "event": "NONE"})
+                items.append({**item_of(current), "event": "NONE"})
                 events.append({**info, "id": current["id"], "memory": current["memory"]})
     return items, events
 
 
-def _hash(text: str) -> str:
-    from memlab.memory import text_hash
-
-    return text_hash(text)
-
-
-def add_procedural(memory, msgs: list[dict], scope: dict, metadata: dict,
+def add_procedural(engine: Engine, msgs: list[dict], scope: dict, metadata: dict,
                    prompt: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
     """Summarise an agent's run into ONE memory with ``memory_type="procedural_memory"``."""
     clock = _Clock()
-    llm = memory.llm
+    llm = engine.llm
     t = time.perf_counter()
     reply = _call_llm("the procedural summary", llm, lambda: llm.summarize_procedure(msgs, prompt=prompt))
     try:
@@ -295,20 +305,16 @@ def add_procedural(memory, msgs: list[dict], scope: dict, metadata: dict,
     except ReplyParseError as exc:
         raise _unreadable("procedural summary", llm, reply, exc) from None
     t = clock.lap("summarize", t)
-    vec = memory.embed([summary])[0]
+    vec = engine.embed([summary])[0]
     t = clock.lap("embed", t)
     now = now_iso()
-    row = {
-        "id": str(uuid.uuid4()), "memory": summary, "hash": _hash(summary), "metadata": dict(metadata),
-        **scope, "actor_id": None, "role": None, "memory_type": MemoryType.PROCEDURAL.value,
-        "state": MemoryState.ACTIVE.value, "created_at": now, "updated_at": now, "expiration_date": expiration_date,
-    }
-    with memory.store.transaction() as tx:
-        tx.put_row(row, vec)
-        tx.add_history(row["id"], None, summary, "ADD", created_at=now, updated_at=now)
+    row = new_row(summary, scope, metadata, now=now, memory_type=MemoryType.PROCEDURAL.value,
+                  expiration_date=expiration_date)
+    with engine.store.transaction() as tx:
+        apply_add(tx, row, vec)
     clock.lap("apply", t)
     clock.total()
     trace = {"llm": getattr(llm, "name", type(llm).__name__), "problems": [],
              "procedural": {"request": reply.request, "raw": reply.payload, "notes": reply.notes},
              "events": [{"event": "ADD", "id": row["id"], "memory": summary}], "timings": clock.timings}
-    return [{**memory._item(row), "event": "ADD"}], trace
+    return [{**item_of(row), "event": "ADD"}], trace

@@ -13,7 +13,7 @@ from memlab.errors import ValidationError
 
 # Only the scope ids are reserved: metadata setting them would move a memory into another tenant.
 # Every other key (score, created_at, state, event, ...) is legal metadata, as in mem0; it is stored
-# under metadata and never shadows the item's own field of the same name (see Memory._item).
+# under metadata and never shadows the item's own field of the same name (see memlab.store.rows.item_of).
 RESERVED_METADATA = frozenset(SCOPE_FIELDS)
 MISSING_SCOPE = "At least one of 'user_id', 'agent_id', or 'run_id' must be provided."
 MAX_ID_LEN = 256

@@ -139,7 +139,7 @@ def _hit(item: dict) -> dict:
             score = None
     out = {"id": str(item["id"]), "memory": item["memory"], "hash": item.get("hash"), "score": score}
     if out["hash"] is None:
-        from memlab.memory import text_hash
+        from memlab.store.rows import text_hash
 
         out["hash"] = text_hash(item["memory"])
     return out

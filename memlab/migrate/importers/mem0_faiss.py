@@ -189,7 +189,7 @@ def _payload_record(memory_id: str, payload: Any, history: list, report: ImportR
     if not any(rec.get(k) for k in SCOPE_FIELDS):
         report.skip(memory_id, "payload has no user_id, agent_id or run_id")
         return None
-    from memlab.memory import text_hash
+    from memlab.store.rows import text_hash
 
     rec["hash"] = text_hash(text)
     if payload.get("hash") not in (None, rec["hash"]):
