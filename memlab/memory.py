@@ -58,7 +58,8 @@ def resolve_config(config: Any) -> MemoryConfig:
     except ConfigError as current_error:
         from memlab.migrate.config import migrate_config  # part of memlab: an ImportError here is a bug
         try:
-            migration = migrate_config(config)
+            # on the fly the response format must not change under running code: keep v1.0 if asked for
+            migration = migrate_config(config, keep_version=True)
         except ConfigError as exc:
             raise ConfigError(f"{str(current_error).rstrip('.')}. "
                               f"It is not a legacy config memlab can migrate either: {exc}") from None
