@@ -230,11 +230,12 @@ def check_expiration_date(value: Any, name: str = "expiration_date") -> Optional
 
 
 def check_categories(name: str, value: Any) -> list[str]:
-    """Category names: a list of non-empty strings (duplicates dropped, order kept)."""
+    """Category names: a list of non-empty strings, returned sorted without duplicates (the order the
+    store reads them back in, so an item looks the same before and after re-opening a store)."""
     if not isinstance(value, (list, tuple)):
         raise ValidationError(f"{name} must be a list of category names, got {type(value).__name__}.")
     for item in value:
         if not isinstance(item, str) or not item.strip():
             raise ValidationError(f"{name} must hold non-empty strings, got {item!r}.")
         _check_utf8(name, item)
-    return list(dict.fromkeys(value))
+    return sorted(set(value))

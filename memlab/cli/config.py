@@ -23,6 +23,9 @@ def register(sub) -> None:
     m.add_argument("--format", choices=["json", "yaml"], default=None,
                    help="Output format (default: from NEW's suffix, else json).")
     m.add_argument("--force", action="store_true", help="Overwrite NEW if it exists.")
+    m.add_argument("--keep-version", action="store_true",
+                   help="Keep version v1.0 (bare-list responses) instead of moving to v1.1; the explicit opt-out "
+                        "for client code not yet reading response['results'].")
     m.add_argument("--json", dest="as_json", action="store_true",
                    help="Print the whole result (config, changes, warnings) as one JSON document.")
     m.set_defaults(func=run_migrate)
@@ -76,7 +79,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         if not out.parent.is_dir():
             raise ConfigError(f"Folder {str(out.parent)!r} does not exist.")
     try:
-        migration = migrate_config(_read_input(args.old))
+        migration = migrate_config(_read_input(args.old), keep_version=args.keep_version)
     except ConfigError as exc:
         raise _one_line(exc) from None
     fmt = args.format or ("yaml" if out is not None and out.suffix.lower() in (".yaml", ".yml") else "json")
@@ -109,7 +112,7 @@ def run_validate(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.file} is a legacy (mem0) config, not a current memlab one; "
                               f"run `memlab config migrate {args.file} -o NEW`.") from None
         raise _one_line(exc) from None
-    check = migrate_config(config)
+    check = migrate_config(config, keep_version=True)  # v1.0 is a valid (deprecated) choice, not an inconsistency
     if check.changes:
         first = check.changes[0]
         raise ConfigError(f"{args.file}: valid syntax but inconsistent: {first.path}: {first.reason} "

@@ -29,7 +29,8 @@ def resolve_config(config: Any) -> MemoryConfig:
         return MemoryConfig.from_dict(config)
     except ConfigError as current_error:
         try:
-            migration = migrate_config(config)
+            # on the fly the response format must not change under running code: keep v1.0 if asked for
+            migration = migrate_config(config, keep_version=True)
         except ConfigError as exc:
             raise ConfigError(f"{str(current_error).rstrip('.')}. "
                               f"It is not a legacy config memlab can migrate either: {exc}") from None

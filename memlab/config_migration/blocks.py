@@ -182,7 +182,13 @@ def _openai_via(provider: str, cfg: dict, url: str, path: str, rep, fields: set,
 
 
 # ----------------------------------------------------------------------------- top level
-def version(data: dict, rep) -> Optional[str]:
+V10_CLIENT_CHANGE = (
+    "client code must read the list from response['results'] of add() / get_all() / search() "
+    "(v1.0 returned the bare list), e.g. `for m in memory.search(q, user_id=u)['results']:`"
+)
+
+
+def version(data: dict, rep, keep_version: bool = False) -> Optional[str]:
     value, api = data.get("version"), data.get("api_version")
     if api is not None:
         if value is None:
@@ -194,9 +200,16 @@ def version(data: dict, rep) -> Optional[str]:
         return None
     if value not in ("v1.0", "v1.1"):
         raise ConfigError(f"version {value!r} is not an API version; allowed: 'v1.0', 'v1.1'.")
-    if value == "v1.0":
-        rep.warn("version 'v1.0' is kept: add/get_all/search return bare lists and emit a DeprecationWarning "
-                 "(mem0 2.x silently ignores it). Set version 'v1.1' and read response['results'].")
+    if value == "v1.0" and keep_version:
+        rep.warn("version 'v1.0' is kept (keep_version=True): add/get_all/search return bare lists and emit a "
+                 "DeprecationWarning (mem0 2.x silently ignores it). Migrate without keep_version to move to "
+                 "'v1.1'; then " + V10_CLIENT_CHANGE + ".")
+    elif value == "v1.0":
+        rep.change("version", "v1.0", "v1.1", "v1.0 (bare lists from add/get_all/search) is deprecated; "
+                   "v1.1 is the current format (mem0 2.x only has v1.1)")
+        rep.warn("version v1.0 -> v1.1: " + V10_CLIENT_CHANGE + ". To stay on v1.0 for now, migrate with "
+                 "keep_version=True (`memlab config migrate --keep-version`).")
+        value = "v1.1"
     return value
 
 

@@ -244,11 +244,14 @@ def _unwrap_openmemory(data: dict, rep: _Report) -> dict:
 _PROMPTS = ("custom_fact_extraction_prompt", "custom_update_memory_prompt", "custom_instructions")
 
 
-def migrate_config(old: Any) -> ConfigMigration:
+def migrate_config(old: Any, *, keep_version: bool = False) -> ConfigMigration:
     """Migrate a legacy or current config to a valid :class:`MemoryConfig`, with a full report.
 
     Args:
         old: a dict, a :class:`MemoryConfig`, JSON/YAML text, or a path to a JSON/YAML file.
+        keep_version: keep ``version: "v1.0"`` (bare-list responses) instead of moving to the current
+            ``"v1.1"``; the explicit opt-out for client code that still expects lists. Without it a
+            v1.0 config becomes v1.1 and the report says which client code must change.
 
     Returns:
         A :class:`ConfigMigration` (``config``, ``changes``, ``warnings``, ``diff()``).
@@ -267,7 +270,9 @@ def migrate_config(old: Any) -> ConfigMigration:
     data = _unwrap_openmemory(copy.deepcopy(source), rep)
     out: dict[str, Any] = {}
 
-    version = B.version(data, rep)
+    if not isinstance(keep_version, bool):
+        raise ConfigError(f"keep_version must be True or False, got {keep_version!r}.")
+    version = B.version(data, rep, keep_version)
     if version is not None:
         out["version"] = version
 
@@ -318,7 +323,14 @@ def _reconcile_dims(out: dict, dims: tuple, legacy: bool, rep) -> None:
     """Make vector_store.embedding_model_dims agree with the embedder (mem0 assumed 1536 for every model)."""
     size, known, model = dims
     vs = out.get("vector_store")
+    if vs is None and legacy and known and size and "embedder" in out:
+        # a legacy config without a vector_store block: still write the model's size down, so an
+        # import of the old vectors can check them against it
+        vs = out["vector_store"] = {"provider": "faiss", "config": {}}
     if vs is None or vs["provider"] != "faiss":
+        if not known and "embedder" in out:
+            rep.warn(f"embedder: model {model!r} is not in memlab's table of known models; its vector size is "
+                     "asked from the server once at start-up (memlab does not guess it).")
         return
     given = vs["config"].get("embedding_model_dims")
     if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < 1):

@@ -58,6 +58,26 @@ KNOWN_EMBEDDING_DIMS: dict[str, int] = {
     "cohere.embed-english-v3": 1024,
     # Together
     "m2-bert-80m-8k-retrieval": 768,
+    # more sentence-transformers / Ollama models mem0 users configure
+    "paraphrase-mpnet-base-v2": 768,
+    "mxbai-embed-large-v1": 1024,
+    "snowflake-arctic-embed-xs": 384,
+    "snowflake-arctic-embed-s": 384,
+    "snowflake-arctic-embed-m": 768,
+    "snowflake-arctic-embed-l": 1024,
+    "bge-small-en": 384,
+    "bge-base-en": 768,
+    "granite-embedding": 384,
+    # Cohere, Voyage, Mistral (through OpenAI-compatible gateways)
+    "embed-english-v3.0": 1024,
+    "embed-multilingual-v3.0": 1024,
+    "embed-english-light-v3.0": 384,
+    "embed-multilingual-light-v3.0": 384,
+    "cohere.embed-multilingual-v3": 1024,
+    "voyage-3": 1024,
+    "voyage-3-large": 1024,
+    "voyage-3-lite": 512,
+    "mistral-embed": 1024,
 }
 
 # Names under which all-MiniLM-L6-v2 (memlab's bundled offline model) appears.

@@ -14,8 +14,10 @@ facts added earlier in the same call) and applies the first rule that fires:
 3. same single-valued slot (name, age, residence, employer,
    occupation, "<thing> is <value>"), different value         -> UPDATE (same value -> NONE);
    a negated slot with the memory's value                     -> DELETE (retraction) / UPDATE
-4. cosine >= ``duplicate_threshold`` and same polarity        -> NONE
-5. otherwise                                                  -> ADD
+4. a negation of what a memory said before an UPDATE of this
+   same call ("I moved to Berlin, I don't live in Paris anymore") -> NONE (the update replaced it)
+5. cosine >= ``duplicate_threshold`` and same polarity        -> NONE
+6. otherwise                                                  -> ADD
 
 docs/llm.md lists exactly what this handles and what it does not.
 """
@@ -205,10 +207,29 @@ class RulesLLM:
                     return _Decision("NONE", "same-slot-value", f"same {f.slot} as memory {c.key}", c)
                 return _Decision("UPDATE", "slot-change",
                                  f"changes {f.slot} of memory {c.key} from {g.value!r} to {f.value!r}", c)
+        if f.negative:
+            superseded = self._negates_replaced(f, ranked)
+            if superseded is not None:
+                return superseded
         for c, score in ranked:
             if score >= self.duplicate_threshold and f.negative == c.shape.negative:
                 return _Decision("NONE", "near-duplicate", f"near-duplicate of memory {c.key} (cosine {score:.3f})", c)
         return _Decision("ADD", "new", "new information")
+
+    def _negates_replaced(self, f: FactShape, ranked: list[tuple[_Candidate, float]]) -> Optional[_Decision]:
+        """A negation of what a memory said before this call updated it ("I moved to Berlin, I don't live
+        in Paris anymore" after "Lives in Paris"): the update already replaced the negated fact, so the
+        negation is NONE - never a new "Does not live in Paris" memory beside the update."""
+        for c, score in ranked:
+            if c.original is None or c.original == c.text:
+                continue
+            before = _Candidate(key=c.key, text=c.original, shape=shape(c.original), vec=c.vec, original=c.original)
+            d = self._decide(f, [(before, score)])
+            if d.event in ("DELETE", "UPDATE"):
+                return _Decision("NONE", "negation-already-replaced",
+                                 f"negates {c.original!r}, which memory {c.key} no longer says after this call's "
+                                 f"update ({c.text!r})", c)
+        return None
 
     # ------------------------------------------------------------------ procedural
     def summarize_procedure(self, messages: list[dict], *, prompt: Optional[str] = None) -> LLMReply:

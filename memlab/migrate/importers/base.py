@@ -41,6 +41,7 @@ class ImportReport:
     categories: int = 0
     configs: int = 0
     details: dict = field(default_factory=dict)           # importer-specific diagnostics
+    fates: list = field(default_factory=list)             # {"table", "column", "rows", "fate"} of the source
 
     # ---------------------------------------------------------------- recording
     def repair(self, memory_id: Optional[str], repair: str, detail: str) -> None:
@@ -71,7 +72,16 @@ class ImportReport:
             if self.counts.get(scope):
                 lines.append(f"{scope}: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counts[scope].items())))
         lines.extend(f"warning: {w}" for w in self.warnings)
+        if self.fates:
+            lines.append("source tables: " + "; ".join(f"{f['table']} ({f['rows']} rows) -> {f['fate']}"
+                                                         for f in self.fates if f["column"] is None))
         return "\n".join(lines)
+
+    def fates_frame(self):
+        """Where every table and column of the source went (one row each; ``column`` is None for a table)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.fates, columns=["table", "column", "rows", "fate"])
 
     def __str__(self) -> str:
         return self.summary()

@@ -3,9 +3,12 @@
 OpenMemory (mem0's MCP server) keeps its own SQLAlchemy tables: UUIDs as 32-char hex, naive UTC
 datetimes and the state enum by name. Each memory becomes a memlab memory of its user
 (``user_id`` = OpenMemory's user string) with ``metadata["app"]``/``["app_id"]`` naming the app,
-its state and archived/deleted times, its categories (schema 0002 tables) and its status history
-(``ADD`` for creation, ``STATE:old->new`` / ``DELETE`` for changes). Users, apps and configs are
-kept in the store's ``configs`` table under ``openmemory:*`` keys.
+its state and archived/deleted times, its categories (schema 0002 tables; items carry them as
+``categories``) and its status history (``ADD`` for creation, ``STATE:old->new`` / ``DELETE`` for
+changes). Users, apps and configs are kept in the store's ``configs`` table under ``openmemory:*``
+keys, and the tables memlab has no use for (access logs, access controls, archive policies, or any
+table it does not know) verbatim under ``openmemory:table:<name>``. ``report.fates`` says where every
+source table and column went (see :mod:`memlab.migrate.importers.openmemory_fates`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import Any, Optional
 
 from memlab.errors import MigrationError
 from memlab.migrate.importers.base import ImportReport, write_records
+from memlab.migrate.importers.openmemory_fates import FATES, TABLE_FATES, source_fates, verbatim_rows
 
 STATES = ("active", "paused", "archived", "deleted")
-NOT_IMPORTED = ("memory_access_logs", "access_controls", "archive_policies")
 
 
 def _uuid(value: Any) -> Optional[str]:
@@ -84,6 +87,11 @@ def import_openmemory(path: Any, into: Any, *, on_conflict: str = "error") -> Im
 
 def _import(conn: sqlite3.Connection, tables: set, source: str, into: Any, on_conflict: str) -> ImportReport:
     report = ImportReport(source=source, kind="OpenMemory")
+    report.fates = source_fates(conn, tables)
+    for f in report.fates:
+        if f["column"] is not None and f["fate"].startswith("NOT IMPORTED") and f["rows"]:
+            report.warnings.append(f"{f['table']}.{f['column']} ({f['rows']} rows) not imported: memlab's importer "
+                                   "does not know this column")
     users = {u["id"]: u for u in _rows(conn, "SELECT * FROM users")}
     apps = {a["id"]: a for a in _rows(conn, "SELECT * FROM apps")}
     cats, links = {}, {}
@@ -92,6 +100,9 @@ def _import(conn: sqlite3.Connection, tables: set, source: str, into: Any, on_co
         for link in _rows(conn, "SELECT memory_id, category_id FROM memory_categories"):
             if link["category_id"] in cats:
                 links.setdefault(link["memory_id"], []).append(cats[link["category_id"]]["name"])
+            else:
+                report.repair(_uuid(link["memory_id"]), "category_missing",
+                              f"link to category {_uuid(link['category_id'])}, which is not in categories; dropped")
     status: dict = {}
     if "memory_status_history" in tables:
         for row in _rows(conn, "SELECT * FROM memory_status_history ORDER BY changed_at, rowid"):
@@ -120,23 +131,35 @@ def _import(conn: sqlite3.Connection, tables: set, source: str, into: Any, on_co
                "archived_at": _time(m.get("archived_at")), "deleted_at": _time(m.get("deleted_at")),
                "categories": sorted(links.get(m["id"], []))}
         rec["history"] = _history(rec, status.get(m["id"], []), users)
+        if m.get("vector") is not None:
+            report.repair(mid, "vector_not_reused", "the SQLite vector column is set but its model is unknown; "
+                          "the text was embedded with the target's embedder")
         records.append(rec)
     configs = [{"key": "openmemory:users", "value": [
         {"id": _uuid(u["id"]), "user_id": u["user_id"], "name": u.get("name"), "email": u.get("email"),
-         "metadata": _json(u.get("metadata")), "created_at": _time(u.get("created_at"))} for u in users.values()]},
+         "metadata": _json(u.get("metadata")), "created_at": _time(u.get("created_at")),
+         "updated_at": _time(u.get("updated_at"))} for u in users.values()]},
         {"key": "openmemory:apps", "value": [
             {"id": _uuid(a["id"]), "owner": users.get(a["owner_id"], {}).get("user_id"), "name": a["name"],
              "description": a.get("description"), "is_active": bool(a.get("is_active")),
-             "metadata": _json(a.get("metadata")), "created_at": _time(a.get("created_at"))} for a in apps.values()]}]
+             "metadata": _json(a.get("metadata")), "created_at": _time(a.get("created_at")),
+             "updated_at": _time(a.get("updated_at"))} for a in apps.values()]}]
     if "configs" in tables:
         for c in _rows(conn, "SELECT * FROM configs"):
             configs.append({"key": f"openmemory:config:{c['key']}", "value": _json(c["value"]),
                             "created_at": _time(c.get("created_at")), "updated_at": _time(c.get("updated_at"))})
-    for t in NOT_IMPORTED:
-        if t in tables:
-            n = conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            if n:
-                report.warnings.append(f"{t} ({n} rows) not imported: memlab has no equivalent table")
+            if c.get("id") is not None:
+                configs.append({"key": f"openmemory:config_id:{c['key']}", "value": _uuid(c["id"])})
+    for t in sorted(tables - set(TABLE_FATES)):
+        if t.startswith("sqlite_"):
+            continue
+        rows = verbatim_rows(conn, t)
+        configs.append({"key": f"openmemory:table:{t}", "value": rows})
+        if rows:
+            known = "" if t in FATES or t in ("memory_access_logs", "access_controls", "archive_policies") \
+                else " (a table memlab's importer does not know)"
+            report.warnings.append(f"{t} ({len(rows)} rows) kept verbatim in configs['openmemory:table:{t}']{known}: "
+                                   "memlab has no equivalent table")
     categories = [{"id": _uuid(c["id"]), "name": c["name"], "description": c.get("description"),
                    "created_at": _time(c.get("created_at")), "updated_at": _time(c.get("updated_at"))}
                   for c in cats.values()]

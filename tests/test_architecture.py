@@ -1,0 +1,157 @@
+"""The import graph of memlab/: no circles, and imports only point down the layers (docs/architecture.md).
+
+Every ``import`` statement counts, including the ones inside functions: a lazy import is still a
+dependency, and a circle hidden in a function is still a circle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "memlab"
+
+# Top to bottom. A module may import modules of its own layer or of any layer below it.
+LAYERS: list[tuple[str, ...]] = [
+    ("memlab.cli", "memlab.widgets", "memlab.server", "memlab.__main__"),
+    ("memlab.compare", "memlab.evaluate", "memlab.migrate"),
+    ("memlab", "memlab.memory", "memlab.async_memory"),
+    ("memlab.pipeline", "memlab.doctor", "memlab.graph"),
+    ("memlab.llms", "memlab.embedders", "memlab.rerankers", "memlab.config_migration"),
+    ("memlab.store",),
+    ("memlab.config", "memlab.validation", "memlab.prompts", "memlab.openai_client"),
+    ("memlab.errors", "memlab.enums", "memlab.stats"),
+]
+MAX_LINES = 420  # "about 400": a module past this wants splitting
+FROZEN = ("memlab.store.alembic.versions",)  # Alembic revisions are frozen copies by design
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in ROOT.rglob("*.py"):
+        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """memlab modules that ``name`` imports (resolved to the nearest existing module)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([base] if base else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+        for target in targets:
+            while target not in MODULES and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in MODULES and target != name and target.split(".")[0] == "memlab":
+                found.add(target)
+    return found
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def layer_of(module: str) -> int:
+    """Index in LAYERS of the most specific entry that is ``module`` or one of its packages."""
+    best, best_len = None, -1
+    for i, entries in enumerate(LAYERS):
+        for entry in entries:
+            if (module == entry or module.startswith(entry + ".")) and len(entry) > best_len:
+                best, best_len = i, len(entry)
+    if best is None:
+        raise AssertionError(f"{module} is in no layer: add it to LAYERS in tests/test_architecture.py")
+    return best
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(GRAPH[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_walker_sees_lazy_and_relative_imports():
+    # memlab.memory imports the store at module level and the doctor inside Memory.check().
+    assert {"memlab.store", "memlab.doctor"} <= GRAPH["memlab.memory"]
+    assert "memlab.doctor.report" in GRAPH["memlab.doctor.checks"]
+
+
+def test_no_import_circles():
+    assert _cycles() == []
+
+
+def test_imports_only_point_down_the_layers():
+    upward = [
+        f"{src} (layer {layer_of(src)}) imports {dst} (layer {layer_of(dst)})"
+        for src, targets in sorted(GRAPH.items())
+        for dst in sorted(targets)
+        if layer_of(dst) < layer_of(src)
+    ]
+    assert upward == []
+
+
+def test_nothing_above_the_store_touches_sqlite_or_faiss():
+    store_layer = layer_of("memlab.store")
+    offenders = []
+    for name, path in MODULES.items():
+        if layer_of(name) >= store_layer or name.startswith("memlab.doctor") or name.startswith("memlab.migrate"):
+            continue  # the doctor checks the SQLite file itself; the importers read mem0's SQLite/FAISS files
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("sqlite3", "faiss") for a in node.names):
+                offenders.append(name)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("sqlite3", "faiss"):
+                offenders.append(name)
+    assert offenders == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.startswith(FROZEN)))
+def test_modules_stay_readable(name):
+    lines = MODULES[name].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_LINES, f"{name} has {lines} lines; split it (one clear job per module)"
