@@ -36,6 +36,10 @@ class StoreError(MemlabError):
     """The on-disk store is unreadable, locked beyond the timeout, or inconsistent."""
 
 
+class ConflictError(StoreError):
+    """A write collides with rows already in the store (an id or history id that exists). Nothing was written."""
+
+
 class MigrationError(MemlabError):
     """A data or schema migration could not be carried out. Nothing was written."""
 
@@ -48,5 +52,6 @@ __all__ = [
     "EmbeddingError",
     "ProviderError",
     "StoreError",
+    "ConflictError",
     "MigrationError",
 ]

@@ -513,14 +513,7 @@ class Memory:
 
     def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False):
         """A DataFrame of memories, one row each, in insertion order."""
-        with self.store.lock:
-            self.store.sync()
-            t = self.store.table
-            positions = np.arange(t.n)
-            if not include_deleted:
-                states = t.column("state")
-                positions = positions[states != MemoryState.DELETED.value] if t.n else positions
-            return t.to_pandas(positions, expand_metadata=expand_metadata)
+        return self.store.to_pandas(expand_metadata=expand_metadata, include_deleted=include_deleted)
 
     def check(self, repair: bool = False):
         """Check this memory's store (SQLite integrity, vectors, index vs rows, embedder) and,

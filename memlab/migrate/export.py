@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
-import numpy as np
 
 from memlab.errors import ValidationError
 from memlab.store import filters as F
@@ -66,64 +65,27 @@ def resolve_schema(schema: Any, filters: Optional[dict]) -> tuple[list[str], Opt
     return out, filters
 
 
-def _histories(store, ids: set) -> dict:
-    keys = ("id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted", "actor_id", "role")
-    out: dict[str, list] = {}
-    with store.lock:
-        cur = store.conn.execute(f"SELECT memory_id, {', '.join(keys)} FROM history ORDER BY hseq")
-        for r in cur:
-            if r[0] in ids:
-                row = dict(zip(keys, r[1:]))
-                row["is_deleted"] = int(row["is_deleted"] or 0)
-                out.setdefault(r[0], []).append(row)
-    return out
-
-
-def _categories(store, ids: set) -> dict:
-    out: dict[str, list] = {}
-    with store.lock:
-        cur = store.conn.execute("SELECT mc.memory_id, c.name FROM memory_categories mc "
-                                 "JOIN categories c ON c.id = mc.category_id ORDER BY c.name")
-        for memory_id, name in cur:
-            if memory_id in ids:
-                out.setdefault(memory_id, []).append(name)
-    return out
-
-
 def store_tables(memory: Any) -> dict:
     """The store's non-memory tables that travel with an export (categories, configs)."""
-    conn = memory.store.conn
-    with memory.store.lock:
-        cats = [dict(zip(("id", "name", "description", "created_at", "updated_at"), r)) for r in conn.execute(
-            "SELECT id, name, description, created_at, updated_at FROM categories ORDER BY name")]
-        cfgs = [{"key": k, "value": json.loads(v), "created_at": c, "updated_at": u} for k, v, c, u in conn.execute(
-            "SELECT key, value, created_at, updated_at FROM configs ORDER BY key")]
-    return {"categories": cats, "configs": cfgs}
+    return {"categories": memory.store.categories(), "configs": memory.store.configs()}
 
 
 def iter_records(memory: Any, fields: Sequence[str] = DEFAULT_FIELDS, filters: Optional[dict] = None,
                  include_deleted: bool = True) -> Iterator[dict]:
     """Full records of a memlab ``Memory`` in insertion order, restricted to ``fields``."""
     store = memory.store
-    node = F.parse(filters) if filters else None
-    with store.lock:
-        store.sync()
-        t = store.table
-        mask = store.mask(node, include_inactive=True)
-        positions = np.flatnonzero(mask)
-        rows = [(t.row(int(p)), t.vecs[int(p)].copy()) for p in positions]
+    rows = store.scan(F.parse(filters) if filters else None, include_inactive=True)
     if not include_deleted:
         rows = [(r, v) for r, v in rows if r.get("state") != "deleted"]
     ids = {r["id"] for r, _ in rows}
-    hist = _histories(store, ids) if "history" in fields else {}
-    cats = _categories(store, ids) if "categories" in fields else {}
+    hist = store.histories(ids) if "history" in fields else {}
     for row, vec in rows:
         rec = {}
         for f in fields:
             if f == "history":
                 rec[f] = hist.get(row["id"], [])
             elif f == "categories":
-                rec[f] = cats.get(row["id"], [])
+                rec[f] = sorted(row.get("categories") or [])
             elif f == "vector":
                 rec[f] = [float(x) for x in vec]
             elif f == "metadata":

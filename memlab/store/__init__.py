@@ -1,5 +1,8 @@
 """Durable store: SQLite (truth) + in-memory table + FAISS index."""
 
-from memlab.store.store import DB_NAME, Store, Transaction, now_iso
+from memlab.store.schema import DB_NAME
+from memlab.store.sqlite import now_iso
+from memlab.store.store import Store
+from memlab.store.transaction import Transaction
 
 __all__ = ["Store", "Transaction", "DB_NAME", "now_iso"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,132 +24,26 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from memlab.errors import ConfigError, StoreError, ValidationError
+from memlab.enums import MemoryState
+from memlab.errors import ConfigError, ConflictError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
 from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
+from memlab.store.loading import StoreLoading
 from memlab.store.migrations import upgrade_to_head
 from memlab.store.schema import DB_NAME, create_initial, current_revision
-from memlab.store.table import COLUMNS, Table
+from memlab.store.snapshots import take_snapshot
+from memlab.store.sqlite import ClosedConnection, enable_wal, immediate, read_identity
+from memlab.store.table import Table
+from memlab.store.transaction import Transaction
 
-ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
 HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
-# uuid5 namespace for category ids derived from names (stable across imports and stores)
-CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
 
 
-def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
-    """Switch a database to WAL, retrying while another process holds the lock.
-
-    Switching a new database to WAL needs an exclusive lock and SQLite returns "database is
-    locked" at once instead of calling the busy handler, so processes opening a new database
-    together would fail without the retry.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def now_iso() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat()
-
-
-class Transaction:
-    """Collects row upserts and history rows of one SQLite transaction."""
-
-    def __init__(self, store: "Store", conn: sqlite3.Connection, seq: int):
-        self.store = store
-        self.conn = conn
-        self.seq = seq
-        self.rows: list[tuple[int, dict, np.ndarray]] = []
-        self.wiped = False
-        self.category_catalog: dict[str, dict] = {}  # name -> {id, description, ...} for new categories
-        self.epoch: Optional[str] = None  # store epoch seen inside the write lock
-        self.data_version: Optional[int] = None  # PRAGMA data_version read just before COMMIT
-        self._history_count = 0
-
-    def get_row(self, memory_id: str) -> Optional[dict]:
-        """Current row from SQLite (authoritative inside the transaction), vector included."""
-        cur = self.conn.execute(
-            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector FROM memories WHERE id = ?", (memory_id,)
-        )
-        r = cur.fetchone()
-        if r is None:
-            return None
-        return self.store._decode(r)
-
-    def put_row(self, row: dict, vector: np.ndarray) -> int:
-        """Insert or replace a memory row; returns its vid."""
-        vec = np.ascontiguousarray(vector, dtype=np.float32)
-        if vec.shape != (self.store.dims,):
-            raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
-        values = [row.get(c) for c in ROW_COLUMNS]
-        values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
-        # One statement for insert-or-replace; the vid (FAISS id) of an existing row is kept.
-        sets = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "id")
-        vid = int(self.conn.execute(
-            f"INSERT INTO memories ({', '.join(ROW_COLUMNS)}, vector, seq) VALUES "
-            f"({', '.join('?' * (len(ROW_COLUMNS) + 2))}) "
-            f"ON CONFLICT(id) DO UPDATE SET {sets}, vector = excluded.vector, seq = excluded.seq RETURNING vid",
-            (*values, vec.tobytes(), self.seq),
-        ).fetchone()[0])
-        if row.get("categories") is not None:  # absent = unchanged (the links stay as they are)
-            self.set_categories(row["id"], row["categories"])
-        self.rows.append((vid, dict(row), vec))
-        return vid
-
-    def set_categories(self, memory_id: str, names) -> None:
-        """Replace a memory's category links; unknown names become categories (ids and descriptions
-        from ``category_catalog`` when it names them, else a uuid5 of the name)."""
-        self.conn.execute("DELETE FROM memory_categories WHERE memory_id = ?", (memory_id,))
-        for name in dict.fromkeys(names):
-            found = self.conn.execute("SELECT id FROM categories WHERE name = ?", (name,)).fetchone()
-            if found is None:
-                cat = self.category_catalog.get(name) or {}
-                cid = cat.get("id") or str(uuid.uuid5(CATEGORY_NS, name))
-                self.conn.execute(
-                    "INSERT INTO categories (id, name, description, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    (cid, name, cat.get("description"), cat.get("created_at"), cat.get("updated_at")))
-            else:
-                cid = found[0]
-            self.conn.execute("INSERT OR IGNORE INTO memory_categories (memory_id, category_id) VALUES (?, ?)",
-                              (memory_id, cid))
-
-    def add_history(self, memory_id: str, old_memory: Optional[str], new_memory: Optional[str], event: str,
-                    *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
-                    is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
-                    history_id: Optional[str] = None) -> str:
-        hid = history_id or str(uuid.uuid4())
-        # Ordering key without a MAX() scan: transaction seq in the high bits, position within it in
-        # the low 32 (room for 4e9 rows per transaction and 2e9 transactions in a signed int64).
-        self._history_count += 1
-        hseq = (self.seq << 32) + self._history_count
-        self.conn.execute(
-            "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
-            "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (hid, memory_id, old_memory, new_memory, event, created_at, updated_at, int(bool(is_deleted)),
-             actor_id, role, hseq),
-        )
-        return hid
-
-    def wipe(self) -> None:
-        """Remove every memory and history row (``reset``)."""
-        self.conn.execute("DELETE FROM memories")
-        self.conn.execute("DELETE FROM history")
-        self.conn.execute("DELETE FROM memory_categories")  # memory-linked rows (schema 0002)
-        self.wiped = True
-
-
-class Store:
+class Store(StoreLoading):
     """SQLite + table + FAISS; see the module docstring."""
+
+    read_identity = staticmethod(read_identity)
 
     def __init__(self, path: Optional[str], dims: int, embedder_name: str, *,
                  busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000):
@@ -204,7 +97,7 @@ class Store:
         if rev is None:
             # Check and create under the write lock: several processes may open a new store at once,
             # and one of them may commit the schema between our two reads.
-            with self._immediate(conn):
+            with immediate(conn, self.busy_timeout_ms):
                 if current_revision(conn) is None:
                     tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
                     if tables:
@@ -218,7 +111,7 @@ class Store:
     def _check_identity(self) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM store_meta").fetchall())
         if "embedder" not in meta:
-            with self._immediate(self.conn):
+            with immediate(self.conn, self.busy_timeout_ms):
                 # OR IGNORE: a process opening the new store at the same time may have recorded its
                 # embedder first; then the comparison below decides (never silently overwrite it).
                 self.conn.execute("INSERT OR IGNORE INTO store_meta VALUES ('embedder', ?)", (self.embedder_name,))
@@ -233,200 +126,28 @@ class Store:
                 "(memlab.migrate.DataMigrator re-embeds every memory)."
             )
 
-    @staticmethod
-    def read_identity(path: str) -> Optional[dict]:
-        """The embedder recorded in a store directory (without opening it as a Store)."""
-        db = Path(path) / DB_NAME
-        if not db.exists():
-            return None
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM store_meta").fetchall())
-        except sqlite3.DatabaseError:
-            return None
-        finally:
-            conn.close()
-        if "embedder" not in meta:
-            return None
-        return {"embedder": meta["embedder"], "dims": int(meta["dims"])}
-
-    @contextmanager
-    def _immediate(self, conn: sqlite3.Connection):
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"The store stayed locked by another writer for {self.busy_timeout_ms} ms; try again."
-                    ) from None
-                time.sleep(0.01)
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O error)
-                conn.execute("ROLLBACK")
-            raise
-
-    # ------------------------------------------------------------------ loading / syncing
-    def _decode(self, r) -> dict:
-        row = dict(zip(("vid", *ROW_COLUMNS), r[: 1 + len(ROW_COLUMNS)]))
-        try:
-            row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
-        except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
-            raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
-        row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
-        row["categories"] = self._category_names(row["id"])
-        return row
-
-    def _category_names(self, memory_id: str) -> list[str]:
-        return [n for (n,) in self.conn.execute(
-            "SELECT c.name FROM memory_categories mc JOIN categories c ON c.id = mc.category_id "
-            "WHERE mc.memory_id = ? ORDER BY c.name", (memory_id,))]
-
-    def _meta(self, key: str) -> Optional[str]:
-        r = self.conn.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
-        return r[0] if r else None
-
-    def _load_rows(self, since_seq: int) -> None:
-        cur = self.conn.execute(
-            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector, seq FROM memories WHERE seq > ? ORDER BY vid",
-            (since_seq,),
-        )
-        added_vids, added_vecs, removed = [], [], []
-        max_seq = since_seq
-        table = self.table
-        for r in cur:
-            row = self._decode(r[:-1])
-            vid = row.pop("vid")
-            vec = row.pop("vector")
-            if len(vec) != self.dims:
-                raise StoreError(f"Row {row['id']} has a {len(vec)}-d vector in a {self.dims}-d store; run `memlab doctor`.")
-            pos = table.pos_by_id.get(row["id"])
-            if pos is not None and table.active[pos]:
-                removed.append(int(table.vids[pos]))
-            _, _, is_active = table.upsert(vid, row, vec)
-            if is_active:
-                added_vids.append(vid)
-                added_vecs.append(vec)
-            max_seq = max(max_seq, r[-1])
-        if removed:
-            self.index.remove(removed)
-        if added_vids:
-            self.index.add(np.asarray(added_vids, dtype=np.int64), np.vstack(added_vecs))
-        self.last_seq = max_seq
-
-    def _load_all(self) -> None:
-        with self.lock:
-            self.table.clear()
-            self.index.reset()
-            self.last_seq = 0
-            self.epoch = self._meta("epoch")
-            self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            self._bulk_load()
-
-    def _bulk_load(self) -> None:
-        """Initial load, column by column (a 100k-memory store re-opens in about a second)."""
-        rows = self.conn.execute(
-            f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector, seq FROM memories ORDER BY vid"
-        ).fetchall()
-        if not rows:
-            return
-        n = len(rows)
-        columns = list(zip(*rows))
-        blobs = columns[1 + len(ROW_COLUMNS)]
-        width = self.dims * 4
-        if set(map(len, blobs)) != {width}:
-            bad = next(i for i, b in enumerate(blobs) if len(b) != width)
-            raise StoreError(
-                f"Row {columns[1][bad]} has a {len(blobs[bad]) // 4}-d vector in a {self.dims}-d store; "
-                "run `memlab doctor` on it."
-            )
-        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, self.dims)
-        data = {c: columns[1 + i] for i, c in enumerate(ROW_COLUMNS)}
-        data["metadata"] = self._decode_metadata_column(data["id"], data["metadata"])
-        pos_of = {memory_id: i for i, memory_id in enumerate(data["id"])}
-        cats: dict[int, list] = {}
-        for memory_id, name in self.conn.execute(
-                "SELECT mc.memory_id, c.name FROM memory_categories mc JOIN categories c ON c.id = mc.category_id "
-                "ORDER BY c.name"):
-            if memory_id in pos_of:
-                cats.setdefault(pos_of[memory_id], []).append(name)
-        data["categories"] = cats
-        vids = np.fromiter(columns[0], dtype=np.int64, count=n)
-        active = self.table.bulk_load(vids, data, vecs)
-        self.index.add(vids[active], vecs[active])
-        self.last_seq = int(max(columns[-1]))
-
-    @staticmethod
-    def _decode_metadata_column(ids, texts) -> list:
-        """Parse every row's metadata JSON in one call (one C-level parse, not 100k Python calls)."""
-        try:
-            metas = json.loads("[" + ",".join(t or "{}" for t in texts) + "]")
-            if len(metas) == len(texts) and all(isinstance(m, dict) for m in metas):
-                return metas
-        except ValueError:
-            pass
-        metas = []  # something is off: find the row, row by row
-        for memory_id, text in zip(ids, texts):
-            try:
-                meta = json.loads(text) if text else {}
-            except ValueError:
-                meta = None
-            if not isinstance(meta, dict):
-                raise StoreError(
-                    f"Memory {memory_id} has unreadable metadata JSON; run `memlab doctor` on the store."
-                ) from None
-            metas.append(meta)
-        return metas
-
-    def sync(self) -> None:
-        """Catch up with commits made by other connections (other processes or Memory objects)."""
-        with self.lock:
-            dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            if dv == self._data_version:
-                return
-            self._data_version = dv
-            try:
-                if self._meta("epoch") != self.epoch:
-                    self._load_all()
-                else:
-                    self._load_rows(self.last_seq)
-            except BaseException:
-                self._invalidate()
-                raise
-
-    def _invalidate(self) -> None:
-        """Forget what was loaded: the next access reloads everything from SQLite. Used when an
-        in-memory update was cut short (KeyboardInterrupt in a notebook, a damaged row), which
-        would otherwise leave the table/index silently out of step with SQLite."""
-        self._data_version = None
-        self.epoch = None
-
     # ------------------------------------------------------------------ writing
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One atomic change. In-memory structures change only after COMMIT."""
         with self.lock:
             self.sync()
-            with self._immediate(self.conn) as conn:
-                seq = int(conn.execute(
-                    "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
-                ).fetchone()[0])
-                tx = Transaction(self, conn, seq)
-                tx.epoch = self._meta("epoch")
-                yield tx
-                if tx.wiped:
-                    conn.execute("UPDATE store_meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
-                # Read while holding the write lock: nobody else can commit before our COMMIT, so
-                # this is exactly the version our commit leaves us at. Reading it after COMMIT
-                # (as before) could swallow another connection's commit made in between.
-                tx.data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                with immediate(self.conn, self.busy_timeout_ms) as conn:
+                    seq = int(conn.execute(
+                        "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
+                    ).fetchone()[0])
+                    tx = Transaction(self, conn, seq)
+                    tx.epoch = self._meta("epoch")
+                    yield tx
+                    if tx.wiped:
+                        conn.execute("UPDATE store_meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+                    # Read while holding the write lock: nobody else can commit before our COMMIT, so
+                    # this is exactly the version our commit leaves us at. Reading it after COMMIT
+                    # (as before) could swallow another connection's commit made in between.
+                    tx.data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.IntegrityError as exc:  # rolled back: callers above the store see a typed error
+                raise ConflictError(f"the write collides with rows already in the store ({exc}); nothing was written") from None
             try:
                 self._apply(tx)
             except BaseException:  # committed, but not (fully) applied in memory
@@ -484,6 +205,23 @@ class Store:
             if limit is not None:
                 positions = positions[:limit]
             return list(self.table.iter_rows(positions))
+
+    def scan(self, node=None, *, include_inactive: bool = False) -> list[tuple[dict, np.ndarray]]:
+        """``(row, vector)`` of every memory the filter allows, in insertion order (copies)."""
+        with self.lock:
+            self.sync()
+            positions = np.flatnonzero(self.mask(node, include_inactive=include_inactive))
+            return [(self.table.row(int(p)), self.table.vecs[int(p)].copy()) for p in positions]
+
+    def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False):
+        """A DataFrame of memories, one row each, in insertion order."""
+        with self.lock:
+            self.sync()
+            t = self.table
+            positions = np.arange(t.n)
+            if not include_deleted and t.n:
+                positions = positions[t.column("state") != MemoryState.DELETED.value]
+            return t.to_pandas(positions, expand_metadata=expand_metadata)
 
     def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
                mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60):
@@ -564,6 +302,38 @@ class Store:
                     "is_deleted", "actor_id", "role")
             return [dict(zip(keys, r)) for r in cur]
 
+    def histories(self, ids: set) -> dict[str, list[dict]]:
+        """History rows of the memories in ``ids``, in order (exports carry them)."""
+        keys = ("id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted", "actor_id", "role")
+        out: dict[str, list] = {}
+        with self.lock:
+            for r in self.conn.execute(f"SELECT memory_id, {', '.join(keys)} FROM history ORDER BY hseq"):
+                if r[0] in ids:
+                    row = dict(zip(keys, r[1:]))
+                    row["is_deleted"] = int(row["is_deleted"] or 0)
+                    out.setdefault(r[0], []).append(row)
+        return out
+
+    def categories(self) -> list[dict]:
+        """The category catalogue (id, name, description, timestamps), by name."""
+        keys = ("id", "name", "description", "created_at", "updated_at")
+        with self.lock:
+            return [dict(zip(keys, r)) for r in self.conn.execute(
+                "SELECT id, name, description, created_at, updated_at FROM categories ORDER BY name")]
+
+    def configs(self) -> list[dict]:
+        """The ``configs`` table (values decoded from JSON), by key."""
+        with self.lock:
+            return [{"key": k, "value": json.loads(v), "created_at": c, "updated_at": u} for k, v, c, u in
+                    self.conn.execute("SELECT key, value, created_at, updated_at FROM configs ORDER BY key")]
+
+    def snapshot(self, reason: str) -> Optional[str]:
+        """Snapshot an on-disk store through this connection (None for an in-memory store); returns its id."""
+        if self.path is None:
+            return None
+        with self.lock:
+            return take_snapshot(self.path, reason, conn=self.conn).id
+
     def has_history(self, memory_id: str) -> bool:
         with self.lock:
             return self.conn.execute("SELECT 1 FROM history WHERE memory_id = ? LIMIT 1", (memory_id,)).fetchone() is not None
@@ -585,14 +355,6 @@ class Store:
                 self.conn.close()
             except sqlite3.Error:
                 pass
-            self.conn = _ClosedConnection()  # later calls get a StoreError, not sqlite3.ProgrammingError
+            self.conn = ClosedConnection()  # later calls get a StoreError, not sqlite3.ProgrammingError
 
 
-class _ClosedConnection:
-    """Stands in for the connection of a closed store."""
-
-    def execute(self, *args, **kwargs):
-        raise StoreError("This memory's store was closed (Memory.close()); open a new Memory to use it.")
-
-    def close(self) -> None:
-        pass

@@ -9,16 +9,12 @@ transaction: if anything fails, nothing is written.
 from __future__ import annotations
 
 import html
-import json
-import sqlite3
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from memlab.enums import SCOPE_FIELDS as SCOPES
-from memlab.errors import MemlabError, MigrationError, ValidationError
-from memlab.store.store import CATEGORY_NS  # uuid5 namespace of category ids derived from names
+from memlab.errors import ConflictError, MemlabError, MigrationError, ValidationError
 
 HISTORY_KEYS = ("id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted",
                 "actor_id", "role")
@@ -150,11 +146,10 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
     stats = {"history": 0, "categories": 0}
 
     def in_tx(tx, written: list[str]) -> None:
-        conn = tx.conn
         by_id = {r["id"]: r for r in records}
         for memory_id in written:
             if on_conflict == "replace":
-                conn.execute("DELETE FROM history WHERE memory_id = ?", (memory_id,))
+                tx.clear_history(memory_id)
             rows = histories.get(memory_id)
             if rows is None:
                 rec = by_id[memory_id]
@@ -169,32 +164,21 @@ def write_records(memory: Any, records: list[dict], report: ImportReport, *, on_
                 stats["history"] += 1
         # the memories' links were written with their rows (Transaction.put_row); categories of the
         # source that no memory names are kept too, so the catalogue round-trips whole
-        for name, cat in category_rows.items():
-            if conn.execute("SELECT 1 FROM categories WHERE name = ?", (name,)).fetchone():
-                continue
-            cid = cat.get("id") or str(uuid.uuid5(CATEGORY_NS, name))
-            conn.execute("INSERT INTO categories (id, name, description, created_at, updated_at) VALUES (?,?,?,?,?)",
-                         (cid, name, cat.get("description"), cat.get("created_at"), cat.get("updated_at")))
-        stats["categories"] = conn.execute("SELECT count(*) FROM categories").fetchone()[0] - cats_before[0]
+        for cat in category_rows.values():
+            tx.ensure_category(cat)
+        stats["categories"] = len(memory.store.categories()) - cats_before
         for cfg in configs or []:
-            conn.execute("INSERT OR REPLACE INTO configs (key, value, created_at, updated_at) VALUES (?,?,?,?)",
-                         (cfg["key"], json.dumps(cfg["value"], sort_keys=True), cfg.get("created_at"),
-                          cfg.get("updated_at")))
+            tx.put_config(cfg["key"], cfg["value"], created_at=cfg.get("created_at"), updated_at=cfg.get("updated_at"))
 
-    if on_conflict == "replace" and getattr(memory.store, "path", None) is not None:
-        from memlab.store.snapshots import (
-            take_snapshot,  # replacing rows is destructive: snapshot first
-        )
-
-        with memory.store.lock:
-            report.details["snapshot"] = take_snapshot(memory.store.path, "pre-import-replace",
-                                                       conn=memory.store.conn).id
-    with memory.store.lock:
-        cats_before = memory.store.conn.execute("SELECT count(*) FROM categories").fetchone()
+    if on_conflict == "replace":  # replacing rows is destructive: snapshot first (on-disk stores)
+        snap = memory.store.snapshot("pre-import-replace")
+        if snap is not None:
+            report.details["snapshot"] = snap
+    cats_before = len(memory.store.categories())
     try:
         written = memory.add_records(records, history=False, on_conflict=on_conflict, in_transaction=in_tx,
                                      category_catalog=list(category_rows.values()))
-    except sqlite3.IntegrityError as exc:
+    except ConflictError as exc:
         raise MigrationError(f"Import from {report.source} conflicts with rows already in the store ({exc}); "
                              "nothing was written. Import into an empty store or pass on_conflict='replace'.") from None
     except ValidationError as exc:
