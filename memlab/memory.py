@@ -5,9 +5,7 @@ Validation happens before anything is written; every write is one store transact
 
 from __future__ import annotations
 
-import uuid
 import warnings
-from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -26,25 +24,23 @@ from memlab.pipeline import Engine, add_inferred, add_procedural
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
 from memlab.store.keyword import check_mode
+from memlab.store.records import MEMORY_TYPES, row_from_record
 from memlab.store.rows import (
     apply_add,
     apply_delete,
     apply_update,
     item_of,
     new_row,
-    text_hash,
 )
+from memlab.store.scoping import merge_scope, read_filter, resolve_limit
 from memlab.validation import (
     MISSING_SCOPE,
-    check_categories,
     check_expiration_date,
     check_id,
-    check_limit,
     check_memory_id,
     check_metadata,
     check_text,
     check_threshold,
-    check_timestamp,
     normalize_messages,
 )
 
@@ -52,12 +48,7 @@ V10_WARNING = (
     "The v1.0 response format (bare lists from add/get_all/search) is deprecated. "
     "Set MemoryConfig(version='v1.1') and read results from response['results']."
 )
-UNSCOPED_READ = (
-    f"{MISSING_SCOPE} To read every scope of the store on purpose, pass all_scopes=True "
-    "(or filters={'user_id': '*'} for every memory that has a user_id)."
-)
 _UNSET: Any = object()  # update(expiration_date=None) clears the date; leaving it out keeps it
-MEMORY_TYPES = tuple(t.value for t in MemoryType)
 
 
 class Memory:
@@ -143,55 +134,6 @@ class Memory:
             raise EmbeddingError(f"Embedder {self.embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc
         return check_vectors(raw, len(texts), self.store.dims,
                              str(self.embedder.name))
-
-    def _scope_filter(self, user_id, agent_id, run_id, filters) -> dict:
-        scope = {
-            "user_id": check_id("user_id", user_id),
-            "agent_id": check_id("agent_id", agent_id),
-            "run_id": check_id("run_id", run_id),
-        }
-        merged: dict[str, Any] = {}
-        if filters is not None:
-            if not isinstance(filters, dict):
-                raise ValidationError(f"filters must be a dict, got {type(filters).__name__}.")
-            merged.update(filters)
-        for key, value in scope.items():
-            if value is None:
-                continue
-            if key in merged and not (isinstance(merged[key], str) and merged[key] == value):
-                raise ValidationError(
-                    f"{key} is given twice with different values ({value!r} and filters[{key!r}]={merged[key]!r})."
-                )
-            merged[key] = value
-        for key in SCOPE_FIELDS:  # scope values inside filters get the same checks as arguments
-            if isinstance(merged.get(key), str) and merged[key] != "*":
-                check_id(key, merged[key])
-        return merged
-
-    def _read_node(self, user_id, agent_id, run_id, filters, all_scopes: bool, show_expired: bool):
-        """The parsed filter of a read: scoped (mem0 2.x raises without a scope) unless all_scopes=True,
-        and without expired memories unless show_expired=True."""
-        if not isinstance(all_scopes, bool) or not isinstance(show_expired, bool):
-            raise ValidationError("all_scopes and show_expired must be True or False.")
-        merged = self._scope_filter(user_id, agent_id, run_id, filters)
-        if not all_scopes and not any(merged.get(k) is not None for k in SCOPE_FIELDS):
-            raise ValidationError(UNSCOPED_READ)
-        node = F.parse(merged)
-        if not show_expired and self.store.has_values("expiration_date"):
-            # expired = the date has passed (mem0: expiration_date < today, UTC); rows without one never expire
-            today = datetime.now(timezone.utc).date().isoformat()
-            not_expired = F.Logic("not", (F.Cond("expiration_date", "lt", today),))
-            node = not_expired if node is None else F.Logic("and", (node, not_expired))
-        return node
-
-    @staticmethod
-    def _limit(limit, top_k) -> int:
-        if top_k is not None:
-            top_k = check_limit(top_k, "top_k")
-            if limit is not None and limit != top_k:
-                raise ValidationError(f"limit ({limit}) and top_k ({top_k}) disagree; pass one of them.")
-            return top_k
-        return check_limit(100 if limit is None else limit)
 
     # ------------------------------------------------------------------ verbs
     def add(self, messages: Any, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
@@ -302,44 +244,10 @@ class Memory:
         seen: set[str] = set()
         now = now_iso()
         for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise ValidationError(f"records[{i}] must be a dict, got {type(rec).__name__}.")
-            text = check_text(f"records[{i}]['memory']", rec.get("memory"))
-            scope = {k: check_id(f"records[{i}]['{k}']", rec.get(k)) for k in SCOPE_FIELDS}
-            if not any(scope.values()) and rec.get("state") != MemoryState.DELETED.value:
-                raise ValidationError(f"records[{i}]: {MISSING_SCOPE}")
-            memory_id = rec.get("id") or str(uuid.uuid4())
-            check_memory_id(memory_id)
-            if memory_id in seen:
-                raise ValidationError(f"records[{i}]: id {memory_id} appears twice in this batch.")
-            seen.add(memory_id)
-            state = rec.get("state") or MemoryState.ACTIVE.value
-            if state not in {s.value for s in MemoryState}:
-                raise ValidationError(f"records[{i}]: state must be one of active, paused, archived, deleted.")
-            memory_type = rec.get("memory_type")
-            if memory_type is not None and memory_type not in MEMORY_TYPES:
-                raise ValidationError(f"records[{i}]: invalid memory_type {memory_type!r}.")
-            row = {
-                "id": memory_id, "memory": text, "hash": rec.get("hash") or text_hash(text),
-                "metadata": check_metadata(rec.get("metadata")), **scope,
-                "actor_id": check_id(f"records[{i}]['actor_id']", rec.get("actor_id")),
-                "role": rec.get("role"), "memory_type": memory_type, "state": state,
-                "created_at": check_timestamp(f"records[{i}]['created_at']", rec.get("created_at")) or now,
-                "updated_at": check_timestamp(f"records[{i}]['updated_at']", rec.get("updated_at")),
-                "archived_at": check_timestamp(f"records[{i}]['archived_at']", rec.get("archived_at")),
-                "deleted_at": check_timestamp(f"records[{i}]['deleted_at']", rec.get("deleted_at")),
-                "expiration_date": check_expiration_date(rec.get("expiration_date"),
-                                                         f"records[{i}]['expiration_date']"),
-            }
-            if rec.get("categories") is not None:
-                row["categories"] = check_categories(f"records[{i}]['categories']", rec["categories"])
-            vec = rec.get("vector")
-            if vec is not None:
-                vec = np.asarray(vec, dtype=np.float32).reshape(-1)
-                if vec.shape != (self.store.dims,) or not np.isfinite(vec).all() or not np.linalg.norm(vec):
-                    vec = None
-                elif abs(float(np.linalg.norm(vec)) - 1.0) > 1e-5:  # keep unit vectors bit-exact
-                    vec = vec / np.linalg.norm(vec)
+            row, vec = row_from_record(i, rec, now, self.store.dims)
+            if row["id"] in seen:
+                raise ValidationError(f"records[{i}]: id {row['id']} appears twice in this batch.")
+            seen.add(row["id"])
             if vec is None:
                 todo.append(len(rows))
             rows.append(row)
@@ -387,8 +295,8 @@ class Memory:
         (or any filter naming ``state``) reads non-active memories; ``show_expired=True`` includes
         memories whose ``expiration_date`` has passed.
         """
-        node = self._read_node(user_id, agent_id, run_id, filters, all_scopes, show_expired)
-        limit = self._limit(limit, top_k)
+        node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
+        limit = resolve_limit(limit, top_k)
         rows = self.store.select(node, limit=limit)
         return self._wrap([item_of(r) for r in rows])
 
@@ -408,8 +316,8 @@ class Memory:
         """
         check_text("query", query)
         mode = check_mode(self._search_mode if mode is None else mode)
-        node = self._read_node(user_id, agent_id, run_id, filters, all_scopes, show_expired)
-        limit = self._limit(limit, top_k)
+        node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
+        limit = resolve_limit(limit, top_k)
         threshold = check_threshold(threshold)
         qvec = self.embed([query], purpose="search")[0]
         if mode == "dense":
@@ -458,7 +366,7 @@ class Memory:
     def delete_all(self, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                    run_id: Optional[str] = None, filters: Optional[dict] = None) -> dict:
         """Soft-delete every active memory of a scope, in one transaction."""
-        merged = self._scope_filter(user_id, agent_id, run_id, filters)
+        merged = merge_scope(user_id, agent_id, run_id, filters)
         if not any(merged.get(k) for k in SCOPE_FIELDS):
             raise ValidationError(
                 "At least one filter is required to delete all memories. "
