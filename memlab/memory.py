@@ -188,6 +188,9 @@ class Memory:
             if not isinstance(filters, dict):
                 raise ValidationError(f"filters must be a dict, got {type(filters).__name__}.")
             merged.update(filters)
+            for key in SCOPE_FIELDS:  # filters={"user_id": 42} is user "42", as mem0 2.x coerces it
+                if isinstance(merged.get(key), int) and not isinstance(merged[key], bool):
+                    merged[key] = check_id(key, merged[key])
         for key, value in scope.items():
             if value is None:
                 continue

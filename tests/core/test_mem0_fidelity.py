@@ -168,6 +168,7 @@ def test_integer_entity_ids_become_strings(mem):
     assert item["user_id"] == "42" and item["agent_id"] == "7"
     assert _ids(mem.get_all(user_id=42)) == _ids(mem.get_all(user_id="42")) == [item["id"]]
     assert mem.search("tea", filters={"user_id": "42"})["results"][0]["id"] == item["id"]
+    assert mem.search("tea", filters={"user_id": 42})["results"][0]["id"] == item["id"]  # 2.x style, coerced too
     assert mem.search("tea", user_id=42)["results"][0]["id"] == item["id"]
     mem.delete_all(user_id=42)
     assert mem.get_all(user_id="42")["results"] == []
