@@ -207,3 +207,17 @@ def test_only_scope_ids_are_reserved_in_metadata(mem):
     for key in ("user_id", "agent_id", "run_id"):
         with pytest.raises(ValidationError, match="reserved"):
             mem.add("x", user_id="u", infer=False, metadata={key: "other"})
+
+
+def test_expiration_date_travels_from_a_mem0_like_source(mem, hash_config):
+    """mem0 2.x get_all items carry ``expiration_date`` at the top level (promoted payload key);
+    DataMigrator and verify read it from such items."""
+    from memlab.compare.payloads import adapt_memory
+    from memlab.migrate import DataMigrator
+
+    mid = mem.add("expires later", user_id="u", infer=False, expiration_date=FUTURE)["results"][0]["id"]
+    foreign = adapt_memory(mem, "v1.1")  # not a memlab Memory to the migration tools: read by its verbs
+    target = Memory(hash_config)
+    DataMigrator(foreign, target, progress=False).migrate(user_id="u")
+    assert target.get(mid)["expiration_date"] == FUTURE
+    assert verify_migration(foreign, target, scopes=[{"user_id": "u"}]).data_ok
