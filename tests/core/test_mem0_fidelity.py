@@ -97,6 +97,18 @@ def test_unscoped_reads_raise_mem0s_error_and_all_scopes_is_explicit(mem):
         mem.get_all(all_scopes="yes")
 
 
+def test_workbench_tools_read_the_whole_store_explicitly(mem):
+    """compare's record_run asks a memlab store with all_scopes=True when a query has no scope."""
+    from memlab.compare import record_run
+
+    mem.add("alice likes tea", user_id="alice", infer=False)
+    mem.add("the bot likes tea", agent_id="bot", infer=False)
+    run = record_run(mem, [{"query_id": "q", "query": "who likes tea"}], k=5)
+    assert len(run.results["q"]) == 2
+    scoped = record_run(mem, [{"query_id": "q", "query": "who likes tea", "user_id": "alice"}], k=5)
+    assert len(scoped.results["q"]) == 1
+
+
 # --------------------------------------------------------------------------- item 5: AsyncMemory.from_config
 def test_async_from_config_returns_an_instance(hash_config):
     """mem0's AsyncMemory.from_config is a plain classmethod returning the instance (main.py)."""
