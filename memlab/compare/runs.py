@@ -150,7 +150,7 @@ def search_hits(memory: Any, query: Query, k: int, threshold: Optional[float]) -
     from memlab.compare.payloads import results_of
 
     kwargs = query.search_kwargs()
-    scoped = any(key in kwargs or key in (kwargs.get("filters") or {}) for key in ("user_id", "agent_id", "run_id"))
+    scoped = any(key in kwargs or key in (kwargs.get("filters") or {}) for key in SCOPE_KEYS)
     if not scoped and _is_memlab(memory):
         # a query without a scope asks the whole store: say so explicitly (memlab raises otherwise, as mem0 2.x)
         kwargs["all_scopes"] = True

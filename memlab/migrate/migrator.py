@@ -129,7 +129,12 @@ class DataMigrator:
     def _write(self, batch: list[dict], result: MigrationResult) -> int:
         if S.is_memlab(self.target):
             report = ImportReport(source="DataMigrator", kind="migration")
-            write_records(self.target, batch, report, on_conflict="skip")
+            catalog = None
+            if S.is_memlab(self.source):  # the categories' ids and descriptions travel with their memories
+                from memlab.migrate.export import store_tables
+
+                catalog = store_tables(self.source)["categories"]
+            write_records(self.target, batch, report, on_conflict="skip", categories=catalog)
             result.id_map.update({i: i for i in report.imported})
             return len(report.imported)
         written = 0

@@ -15,14 +15,15 @@ from memlab.store.transaction import ROW_COLUMNS
 class StoreLoading:
     """Mixin of :class:`~memlab.store.store.Store`: decode rows, bulk-load, sync, invalidate."""
 
-    def _decode(self, r) -> dict:
+    def _decode(self, r, categories: Optional[dict] = None) -> dict:
         row = dict(zip(("vid", *ROW_COLUMNS), r[: 1 + len(ROW_COLUMNS)]))
         try:
             row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
         except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
             raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
         row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
-        row["categories"] = self._category_names(row["id"])
+        row["categories"] = (self._category_names(row["id"]) if categories is None
+                             else categories.get(row["id"], []))
         return row
 
     def _category_names(self, memory_id: str) -> list[str]:
@@ -42,8 +43,13 @@ class StoreLoading:
         added_vids, added_vecs, removed = [], [], []
         max_seq = since_seq
         table = self.table
+        cats: dict[str, list] = {}  # one query for the categories of every changed row
+        for memory_id, name in self.conn.execute(
+                "SELECT mc.memory_id, c.name FROM memory_categories mc JOIN categories c ON c.id = mc.category_id "
+                "WHERE mc.memory_id IN (SELECT id FROM memories WHERE seq > ?) ORDER BY c.name", (since_seq,)):
+            cats.setdefault(memory_id, []).append(name)
         for r in cur:
-            row = self._decode(r[:-1])
+            row = self._decode(r[:-1], cats)
             vid = row.pop("vid")
             vec = row.pop("vector")
             if len(vec) != self.dims:

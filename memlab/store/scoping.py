@@ -31,6 +31,9 @@ def merge_scope(user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict
         if not isinstance(filters, dict):
             raise ValidationError(f"filters must be a dict, got {type(filters).__name__}.")
         merged.update(filters)
+        for key in SCOPE_FIELDS:  # filters={"user_id": 42} is user "42", as mem0 2.x coerces it
+            if isinstance(merged.get(key), int) and not isinstance(merged[key], bool):
+                merged[key] = check_id(key, merged[key])
     for key, value in scope.items():
         if value is None:
             continue

@@ -97,6 +97,18 @@ def test_unscoped_reads_raise_mem0s_error_and_all_scopes_is_explicit(mem):
         mem.get_all(all_scopes="yes")
 
 
+def test_workbench_tools_read_the_whole_store_explicitly(mem):
+    """compare's record_run asks a memlab store with all_scopes=True when a query has no scope."""
+    from memlab.compare import record_run
+
+    mem.add("alice likes tea", user_id="alice", infer=False)
+    mem.add("the bot likes tea", agent_id="bot", infer=False)
+    run = record_run(mem, [{"query_id": "q", "query": "who likes tea"}], k=5)
+    assert len(run.results["q"]) == 2
+    scoped = record_run(mem, [{"query_id": "q", "query": "who likes tea", "user_id": "alice"}], k=5)
+    assert len(scoped.results["q"]) == 1
+
+
 # --------------------------------------------------------------------------- item 5: AsyncMemory.from_config
 def test_async_from_config_returns_an_instance(hash_config):
     """mem0's AsyncMemory.from_config is a plain classmethod returning the instance (main.py)."""
@@ -168,6 +180,7 @@ def test_integer_entity_ids_become_strings(mem):
     assert item["user_id"] == "42" and item["agent_id"] == "7"
     assert _ids(mem.get_all(user_id=42)) == _ids(mem.get_all(user_id="42")) == [item["id"]]
     assert mem.search("tea", filters={"user_id": "42"})["results"][0]["id"] == item["id"]
+    assert mem.search("tea", filters={"user_id": 42})["results"][0]["id"] == item["id"]  # 2.x style, coerced too
     assert mem.search("tea", user_id=42)["results"][0]["id"] == item["id"]
     mem.delete_all(user_id=42)
     assert mem.get_all(user_id="42")["results"] == []
@@ -206,3 +219,17 @@ def test_only_scope_ids_are_reserved_in_metadata(mem):
     for key in ("user_id", "agent_id", "run_id"):
         with pytest.raises(ValidationError, match="reserved"):
             mem.add("x", user_id="u", infer=False, metadata={key: "other"})
+
+
+def test_expiration_date_travels_from_a_mem0_like_source(mem, hash_config):
+    """mem0 2.x get_all items carry ``expiration_date`` at the top level (promoted payload key);
+    DataMigrator and verify read it from such items."""
+    from memlab.compare.payloads import adapt_memory
+    from memlab.migrate import DataMigrator
+
+    mid = mem.add("expires later", user_id="u", infer=False, expiration_date=FUTURE)["results"][0]["id"]
+    foreign = adapt_memory(mem, "v1.1")  # not a memlab Memory to the migration tools: read by its verbs
+    target = Memory(hash_config)
+    DataMigrator(foreign, target, progress=False).migrate(user_id="u")
+    assert target.get(mid)["expiration_date"] == FUTURE
+    assert verify_migration(foreign, target, scopes=[{"user_id": "u"}]).data_ok

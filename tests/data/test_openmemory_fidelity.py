@@ -202,3 +202,18 @@ def test_categories_follow_updates_and_state_changes(small_om):
                     "categories": ["travel", "plans"]}])
     got = m.get_all(user_id="kim", filters={"categories": {"contains": "plans"}})["results"]
     assert [r["categories"] for r in got] == [["plans", "travel"]]
+
+
+def test_categories_reach_a_second_handle_and_survive_reopening(small_om, tmp_path):
+    db, ids, rows = small_om
+    store = str(tmp_path / "store")
+    a, b = Memory(HASH, path=store), Memory(HASH, path=store)
+    import_openmemory(db, into=a)  # written through a; b catches up from SQLite (rows + links)
+    want = {mid: sorted(names) for mid, (_, _, names) in zip(ids, rows)}
+    assert {i: r["categories"] for i, r in _every_item(b).items()} == want
+    a.close()
+    b.close()
+    with Memory(HASH, path=store) as again:
+        assert {i: r["categories"] for i, r in _every_item(again).items()} == want
+        assert [r["memory"] for r in again.get_all(user_id="kim", filters={"categories": {"contains": "work"}})
+                ["results"]] == ["Works at a bakery"]
