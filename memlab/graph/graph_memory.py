@@ -32,6 +32,18 @@ class GraphPlan:
     trace: list = field(default_factory=list)
 
 
+def _stems(text: str) -> set[str]:
+    """Crude suffix-stripped word stems ("live", "lives", "lived", "living" -> "liv") for ranking relations."""
+    out = set()
+    for word in _TOKEN.findall(text.lower()):
+        for suffix in ("ing", "es", "ed", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        out.add(word[:-1] if word.endswith("e") and len(word) > 3 else word)
+    return out
+
+
 def exact_scope(scope: dict) -> dict:
     """The write scope: every key present, ``""`` where the add call gave none."""
     return {k: scope.get(k) or "" for k in SCOPE_KEYS}
@@ -149,14 +161,14 @@ class GraphMemory:
     def search(self, query: str, scope: dict, limit: int = 100) -> list[dict]:
         """Relations around the query's entities, ranked: direct before neighbours' relations, then by
         the share of query words the relation contains; ``[{"source", "relationship", "destination"}]``."""
-        words = set(_TOKEN.findall(query.lower()))
+        words = _stems(query)
         ranked, seen = [], set()
         for order, (r, weight) in enumerate(self.neighbourhood(query, scope)):
             key = (r["source"], r["relationship"], r["destination"])
             if key in seen:  # the same triple in two runs of one user: shown once
                 continue
             seen.add(key)
-            rel_words = set(_TOKEN.findall(" ".join(key).replace("_", " ")))
+            rel_words = _stems(" ".join(key).replace("_", " "))
             overlap = len(words & rel_words) / (len(rel_words) or 1)
             ranked.append((-(weight + overlap), order, key))
         ranked.sort()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from memlab.config import EMBEDDER_SETTINGS, GRAPH_STORE_SETTINGS, LLM_SETTINGS, RERANKER_PROVIDERS, VECTOR_STORE_SETTINGS
+from memlab.config import _validate_block
 from memlab.errors import ConfigError
 from memlab.migrate import config_tables as T
 
@@ -385,6 +386,10 @@ def graph_store(value: Any, rep) -> Optional[dict]:
     if provider not in GRAPH_STORE_SETTINGS:
         raise ConfigError(f"graph_store.provider {provider!r} is not supported; allowed: "
                           f"{', '.join(sorted(GRAPH_STORE_SETTINGS))}.")
+    try:  # a broken server block is an error here too, not silently replaced
+        _validate_block("graph_store", provider, cfg, GRAPH_STORE_SETTINGS)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if provider == "kuzu":
         out: dict[str, Any] = {"provider": "kuzu", "config": _keep(cfg, "graph_store.config", {"db"}, {}, rep,
                                                                     "not a kuzu setting")}
