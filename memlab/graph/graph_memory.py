@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from memlab.graph.engine import SCOPE_KEYS, GraphEngine
-from memlab.graph.normalize import display, entity_name
+from memlab.graph.normalize import clean_triples, display, entity_name
 
 GRAPH_FILE = "graph.lbug"
 NEIGHBOUR_WEIGHT = 0.5  # a relation of a query entity's neighbour counts half a direct one
@@ -189,9 +189,11 @@ class GraphMemory:
     def reset(self) -> None:
         self.engine.wipe()
 
-    def export_relations(self, scope: Optional[dict] = None) -> list[dict]:
-        """Every relation (of ``scope``, default all) as a plain record for memlab's export."""
-        rows = self.engine.relations(scope or {})
+    def export_relations(self, scopes: Optional[set] = None) -> list[dict]:
+        """Relations as plain records for memlab's export: all, or those whose exact scope
+        ``(user_id, agent_id, run_id)`` (``""`` for absent) is in ``scopes``."""
+        rows = [r for r in self.engine.relations({})
+                if scopes is None or (r["user_id"], r["agent_id"], r["run_id"]) in scopes]
         keys = ("source", "relationship", "destination", "source_type", "destination_type", "memory_ids",
                 "created", "updated", "mentions")
         out = []
@@ -201,17 +203,27 @@ class GraphMemory:
             out.append(rec)
         return out
 
-    def import_relations(self, records: list[dict]) -> int:
-        """Write exported relation records (one transaction); returns the number written."""
-        n = 0
+    def import_relations(self, records: list) -> tuple[int, list[str]]:
+        """Write exported relation records in one transaction: (number written, reasons of skipped ones).
+
+        Names are normalised again, so records written by hand import the same way as exported ones.
+        """
+        valid, skipped = [], []
+        for n, rec in enumerate(records if isinstance(records, list) else [], 1):
+            parts = clean_triples([rec]) if isinstance(rec, dict) else []
+            scope = {k: rec.get(k) for k in SCOPE_KEYS} if isinstance(rec, dict) else {}
+            if not parts or not any(isinstance(v, str) and v for v in scope.values()):
+                skipped.append(f"relation {n} lacks source/relationship/destination or a scope")
+                continue
+            ids = rec.get("memory_ids")
+            valid.append((scope, {**rec, **parts[0]}, [str(i) for i in ids] if isinstance(ids, list) else []))
         with self.engine.transaction():
-            for rec in records:
-                self.engine.add_relation(exact_scope(rec), rec["source"], rec["relationship"], rec["destination"],
-                                         source_type=rec.get("source_type") or "entity",
-                                         destination_type=rec.get("destination_type") or "entity",
-                                         memory_ids=rec.get("memory_ids") or [], now=rec.get("created"))
-                n += 1
-        return n
+            for scope, rec, ids in valid:
+                self.engine.add_relation(exact_scope(scope), rec["source"], rec["relationship"], rec["destination"],
+                                         source_type=str(rec.get("source_type") or "entity"),
+                                         destination_type=str(rec.get("destination_type") or "entity"),
+                                         memory_ids=ids, now=str(rec.get("created") or "") or None)
+        return len(valid), skipped
 
     def to_networkx(self, scope: dict):
         """A ``networkx.MultiDiGraph`` of a scope's relations (for drawing)."""
