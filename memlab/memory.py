@@ -271,7 +271,8 @@ class Memory:
         """Write the graph plan (linked to this call's memories); mem0's add "relations" and problems."""
         if plan is None:
             return result
-        relations = self.graph.apply(plan, scope, [i["id"] for i in items if i.get("event") in ("ADD", "UPDATE")])
+        written = [(i["id"], i["memory"]) for i in items if i.get("event") in ("ADD", "UPDATE")]
+        relations = self.graph.apply(plan, scope, written)
         if isinstance(result, dict):  # v1.0 lists cannot carry relations
             result["relations"] = relations
             if plan.problems:

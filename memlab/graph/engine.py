@@ -91,7 +91,10 @@ class GraphEngine:
             for stmt in _SCHEMA:
                 self._conn.execute(stmt)
         except RuntimeError as exc:
-            raise GraphEngineError(f"Cannot open the graph database {self.path or ':memory:'}: {exc}") from None
+            hint = (" Another process has this graph open: LadybugDB lets one process at a time open a database "
+                    "file (the memories in memlab.db can be shared between processes, the graph cannot)."
+                    if "lock" in str(exc).lower() else "")
+            raise GraphEngineError(f"Cannot open the graph database {self.path or ':memory:'}: {exc}.{hint}") from None
 
     # ------------------------------------------------------------------ low level
     def query(self, cypher: str, params: Optional[dict] = None) -> list[dict]:

@@ -44,6 +44,14 @@ def _stems(text: str) -> set[str]:
     return out
 
 
+def link_memories(triple: dict, memories: list[tuple[str, str]]) -> list[str]:
+    """Ids of the memories whose text names the relation's source or destination (else all)."""
+    names = {f" {display(triple['source'])} ", f" {display(triple['destination'])} "}
+    named = [mid for mid, text in memories
+             if any(n in " " + " ".join(_TOKEN.findall(text.lower())) + " " for n in names)]
+    return named or [mid for mid, _ in memories]
+
+
 def exact_scope(scope: dict) -> dict:
     """The write scope: every key present, ``""`` where the add call gave none."""
     return {k: scope.get(k) or "" for k in SCOPE_KEYS}
@@ -110,10 +118,12 @@ class GraphMemory:
             plan.problems, plan.trace = list(ex.problems), list(ex.calls)
         return plan
 
-    def apply(self, plan: GraphPlan, scope: dict, memory_ids: list[str]) -> dict:
+    def apply(self, plan: GraphPlan, scope: dict, memories: list[tuple[str, str]]) -> dict:
         """Write a plan in one graph transaction; mem0's ``{"added_entities", "deleted_entities"}``.
 
         As in mem0, each entry is a one-element list ``[{"source", "relationship", "target"}]``.
+        ``memories`` are the ``(id, text)`` pairs this add wrote: a relation is linked to those whose
+        text names its source or destination (all of them when none does), for graph-fused search.
         """
         scope = exact_scope(scope)
         added, deleted = [], []
@@ -126,7 +136,7 @@ class GraphMemory:
                 self.engine.add_relation(scope, t["source"], t["relationship"], t["destination"],
                                          source_type=t.get("source_type", "entity"),
                                          destination_type=t.get("destination_type", "entity"),
-                                         memory_ids=memory_ids)
+                                         memory_ids=link_memories(t, memories))
                 added.append([{"source": t["source"], "relationship": t["relationship"], "target": t["destination"]}])
         return {"added_entities": added, "deleted_entities": deleted}
 

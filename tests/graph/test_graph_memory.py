@@ -200,3 +200,26 @@ def test_without_the_extra_memlab_imports_and_graph_is_a_config_error(tmp_path):
                              __import__("pathlib").Path(__file__).resolve().parents[2])})
     assert out.returncode == 0, out.stderr
     assert "CONFIG_ERROR" in out.stdout and "memlab[graph]" in out.stdout
+
+
+def test_relations_link_to_the_memories_that_name_them(gm):
+    res = gm.add("I live in Berlin. I love climbing.", user_id="alice")
+    ids = {r["memory"]: r["id"] for r in res["results"]}
+    links = {(r["relationship"], r["destination"]): r["memory_ids"]
+             for r in gm.graph.engine.relations({"user_id": "alice"})}
+    assert links == {("lives_in", "berlin"): [ids["Lives in Berlin"]], ("loves", "climbing"): [ids["Loves climbing"]]}
+
+
+def test_a_graph_open_in_another_process_is_a_clear_error(tmp_path, hash_config):
+    from memlab.graph.engine import GraphEngineError
+
+    cfg = {**hash_config, "graph_store": KUZU, "vector_store": {"provider": "faiss", "config": {"path": str(tmp_path)}}}
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, ladybug; db = ladybug.Database(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"),
+        str(tmp_path / "graph.lbug")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(GraphEngineError, match="Another process has this graph open"):
+            Memory(cfg)
+    finally:
+        holder.communicate("", timeout=60)
