@@ -43,7 +43,7 @@ FAMILY = ("sister", "brother", "friend", "best friend", "mother", "mom", "father
           "aunt", "uncle", "grandmother", "grandfather", "neighbor", "neighbour", "roommate", "dog", "cat")
 _NAME = r"(?:[A-Z][\w'’-]*(?:\s+(?:[A-Z][\w'’-]*|de|van|von|da|del|la|le))*)"
 _SUBJECT = rf"(?P<subj>I|{_NAME})"
-_ADVERBS = r"(?:(?:also|now|still|really|recently|currently|just|finally|actually|already|since then)\s+)*"
+_ADVERBS = r"(?:(?:also|now|still|really|recently|currently|just|finally|actually|already|since then|have|has|had)\s+)*"
 _NEG = r"(?P<neg>(?:do|does|did)\s+not\s+|(?:don't|doesn't|didn't|don’t|doesn’t|didn’t)\s+|no longer\s+|never\s+|(?:am|is|are|was)\s+not\s+|(?:isn't|aren't|wasn't)\s+)?"
 _LEAD = re.compile(r"^(?:(?:yesterday|today|last \w+|recently|now|so|well|oh|also|and|but|actually),?\s+)+",
                    re.IGNORECASE)
@@ -53,7 +53,7 @@ _STOP = re.compile(r"\s+(?:with|since|because|and|but|for|last|next|this|ago|whe
                    r"tomorrow|in|at|on|from|by|if|or|while|though|although|lately|again)\b.*$", re.IGNORECASE)
 _DETERMINER = re.compile(r"^(?:the|a|an|my|his|her|their|our|your|some|to)\s+", re.IGNORECASE)
 _PRONOUN_OBJECT = {"it", "them", "him", "her", "that", "this", "you", "me", "us", "there", "here", "those", "these",
-                   "everything", "anything", "something", "nothing", "so", "much", "a lot", "lots"}
+                   "everything", "anything", "something", "nothing", "so", "much", "a lot", "lots", "to"}
 _RETRACTION_END = re.compile(r"\s+(?:anymore|any more|any longer)\b", re.IGNORECASE)
 
 # (verb pattern after the subject, relationship, object type, one value per subject?)
@@ -86,8 +86,13 @@ POSITIVE = {"likes", "loves", "enjoys", "prefers"}
 NEGATIVE = {"hates", "dislikes"}
 ONE_VALUE = {rel for _, rel, _, single in VERBS if single}
 # the verb tables are case-insensitive, the subject keeps its capital: hence the inline (?i:...) group
-_VERB_RES = [(re.compile(rf"^{_SUBJECT}\s+{_ADVERBS}{_NEG}{_ADVERBS}(?i:{pat})\s+(?P<obj>.+)$"), rel, otype)
+_VERB_RES = [(re.compile(rf"^{_SUBJECT}\s+{_ADVERBS}{_NEG}{_ADVERBS}(?P<verb>(?i:{pat}))\s+(?P<obj>.+)$"), rel, otype)
              for pat, rel, otype, _ in VERBS]
+# Base verb forms: after a named (third-person) subject they mean the "subject" is no name at all
+# ("Sounds like fun", "Looks like rain", "Events like these"), unless a negation precedes them.
+_BASE_FORMS = {"like", "love", "enjoy", "hate", "dislike", "prefer", "speak", "play", "visit", "know", "meet",
+               "live", "work", "move", "study", "attend", "come", "relocate", "go", "am", "are"}
+_OBJECT_START = re.compile(r"^(?:i|you|he|she|we|they|it|that|how|what|when|where|why|who|if)\b|'", re.IGNORECASE)
 _FAMILY_RE = "|".join(sorted((re.escape(f) for f in FAMILY), key=len, reverse=True))
 # "Alice's sister is Anna" / "My sister is Anna" / "My sister's name is Anna"
 _OWNER_FIRST = re.compile(rf"^(?P<owner>My|my|{_NAME}(?:'s|’s))\s+(?P<rel>{_FAMILY_RE})(?:'s name|’s name)?\s+"
@@ -116,6 +121,8 @@ class Statement:
 
 
 def _object(raw: str) -> Optional[str]:
+    if _OBJECT_START.match(raw.strip()):  # a clause ("I know I'll be ok", "love how it looks"), not a thing
+        return None
     text = re.split(r"[,.;:!?()\"]", raw, maxsplit=1)[0]
     text = _STOP.sub("", " " + text).strip()
     while _DETERMINER.match(text):
@@ -127,9 +134,10 @@ def _object(raw: str) -> Optional[str]:
 
 
 def _subject(raw: str, self_name: Optional[str]) -> Optional[str]:
-    if raw.lower() in ("i", "my") or raw == "I":
+    if raw == "I":
         return self_name
-    if raw.split()[0].lower() in _NOT_SUBJECT:
+    first = re.sub(r"(?:'|’)\w*$", "", raw.split()[0]).lower()  # "It's" -> "it", "I'd" -> "i"
+    if first in _NOT_SUBJECT or first == "i":
         return None
     return entity_name(raw)
 
@@ -145,7 +153,8 @@ def _sentences(text: str, self_name: Optional[str]) -> list[tuple[str, Optional[
             line = line[m.end():]
         for sentence in split_sentences(line):
             sentence = _LEAD.sub("", sentence.strip())
-            sentence = re.sub(r"\bI'm\b|\bI’m\b", "I am", sentence)
+            sentence = re.sub(r"\bI(?:'|’)m\b", "I am", sentence)
+            sentence = re.sub(r"\bI(?:'|’)ve\b", "I have", sentence)
             if sentence and not sentence.rstrip().endswith("?"):
                 out.append((sentence, speaker))
     return out
@@ -161,9 +170,12 @@ def read_statements(text: str, self_name: Optional[str]) -> list[Statement]:
             if not m:
                 continue
             subj = _subject(m.group("subj"), speaker)
+            negated = bool(m.group("neg")) or bool(_RETRACTION_END.search(sentence))
+            third_person = m.group("subj") != "I"
+            if third_person and not negated and m.group("verb").split()[0].lower() in _BASE_FORMS:
+                break
             obj = _object(m.group("obj"))
             if subj and obj and subj != obj:
-                negated = bool(m.group("neg")) or bool(_RETRACTION_END.search(sentence))
                 found.append(Statement(subj, rel, obj, "person", otype, negated))
             break  # first matching verb pattern wins (order in VERBS: specific before general)
     return found

@@ -43,6 +43,9 @@ def test_relationship_names_follow_mem0():
     ("Alice no longer works at Acme.", [("alice", "works_at", "acme", True)]),
     ("Carol is married to Dave.", [("carol", "married_to", "dave", False)]),
     ("Yesterday I moved to New York City with my wife.", [("u1", "lives_in", "new_york_city", False)]),
+    ("I've met amazing young folks.", [("u1", "met", "amazing_young_folks", False)]),
+    ("Melanie loves to paint.", [("melanie", "loves", "paint", False)]),
+    ("Alice has moved to Rome.", [("alice", "lives_in", "rome", False)]),
 ])
 def test_declarative_sentences(text, expected):
     assert triples(text) == expected
@@ -56,6 +59,11 @@ def test_declarative_sentences(text, expected):
     "I like it.",                      # pronoun objects
     "Hello there!",
     "The weather is nice today.",
+    "Sounds like the event was amazing!",  # base verb after a capitalised word: no name
+    "Looks like you had a great day.",
+    "It's like a reminder of my roots.",
+    "I'd love to see another painting of yours.",  # hypothetical
+    "I know I'll be ok.",                  # a clause, not a thing
 ])
 def test_what_rules_do_not_read(text):
     assert triples(text) == []
