@@ -107,12 +107,12 @@ class GraphMemory:
         if hasattr(ex, "problems"):
             ex.problems, ex.calls = [], []
         plan.entities = ex.entities(text, me)
-        plan.to_add = ex.relations(text, me, plan.entities)
+        plan.to_add = clean_triples(ex.relations(text, me, plan.entities), self_name=me)  # custom extractors too
         names = set(plan.entities) | {t["source"] for t in plan.to_add} | {t["destination"] for t in plan.to_add}
         existing = self.engine.relations_touching(exact_scope(scope), names)
         existing = [{k: r[k] for k in ("source", "relationship", "destination")} for r in existing]
         current = {(r["source"], r["relationship"], r["destination"]) for r in existing}
-        plan.to_delete = [d for d in ex.deletions(existing, text, me, plan.to_add)
+        plan.to_delete = [d for d in clean_triples(ex.deletions(existing, text, me, plan.to_add), self_name=me)
                           if (d["source"], d["relationship"], d["destination"]) in current]
         if hasattr(ex, "problems"):
             plan.problems, plan.trace = list(ex.problems), list(ex.calls)

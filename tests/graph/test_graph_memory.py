@@ -223,3 +223,39 @@ def test_a_graph_open_in_another_process_is_a_clear_error(tmp_path, hash_config)
             Memory(cfg)
     finally:
         holder.communicate("", timeout=60)
+
+
+class _CustomExtractor:
+    """A user's own graph extractor passed as the LLM: its output is cleaned like an LLM's."""
+
+    name = "custom"
+
+    def entities(self, text, self_name):
+        return {"alice": "person"}
+
+    def relations(self, text, self_name, entities):
+        return [{"source": "Alice", "relationship": "Knows", "destination": "Bob's"}, {"source": "x"}, "junk",
+                {"source": "I", "relationship": "likes", "destination": "Tea"}]
+
+    def deletions(self, existing, text, self_name, added):
+        return [{"source": "nobody", "relationship": "knows", "destination": "bob"}]  # not in the graph: ignored
+
+    def extract_facts(self, *a, **k):  # pragma: no cover - infer=False below
+        raise AssertionError
+
+
+def test_custom_extractor_output_is_cleaned(hash_config):
+    with Memory({**hash_config, "graph_store": KUZU}, llm=_CustomExtractor()) as m:
+        res = m.add("anything", user_id="u1", infer=False)
+        assert added(res) == {("alice", "knows", "bob"), ("u1", "likes", "tea")}
+        assert res["relations"]["deleted_entities"] == []
+
+
+def test_an_llm_without_graph_support_is_a_config_error(hash_config):
+    class FactsOnly:
+        name = "facts-only"
+
+    with Memory({**hash_config, "graph_store": KUZU}, llm=FactsOnly()) as m:
+        with pytest.raises(ConfigError, match="cannot extract graph relations"):
+            m.add("Alice lives in Berlin.", user_id="u1", infer=False)
+        assert m.get_all(user_id="u1")["results"] == []  # nothing written
