@@ -259,3 +259,23 @@ def test_an_llm_without_graph_support_is_a_config_error(hash_config):
         with pytest.raises(ConfigError, match="cannot extract graph relations"):
             m.add("Alice lives in Berlin.", user_id="u1", infer=False)
         assert m.get_all(user_id="u1")["results"] == []  # nothing written
+
+
+def test_a_failing_graph_write_rolls_back_the_whole_plan(gm, monkeypatch):
+    from memlab.graph.engine import GraphEngine, GraphEngineError
+
+    gm.add("Alice lives in Berlin.", user_id="u1", infer=False)
+    real = GraphEngine.add_relation
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise GraphEngineError("disk full (simulated)")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(GraphEngine, "add_relation", flaky)
+    with pytest.raises(GraphEngineError, match="simulated"):
+        gm.add("Alice moved to Munich. Alice loves tea.", user_id="u1", infer=False)
+    # the delete of berlin and the first add were rolled back with the failing second add
+    assert triples(gm.get_all(user_id="u1")["relations"]) == {("alice", "lives_in", "berlin")}
