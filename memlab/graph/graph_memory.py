@@ -87,6 +87,7 @@ class GraphMemory:
         self.engine = engine
         self._factory = extractor_factory
         self._extractor = None
+        self._last_query: Optional[tuple] = None  # (query key, extracted entities) of the latest query
 
     @property
     def extractor(self):
@@ -151,7 +152,10 @@ class GraphMemory:
         known = self.engine.entity_names(scope)
         if not known:
             return []
-        found = set(self.extractor.entities(query, self_name(scope))) & set(known)
+        key = (query, tuple(sorted(scope.items())))
+        if self._last_query is None or self._last_query[0] != key:  # search + graph=True ask once, not twice
+            self._last_query = (key, dict(self.extractor.entities(query, self_name(scope))))
+        found = set(self._last_query[1]) & set(known)
         low = " " + " ".join(_TOKEN.findall(query.lower())) + " "
         found |= {n for n in known if f" {display(n)} " in low}
         return sorted(found)

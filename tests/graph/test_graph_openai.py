@@ -72,6 +72,12 @@ def test_add_search_and_contradiction_over_http(gm, openai_server):
     assert found["relations"] == [{"source": "alice", "relationship": "lives_in", "destination": "munich"}]
     assert tools_of(srv.chat_requests()[-1]) == ["extract_entities"]
 
+    n = len(srv.chat_requests())
+    srv.push(entities(("alice", "person")))
+    fused = gm.search("where is alice now", user_id="alice", graph=True)
+    assert len(srv.chat_requests()) == n + 1  # one entity call serves relations and fusion
+    assert fused["results"][0]["memory"] == "I moved to Munich" and fused["results"][0]["graph_score"] == 1.0
+
 
 def test_malformed_tool_calls_are_reported_not_written(gm, openai_server):
     srv = openai_server
