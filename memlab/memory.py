@@ -516,6 +516,8 @@ class Memory:
             if current is None or current["state"] == MemoryState.DELETED.value:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
             self._apply_delete(tx, current)
+        if self.graph is not None:  # relations that only this memory supported go with it
+            self.graph.forget({memory_id}, {k: current[k] for k in SCOPE_FIELDS if current.get(k)})
         return {"message": "Memory deleted successfully!"}
 
     def _apply_delete(self, tx, current: dict, now: Optional[str] = None) -> None:
@@ -546,8 +548,10 @@ class Memory:
                 current = tx.get_row(memory_id)
                 if current is not None and current["state"] == MemoryState.ACTIVE.value:
                     self._apply_delete(tx, current, now)
-        if self.graph is not None:
-            self.graph.delete_all(_graph_scope(merged))
+        if self.graph is not None and set(merged) <= set(SCOPE_FIELDS):
+            self.graph.delete_all(_graph_scope(merged))  # a whole scope: its graph goes
+        elif self.graph is not None:  # a filtered subset: unlink those memories only
+            self.graph.forget(set(ids), _graph_scope(merged))
         return {"message": "Memories deleted successfully!"}
 
     def set_state(self, memory_id: str, state: str) -> dict:

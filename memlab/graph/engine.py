@@ -150,6 +150,14 @@ class GraphEngine:
         self.query(match + "DELETE r", params)
         return True
 
+    def set_memory_ids(self, scope: dict, source: str, relationship: str, destination: str,
+                       memory_ids: list[str]) -> None:
+        """Replace the memory links of one edge of the exact scope."""
+        self.query("MATCH (a:Entity {key: $s})-[r:RELATES {name: $rel}]->(b:Entity {key: $d}) "
+                   "SET r.memory_ids = $ids",
+                   {"s": node_key(scope, source), "d": node_key(scope, destination), "rel": relationship,
+                    "ids": [str(i) for i in memory_ids]})
+
     def delete_scope(self, scope: dict) -> int:
         """Remove every node (and edge) of a scope; returns the number of nodes removed."""
         params: dict = {}

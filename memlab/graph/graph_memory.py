@@ -200,6 +200,25 @@ class GraphMemory:
     def delete_all(self, scope: dict) -> int:
         return self.engine.delete_scope(scope)
 
+    def forget(self, memory_ids: set, scope: dict) -> list[dict]:
+        """Unlink deleted memories from the scope's relations; a relation left without any memory goes.
+
+        Returns the removed relations as ``{"source", "relationship", "destination"}``.
+        """
+        ids = {str(i) for i in memory_ids}
+        rows = [r for r in self.engine.relations(scope) if ids & set(r["memory_ids"] or [])]
+        removed = []
+        with self.engine.transaction():
+            for r in rows:
+                exact = {k: r[k] for k in SCOPE_KEYS}
+                keep = [m for m in r["memory_ids"] if m not in ids]
+                if keep:
+                    self.engine.set_memory_ids(exact, r["source"], r["relationship"], r["destination"], keep)
+                else:
+                    self.engine.delete_relation(exact, r["source"], r["relationship"], r["destination"])
+                    removed.append({k: r[k] for k in ("source", "relationship", "destination")})
+        return removed
+
     def reset(self) -> None:
         self.engine.wipe()
 

@@ -279,3 +279,20 @@ def test_a_failing_graph_write_rolls_back_the_whole_plan(gm, monkeypatch):
         gm.add("Alice moved to Munich. Alice loves tea.", user_id="u1", infer=False)
     # the delete of berlin and the first add were rolled back with the failing second add
     assert triples(gm.get_all(user_id="u1")["relations"]) == {("alice", "lives_in", "berlin")}
+
+
+def test_deleting_a_memory_removes_the_relations_only_it_supported(gm):
+    first = gm.add("Alice lives in Berlin. Alice loves tea.", user_id="u1", infer=False)["results"][0]["id"]
+    second = gm.add("Alice loves tea.", user_id="u1", infer=False)["results"][0]["id"]
+    gm.delete(first)
+    rels = {(r["relationship"], r["destination"]): r["memory_ids"] for r in gm.graph.engine.relations({"user_id": "u1"})}
+    assert rels == {("loves", "tea"): [second]}  # berlin went with its only memory; tea is still supported
+    gm.delete(second)
+    assert gm.get_all(user_id="u1")["relations"] == []
+
+
+def test_filtered_delete_all_unlinks_only_the_deleted_memories(gm):
+    gm.add("Alice lives in Berlin.", user_id="u1", infer=False, metadata={"topic": "home"})
+    gm.add("Alice works at Acme.", user_id="u1", infer=False, metadata={"topic": "work"})
+    gm.delete_all(user_id="u1", filters={"topic": "work"})
+    assert triples(gm.get_all(user_id="u1")["relations"]) == {("alice", "lives_in", "berlin")}
