@@ -296,3 +296,21 @@ def test_filtered_delete_all_unlinks_only_the_deleted_memories(gm):
     gm.add("Alice works at Acme.", user_id="u1", infer=False, metadata={"topic": "work"})
     gm.delete_all(user_id="u1", filters={"topic": "work"})
     assert triples(gm.get_all(user_id="u1")["relations"]) == {("alice", "lives_in", "berlin")}
+
+
+def test_async_memory_with_a_graph_from_many_threads(hash_config):
+    import asyncio
+
+    from memlab import AsyncMemory
+
+    async def scenario():
+        m = AsyncMemory({**hash_config, "graph_store": KUZU})
+        names = [f"Person{i}" for i in range(12)]
+        await asyncio.gather(*(m.add(f"{n} lives in Oslo.", user_id="u", infer=False) for n in names))
+        got = await m.get_all(user_id="u")
+        assert len(got["results"]) == 12 and len(got["relations"]) == 12
+        found = await m.search("Where does Person3 live?", user_id="u")
+        assert found["relations"][0] == {"source": "person3", "relationship": "lives_in", "destination": "oslo"}
+        m.close()
+
+    asyncio.run(scenario())
