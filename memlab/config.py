@@ -132,8 +132,13 @@ class NeptuneSettings(BaseModel):
 
 
 class KuzuSettings(BaseModel):
+    """mem0's embedded graph config; memlab runs it on LadybugDB, Kùzu's continuation (docs/graph.md)."""
+
     model_config = _STRICT
-    db: str = Field(":memory:", description="Database path.")
+    db: Optional[str] = Field(
+        None, description="Graph database file; default graph.lbug beside memlab.db, or in memory "
+                          "(also with ':memory:') when the store has no path."
+    )
 
 
 GRAPH_STORE_SETTINGS: dict[str, type[BaseModel]] = {
@@ -144,7 +149,7 @@ GRAPH_STORE_SETTINGS: dict[str, type[BaseModel]] = {
 }
 
 
-def _validate_block(kind: str, provider: str, config: dict, table: dict[str, type[BaseModel]]) -> dict:
+def validate_block(kind: str, provider: str, config: dict, table: dict[str, type[BaseModel]]) -> dict:
     if provider not in table:
         raise ValueError(
             f"{kind}.provider {provider!r} is not supported; allowed: {', '.join(sorted(table))}"
@@ -168,7 +173,7 @@ class _Block(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
-        validated = _validate_block(self.KIND, self.provider, self.config, self.SETTINGS)
+        validated = validate_block(self.KIND, self.provider, self.config, self.SETTINGS)
         object.__setattr__(self, "config", {k: v for k, v in validated.items() if v is not None})
         return self
 
@@ -202,7 +207,8 @@ class VectorStoreConfig(_Block):
 
 
 class GraphStoreConfig(_Block):
-    """A graph store block; validated, kept and reported (memlab has no in-process graph yet)."""
+    """A graph store block: ``kuzu`` runs on the embedded engine (``memlab[graph]``); neo4j / memgraph /
+    neptune blocks are accepted and run embedded too, with a warning that the server's data is not read."""
 
     KIND: ClassVar[str] = "graph_store"
     SETTINGS: ClassVar[dict[str, type[BaseModel]]] = GRAPH_STORE_SETTINGS
@@ -240,7 +246,9 @@ class MemoryConfig(BaseModel):
     history_db_path: Optional[str] = Field(
         None, description="Accepted for mem0 compatibility; memlab keeps history inside the store's memlab.db."
     )
-    graph_store: Optional[GraphStoreConfig] = Field(None, description="Validated and kept; not run in-process yet.")
+    graph_store: Optional[GraphStoreConfig] = Field(
+        None, description="Graph memory on the embedded engine: relations in add/search/get_all (memlab[graph])."
+    )
     reranker: Optional[RerankerConfig] = Field(None, description="Validated and kept; results are not reranked yet.")
     custom_fact_extraction_prompt: Optional[str] = None
     custom_update_memory_prompt: Optional[str] = None

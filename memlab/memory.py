@@ -51,6 +51,11 @@ V10_WARNING = (
 _UNSET: Any = object()  # update(expiration_date=None) clears the date; leaving it out keeps it
 
 
+def _graph_scope(merged: dict) -> dict:
+    """The scope keys of a merged filter dict: relations are scoped like memories, other filters do not apply."""
+    return {k: v for k, v in merged.items() if k in SCOPE_FIELDS and isinstance(v, str)}
+
+
 class Memory:
     """An in-process memory with mem0's verbs.
 
@@ -89,6 +94,15 @@ class Memory:
         self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
                            exact_subset_max=vs.exact_subset_max)
         self._search_mode = vs.search_mode
+        self.graph = None  # GraphMemory when config.graph_store is set (memlab.graph; needs memlab[graph])
+        if self.config.graph_store is not None:
+            from memlab.graph import open_graph
+
+            try:
+                self.graph = open_graph(self.config, vs.path, lambda: self.llm)
+            except BaseException:
+                self.store.close()
+                raise
 
     @classmethod
     def from_config(cls, config_dict: Any) -> "Memory":
@@ -178,14 +192,27 @@ class Memory:
                 )
             items, trace = add_procedural(self._engine(), msgs, scope, metadata, prompt, expiration_date=expires)
             return self._with_trace(self._wrap(items), trace, return_trace)
+        plan = self.graph.plan(msgs, scope) if self.graph is not None else None  # LLM work before any write
         if infer:
             items, trace = add_inferred(self._engine(), msgs, scope, metadata, prompt, memory_type, expiration_date=expires)
             result = self._wrap(items)
             if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
                 result["problems"] = list(trace["problems"])
-            return self._with_trace(result, trace, return_trace)
+            return self._with_trace(self._with_graph(result, plan, scope, items), trace, return_trace)
         items = self._add_raw(msgs, scope, metadata, memory_type, expires)
-        return self._with_trace(self._wrap(items), None, return_trace)
+        return self._with_trace(self._with_graph(self._wrap(items), plan, scope, items), None, return_trace)
+
+    def _with_graph(self, result, plan, scope: dict, items: list):
+        """Write the graph plan (linked to this call's memories); mem0's add "relations" and problems."""
+        if plan is None:
+            return result
+        written = [(i["id"], i["memory"]) for i in items if i.get("event") in ("ADD", "UPDATE")]
+        relations = self.graph.apply(plan, scope, written)
+        if isinstance(result, dict):  # v1.0 lists cannot carry relations
+            result["relations"] = relations
+            if plan.problems:
+                result["problems"] = result.get("problems", []) + plan.problems
+        return result
 
     @staticmethod
     def _with_trace(result, trace, wanted: bool):
@@ -293,17 +320,18 @@ class Memory:
         A scope (user_id / agent_id / run_id, as an argument or a filter) is required, as in mem0
         2.x; ``all_scopes=True`` reads every scope on purpose. ``filters={"state": "archived"}``
         (or any filter naming ``state``) reads non-active memories; ``show_expired=True`` includes
-        memories whose ``expiration_date`` has passed.
+        memories whose ``expiration_date`` has passed. With a graph store, ``relations`` lists the scope's relations.
         """
-        node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
+        merged, node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = resolve_limit(limit, top_k)
         rows = self.store.select(node, limit=limit)
-        return self._wrap([item_of(r) for r in rows])
+        relations = self.graph.get_all(_graph_scope(merged), limit) if self.graph is not None else None
+        return self._wrap([item_of(r) for r in rows], relations)
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
                threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
-               all_scopes: bool = False, show_expired: bool = False):
+               all_scopes: bool = False, show_expired: bool = False, graph: bool = False):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
@@ -313,18 +341,31 @@ class Memory:
         whose cosine is below ``threshold`` are dropped; keyword/hybrid results also carry
         ``keyword_score`` (BM25) and ``rank_score`` (the RRF value they are ordered by).
         Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
+        With a graph store, ``relations`` lists the relations around the query's entities, and
+        ``graph=True`` fuses the memories linked to them into the ranking (memlab.graph.retrieval).
         """
         check_text("query", query)
         mode = check_mode(self._search_mode if mode is None else mode)
-        node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
+        merged, node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = resolve_limit(limit, top_k)
         threshold = check_threshold(threshold)
+        if not isinstance(graph, bool):
+            raise ValidationError(f"graph must be True or False, got {graph!r}.")
+        if graph and self.graph is None:
+            raise ConfigError("search(graph=True) needs a graph store: add {'graph_store': {'provider': 'kuzu'}} "
+                              "to the config (pip install 'memlab[graph]').")
         qvec = self.embed([query], purpose="search")[0]
+        relations = self.graph.search(query, _graph_scope(merged), limit) if self.graph is not None else None
+        if graph:
+            from memlab.graph.retrieval import graph_fused_search
+
+            hits = graph_fused_search(self, query, qvec, node, _graph_scope(merged), limit, threshold, mode)
+            return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
         if mode == "dense":
             hits = self.store.search(qvec, node, limit, threshold)
-            return self._wrap([item_of(row, score) for row, score in hits])
+            return self._wrap([item_of(row, score) for row, score in hits], relations)
         hits = self.store.search(qvec, node, limit, threshold, mode=mode, text=query)
-        return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits])
+        return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
                metadata: Optional[dict] = None, expiration_date: Any = _UNSET) -> dict:
@@ -361,6 +402,8 @@ class Memory:
             if current is None or current["state"] == MemoryState.DELETED.value:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
             apply_delete(tx, current, now_iso())
+        if self.graph is not None:  # relations that only this memory supported go with it
+            self.graph.forget({memory_id}, {k: current[k] for k in SCOPE_FIELDS if current.get(k)})
         return {"message": "Memory deleted successfully!"}
 
     def delete_all(self, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
@@ -380,6 +423,10 @@ class Memory:
                 current = tx.get_row(memory_id)
                 if current is not None and current["state"] == MemoryState.ACTIVE.value:
                     apply_delete(tx, current, now)
+        if self.graph is not None and set(merged) <= set(SCOPE_FIELDS):
+            self.graph.delete_all(_graph_scope(merged))  # a whole scope: its graph goes
+        elif self.graph is not None:  # a filtered subset: unlink those memories only
+            self.graph.forget(set(ids), _graph_scope(merged))
         return {"message": "Memories deleted successfully!"}
 
     def set_state(self, memory_id: str, state: str) -> dict:
@@ -418,6 +465,8 @@ class Memory:
         """Delete every memory and all history (the store directory stays)."""
         with self.store.transaction() as tx:
             tx.wipe()
+        if self.graph is not None:
+            self.graph.reset()
 
     def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False):
         """A DataFrame of memories, one row each, in insertion order."""
@@ -432,6 +481,8 @@ class Memory:
 
     def close(self) -> None:
         self.store.close()
+        if self.graph is not None:
+            self.graph.close()
 
     def __enter__(self) -> "Memory":
         return self

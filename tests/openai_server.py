@@ -7,6 +7,8 @@ Script items for chat completions (consumed in order; the last one repeats when
 ``repeat_last`` is set):
     "text"                          -> 200 with that assistant content
     {"content": "...", ...}         -> 200 with that content
+    {"tool_calls": [{"name": "f", "arguments": {...} | "raw json"}]}
+                                    -> 200 with those tool calls (finish_reason "tool_calls")
     {"status": 500, "body": {...}}  -> that HTTP status
     {"delay": 5.0, ...}             -> sleep first (for timeouts)
     callable(request_json) -> item  -> computed reply
@@ -99,11 +101,18 @@ class OpenAICompatServer:
                 if "status" in item and item["status"] != 200:
                     return self._send(item["status"], item.get("body", {"error": {"message": "scripted error"}}))
                 content = item.get("content", "")
+                message: dict = {"role": "assistant", "content": content}
+                if item.get("tool_calls"):
+                    message = {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": f"call_{i}", "type": "function", "function": {
+                            "name": c["name"], "arguments": c["arguments"] if isinstance(c["arguments"], str)
+                            else json.dumps(c["arguments"])}}
+                        for i, c in enumerate(item["tool_calls"])]}
                 return self._send(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                     "model": req.get("model", "test"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
+                    "choices": [{"index": 0, "finish_reason": "tool_calls" if item.get("tool_calls") else "stop",
+                                 "message": message}],
                     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                 })
 

@@ -14,6 +14,7 @@ from memlab.config import (
     LLM_SETTINGS,
     RERANKER_PROVIDERS,
     VECTOR_STORE_SETTINGS,
+    validate_block,
 )
 from memlab.config_migration import tables as T
 from memlab.errors import ConfigError
@@ -404,16 +405,27 @@ def graph_store(value: Any, rep) -> Optional[dict]:
     if provider not in GRAPH_STORE_SETTINGS:
         raise ConfigError(f"graph_store.provider {provider!r} is not supported; allowed: "
                           f"{', '.join(sorted(GRAPH_STORE_SETTINGS))}.")
-    allowed = set(GRAPH_STORE_SETTINGS[provider].model_fields)
-    out: dict[str, Any] = {"provider": provider,
-                           "config": _keep(cfg, "graph_store.config", allowed, {}, rep, f"not a {provider} setting")}
+    try:  # a broken server block is an error here too, not silently replaced
+        validate_block("graph_store", provider, cfg, GRAPH_STORE_SETTINGS)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if provider == "kuzu":
+        out: dict[str, Any] = {"provider": "kuzu", "config": _keep(cfg, "graph_store.config", {"db"}, {}, rep,
+                                                                    "not a kuzu setting")}
+    else:  # a graph server: memlab runs the embedded engine instead (its data stays on the server)
+        for k, v in cfg.items():
+            rep.removed(f"graph_store.config.{k}", v, f"a connection setting of {provider}; memlab's graph is "
+                        "embedded (stored beside memlab.db, or in memory)")
+        rep.change("graph_store.provider", provider, "kuzu",
+                   f"memlab does not connect to {provider}; it runs an embedded graph engine (mem0's kuzu config)")
+        rep.warn(f"graph_store: memlab does not connect to {provider}. The relations stored there are not reachable "
+                 "offline; the embedded graph starts empty and fills as memories are added.")
+        out = {"provider": "kuzu", "config": {}}
     if extras.get("llm") is not None:
         out["llm"] = llm(extras["llm"], "graph_store.llm", rep)
     for key in ("custom_prompt", "threshold"):
         if extras.get(key) is not None:
             out[key] = extras[key]
-    rep.warn(f"graph_store ({provider}) is validated and kept, but memlab has no graph engine yet: nothing is "
-             "written to it and responses carry 'relations': [].")
     return out
 
 

@@ -54,6 +54,20 @@ class OpenAILLM:
         Raises:
             ProviderError: HTTP error, timeout, connection failure or a reply without choices.
         """
+        return self._create(messages, json_mode=json_mode).content or ""
+
+    def call_tools(self, messages: list[dict], tools: list[dict]) -> list[dict]:
+        """One chat completion offering ``tools``; the tool calls as ``{"name", "arguments"}``.
+
+        ``arguments`` is the raw JSON string the model wrote (the caller parses it, so a
+        malformed call can be reported instead of crashing).
+        """
+        message = self._create(messages, tools=tools)
+        calls = getattr(message, "tool_calls", None) or []
+        return [{"name": c.function.name, "arguments": c.function.arguments or ""} for c in calls
+                if getattr(c, "function", None) is not None]
+
+    def _create(self, messages: list[dict], *, json_mode: bool = False, tools: Optional[list] = None):
         import openai
 
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": self.temperature}
@@ -61,6 +75,8 @@ class OpenAILLM:
             kwargs["max_tokens"] = self.max_tokens
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
+        if tools:
+            kwargs["tools"] = tools
         where = self.base_url or "api.openai.com"
         try:
             resp = self._client.chat.completions.create(**kwargs)
@@ -81,7 +97,7 @@ class OpenAILLM:
         choices = getattr(resp, "choices", None) or []
         if not choices:
             raise ProviderError(f"The LLM server at {where} returned no choices for model {self.model!r}.")
-        return choices[0].message.content or ""
+        return choices[0].message
 
     def _json_call(self, messages: list[dict], check: Callable[[str], object]) -> LLMReply:
         """Ask, and re-ask up to ``max_retries`` times while ``check`` cannot parse the reply."""

@@ -1,7 +1,8 @@
 """Export a memlab store to JSONL or parquet, with a field/filter schema.
 
 The export is memlab's portable format: the first JSONL line (or the parquet schema metadata)
-is a header naming the embedder, schema revision, fields, categories and configs; each record
+is a header naming the embedder, schema revision, fields, categories and configs (and, with a
+graph store, the ``relations`` of the exported scopes); each record
 carries a memory with its history and category names. With the default fields an export
 imports back losslessly (``memlab.migrate.import_export``), hash-checked by ``verify``.
 """
@@ -117,6 +118,11 @@ def export(memory: Any, path: Union[str, Path], format: str = "jsonl", schema: A
         "embedder": str(memory.embedder.name), "dims": int(memory.store.dims), "schema_revision": HEAD_REVISION,
         "fields": fields, "filters": filters, "count": len(records), **store_tables(memory),
     }
+    if getattr(memory, "graph", None) is not None:  # graph memory: the relations of the exported scopes
+        scopes = None if not filters else {tuple(r.get(k) or "" for k in ("user_id", "agent_id", "run_id"))
+                                           for r in iter_records(memory, ["user_id", "agent_id", "run_id"],
+                                                                 filters, include_deleted)}
+        header["relations"] = memory.graph.export_relations(scopes)
     path = Path(path)
     if path.is_dir():
         raise ValidationError(f"Export target {str(path)!r} is a directory; pass a file path (.jsonl or .parquet).")

@@ -48,9 +48,9 @@ def merge_scope(user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict
     return merged
 
 def read_filter(store: Any, user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict],
-                all_scopes: bool, show_expired: bool):
-    """The parsed filter of a read: scoped (mem0 2.x raises without a scope) unless all_scopes=True,
-    and without expired memories unless show_expired=True."""
+                all_scopes: bool, show_expired: bool) -> tuple[dict, Any]:
+    """The merged scope/filters and the parsed filter of a read: scoped (mem0 2.x raises without a
+    scope) unless all_scopes=True, and without expired memories unless show_expired=True."""
     if not isinstance(all_scopes, bool) or not isinstance(show_expired, bool):
         raise ValidationError("all_scopes and show_expired must be True or False.")
     merged = merge_scope(user_id, agent_id, run_id, filters)
@@ -62,7 +62,8 @@ def read_filter(store: Any, user_id: Any, agent_id: Any, run_id: Any, filters: O
         today = datetime.now(timezone.utc).date().isoformat()
         not_expired = F.Logic("not", (F.Cond("expiration_date", "lt", today),))
         node = not_expired if node is None else F.Logic("and", (node, not_expired))
-    return node
+    return merged, node
+
 
 def resolve_limit(limit: Any, top_k: Any) -> int:
     """mem0 1.x ``limit`` or 2.x ``top_k`` (default 100); both given must agree."""

@@ -24,7 +24,8 @@ CASES = [
     ("guide-after", GUIDE_AFTER, dict(emb="openai", llm="openai", vs="faiss", dims=1536,
                                       changed=["vector_store.provider"], warn=["qdrant"])),
     ("guide-version", {"version": "v1.1"}, dict(emb="minilm", llm="rules", vs="faiss", changed=[])),
-    ("guide-graph", GUIDE_GRAPH, dict(changed=[], warn=["no graph engine"])),
+    ("guide-graph", GUIDE_GRAPH, dict(changed=["graph_store.provider", "graph_store.config.password"],
+                                      warn=["not reachable offline"])),
     ("flat-foreign", {"embedder": "huggingface", "vector_store": "chroma", "llm": "ollama"},
      dict(emb="minilm", llm="openai", vs="faiss", dims=384, changed=["embedder.provider", "llm.provider"],
           warn=["re-embed", "chroma"])),
@@ -95,7 +96,7 @@ CASES = [
     ("graph-memgraph-deepseek", {"graph_store": {
         "provider": "memgraph", "config": {"url": "bolt://mg:7687", "username": "u", "password": "p"},
         "llm": {"provider": "deepseek", "config": {}}, "threshold": 0.75}},
-     dict(changed=["graph_store.llm.provider"], warn=["DEEPSEEK_API_KEY", "no graph engine"])),
+     dict(changed=["graph_store.llm.provider", "graph_store.provider"], warn=["DEEPSEEK_API_KEY", "not reachable offline"])),
     ("graph-falkordb", {"graph_store": {"provider": "falkordb", "config": {"host": "localhost", "port": 6379}}},
      dict(changed=["graph_store"], warn=["falkordb"])),
     ("graph-neptunedb", {"graph_store": {"provider": "neptunedb", "config": {"endpoint": "neptune-db://h"}}},

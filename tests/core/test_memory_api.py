@@ -140,7 +140,8 @@ def test_v10_format_returns_lists_with_deprecation_warning(hash_config):
 def test_v11_has_relations_key_only_with_graph_store(hash_config):
     m = Memory({**hash_config, "graph_store": {"provider": "kuzu", "config": {"db": ":memory:"}}})
     res = m.add("x", user_id="u", infer=False)
-    assert res["relations"] == []
+    assert res["relations"] == {"added_entities": [], "deleted_entities": []}  # mem0's add shape
+    assert m.get_all(user_id="u")["relations"] == []
 
 
 def test_to_pandas_one_row_per_memory(mem):

@@ -18,7 +18,8 @@ def import_export(path: Any, into: Any, *, on_conflict: str = "error", reuse_vec
     """Import a memlab JSONL/parquet export into ``into`` (atomically).
 
     Stored vectors are reused only when the export's embedder is the target's (same name and
-    size); otherwise texts are embedded. Headerless JSONL (one ``{"memory": ..., "user_id": ...}``
+    size); otherwise texts are embedded. Graph relations in the header go into the target's graph
+    (after the memories; the target needs a graph_store). Headerless JSONL (one ``{"memory": ..., "user_id": ...}``
     per line) is accepted too.
     """
     header, rows = read_export(path)
@@ -64,5 +65,14 @@ def import_export(path: Any, into: Any, *, on_conflict: str = "error", reuse_vec
     report.details["header"] = {k: header.get(k) for k in ("embedder", "dims", "schema_revision", "count", "filters")}
     if not Path(path).suffix == ".parquet" and not header:
         report.warnings.append("headerless JSONL: each record gets one ADD history row")
-    return write_records(into, records, report, on_conflict=on_conflict, categories=header.get("categories"),
-                         configs=header.get("configs"))
+    report = write_records(into, records, report, on_conflict=on_conflict, categories=header.get("categories"),
+                           configs=header.get("configs"))
+    relations = header.get("relations") or []
+    if relations and getattr(into, "graph", None) is None:
+        report.warnings.append(f"the export carries {len(relations)} graph relations; the target has no graph_store, "
+                               "so they were not imported")
+    elif relations:
+        written, skipped = into.graph.import_relations(relations)
+        report.details["relations"] = written
+        report.warnings.extend(skipped)
+    return report
