@@ -193,7 +193,13 @@ def test_load_dataset_rejects_unknown_json(tmp_path):
 def test_every_public_name_resolves():
     import memlab.evaluate as ev
 
+    import importlib
+
     for name in ev.__all__:
-        assert getattr(ev, name) is not None
-    with pytest.raises(AttributeError):
+        module = importlib.import_module(f"memlab.evaluate.{ev._EXPORTS[name]}")
+        obj = getattr(ev, name)
+        assert obj is getattr(module, name) and callable(obj), name  # the real function/class, lazily
+        assert obj.__module__ == module.__name__ or name == "tokenize", name  # defined there, not re-exported
+    assert ev.sweep_thresholds.__name__ == "sweep_thresholds" and isinstance(ev.Dataset, type)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
         ev.nope  # noqa: B018
