@@ -87,3 +87,23 @@ def test_offline_fuse_rrf_tie_follows_the_first_run():
     assert fused["memory_id"].tolist() == ["m2", "m1", "m3"]
     assert fused["score"].iloc[0] == fused["score"].iloc[1]
     assert fuse_rrf([bm25, dense], k_rrf=60)["memory_id"].tolist() == ["m1", "m2", "m3"]
+
+
+def test_rankings_over_more_than_four_times_the_depth_keep_position_ties():
+    """450 matching memories, depth 100: the partial-sort paths of the keyword and dense rankings
+    (taken when candidates > 4 x depth) must give the full sort's order, ties included."""
+    from rank_bm25 import BM25Okapi
+
+    from memlab.store.keyword import tokenize
+
+    texts = ["tea note", "tea tea note", "tea tea tea note"] * 150  # three groups of exact ties
+    m = Memory({"embedder": {"provider": "hash", "config": {"embedding_dims": 32}}})
+    m.add_records([{"memory": t, "user_id": "u"} for t in texts])
+    ids = [r["id"] for r in m.get_all(user_id="u", limit=1000)["results"]]
+    ref = np.asarray(BM25Okapi([tokenize(t) for t in texts]).get_scores(tokenize("tea")))
+    want = [ids[i] for i in np.lexsort((np.arange(len(texts)), -ref))[:100]]
+    got = m.search("tea", user_id="u", mode="keyword", limit=100)["results"]
+    assert [r["id"] for r in got] == want  # the best group is 150 tied rows: the 100 oldest of them
+    dense = m.search("tea tea tea note", user_id="u", mode="dense", limit=100)["results"]
+    assert [r["id"] for r in dense] == ids[2::3][:100]  # 150 identical vectors: insertion order
+    m.close()
