@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE = 1
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test test-slow bench notebooks lab clean
+.PHONY: setup demo test test-slow bench notebooks lab mutate clean
 
 setup: $(STAMP)
 
@@ -36,8 +36,16 @@ bench: setup
 	$(PY) benchmarks/bench_graph.py
 
 # Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
+# One notebook only: make notebooks NB=notebooks/01_quickstart.ipynb
+NB ?=
 notebooks: setup
-	$(PY) tools/refresh_notebooks.py
+	$(PY) tools/refresh_notebooks.py $(NB)
+
+# Mutation check of the critical modules (filters, search thresholds, fusion, BM25, metrics, sweeps,
+# compare stats, mem0 repair); ~20 min on 2 cores. Some targets only: make mutate TARGETS="metrics fusion"
+TARGETS ?=
+mutate: setup
+	OMP_NUM_THREADS=1 $(PY) tools/mutate.py --json reports/mutation.json $(TARGETS)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -10,7 +10,11 @@ Script items for chat completions (consumed in order; the last one repeats when
     {"tool_calls": [{"name": "f", "arguments": {...} | "raw json"}]}
                                     -> 200 with those tool calls (finish_reason "tool_calls")
     {"status": 500, "body": {...}}  -> that HTTP status
-    {"delay": 5.0, ...}             -> sleep first (for timeouts)
+    {"delay": 5.0, ...}             -> sleep first
+    {"hold": threading.Event, ...}  -> wait until the test sets the event (at most 30 s) before
+                                       replying: a timeout test can check that the client gave up
+                                       while the reply was still held (``replies_sent``), with no
+                                       wall-clock bound in the test
     callable(request_json) -> item  -> computed reply
 """
 
@@ -32,6 +36,7 @@ class OpenAICompatServer:
         self.requests: list[dict] = []
         self.embedding_dims = embedding_dims
         self.embedding_failures = 0  # next N embedding calls answer HTTP 500
+        self.replies_sent = 0  # chat replies written so far (held ones count once released)
         self._embedder = HashEmbedder(embedding_dims=embedding_dims)
         self._lock = threading.Lock()
         server = self
@@ -98,6 +103,10 @@ class OpenAICompatServer:
                     item = {"content": item}
                 if item.get("delay"):
                     time.sleep(item["delay"])
+                if item.get("hold") is not None:
+                    item["hold"].wait(timeout=30.0)
+                with server._lock:
+                    server.replies_sent += 1
                 if "status" in item and item["status"] != 200:
                     return self._send(item["status"], item.get("body", {"error": {"message": "scripted error"}}))
                 content = item.get("content", "")

@@ -49,3 +49,22 @@ def test_bootstrap_ci():
     mean, low, high, n = bootstrap_ci([0, 0, 1, 1, 1, 0, 1, 0], n_boot=500, seed=1)
     assert mean == 0.5 and n == 8 and 0 <= low < 0.5 < high <= 1
     assert bootstrap_ci([0, 1, 1, 0], seed=3) == bootstrap_ci([0, 1, 1, 0], seed=3)  # reproducible
+
+
+def test_missing_score_on_one_side_is_nan_not_a_crash():
+    c = query_changes(["a", "b"], ["a", "b"], [None, 0.5], [0.7, None])
+    assert math.isnan(c["score_deltas"]["a"]) and math.isnan(c["score_deltas"]["b"])
+    assert math.isnan(c["mean_abs_score_delta"]) and not c["changed"]
+
+
+def test_score_tolerance_boundary_is_exclusive():
+    # a move of exactly score_tol is not a change; the next float above it is
+    at = query_changes(["a"], ["a"], [0.5], [0.75], score_tol=0.25)
+    assert at["max_abs_score_delta"] == 0.25 and not at["changed"]
+    above = query_changes(["a"], ["a"], [0.5], [0.75], score_tol=0.2499999)
+    assert above["changed"]
+
+
+def test_bootstrap_ci_of_two_different_values_has_a_spread():
+    mean, low, high, n = bootstrap_ci([0.0, 1.0], n_boot=400, seed=0)
+    assert (mean, n) == (0.5, 2) and low == 0.0 and high == 1.0  # resample means are 0, 0.5 or 1

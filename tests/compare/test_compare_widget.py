@@ -6,6 +6,7 @@ import pytest
 
 from memlab import Memory
 from memlab.compare import record_run
+from memlab.errors import StoreError
 from memlab.widgets import CompareModel, CompareWidget
 from tests.compare.compare_data import HASH_CONFIG, QUERIES, records
 
@@ -56,13 +57,32 @@ def test_model_typed_query_and_errors(pair):
     assert recorded.error is None and recorded.comparison.identical
 
 
+AFTER_CONFIG = {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}}
+
+
 def test_model_owns_config_sides():
-    model = CompareModel(HASH_CONFIG, {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}},
+    model = CompareModel(HASH_CONFIG, AFTER_CONFIG,
                          records=records(), queries=QUERIES, k=3)
     model.choose("pet")
     model.run()
-    assert model.comparison is not None and len(model.columns()[0]) == 3
+    assert model.error is None
+    # each column is exactly what a Memory built from that side's config returns for the query
+    direct = []
+    for config, rows in zip((HASH_CONFIG, AFTER_CONFIG), model.columns()):
+        with Memory(config) as m:
+            m.add_records(records())
+            direct.append([w["memory"] for w in m.search("What pet does she have?", user_id="alice",
+                                                          limit=3)["results"]])
+        assert [r["memory"] for r in rows] == direct[-1]
+    row = model.comparison.to_pandas().iloc[0]
+    assert row["lost"] == [t for t in direct[0] if t not in direct[1]]
+    assert row["overlap_at_k"] == len(set(direct[0]) & set(direct[1])) / 3
+    memories = [side.memory for side in model._sides]
+    assert all(side.owned for side in model._sides)
     model.close()
+    for memory in memories:  # the model built both Memory objects, so close() closes them
+        with pytest.raises(StoreError, match="closed"):
+            memory.search("x", user_id="alice")
 
 
 def test_widget_view(pair):

@@ -142,6 +142,13 @@ def test_v11_has_relations_key_only_with_graph_store(hash_config):
     res = m.add("x", user_id="u", infer=False)
     assert res["relations"] == {"added_entities": [], "deleted_entities": []}  # mem0's add shape
     assert m.get_all(user_id="u")["relations"] == []
+    plain = Memory(hash_config)
+    res = plain.add("x", user_id="u", infer=False)
+    assert set(res) == {"results"}  # no graph store: no "relations" key at all (mem0's v1.1 shape)
+    assert set(plain.search("x", user_id="u")) == {"results"}
+    assert set(plain.get_all(user_id="u")) == {"results"}
+    plain.close()
+    m.close()
 
 
 def test_to_pandas_one_row_per_memory(mem):
@@ -175,6 +182,11 @@ def test_memory_type_values(mem):
 
 def test_from_config_and_path(tmp_path, hash_config):
     m = Memory.from_config({**hash_config, "vector_store": {"provider": "faiss", "config": {"path": str(tmp_path / "s")}}})
-    m.add("durable", user_id="u", infer=False)
+    mid = m.add("durable", user_id="u", infer=False)["results"][0]["id"]
     m.close()
     assert (tmp_path / "s" / "memlab.db").exists()
+    reopened = Memory(hash_config, path=str(tmp_path / "s"))  # the path= keyword reaches the same store
+    assert reopened.get(mid)["memory"] == "durable"
+    assert [r["id"] for r in reopened.search("durable", user_id="u")["results"]] == [mid]
+    assert [h["event"] for h in reopened.history(mid)] == ["ADD"]
+    reopened.close()

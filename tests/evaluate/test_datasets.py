@@ -192,9 +192,15 @@ def test_load_dataset_rejects_unknown_json(tmp_path):
 
 
 def test_every_public_name_resolves():
+    import importlib
+
     import memlab.evaluate as ev
 
     for name in ev.__all__:
-        assert getattr(ev, name) is not None
-    with pytest.raises(AttributeError):
+        obj = getattr(ev, name)
+        assert callable(obj), name
+        module = importlib.import_module(obj.__module__)  # defined in an evaluate submodule, imported explicitly
+        assert module.__name__.startswith("memlab.evaluate.") and getattr(module, name) is obj, name
+    assert ev.sweep_thresholds.__name__ == "sweep_thresholds" and isinstance(ev.Dataset, type)
+    with pytest.raises(AttributeError, match="nope"):
         ev.nope  # noqa: B018

@@ -76,8 +76,20 @@ def test_hybrid_runs_with_an_embedder_object(bundled):
     from memlab.embedders import create_embedder
 
     small = bundled.subset(scopes=["chen"])
-    run = retrieve(small, method="hybrid", embedder=create_embedder("hash", {"embedding_dims": 64}), depth=5)
+    emb = create_embedder("hash", {"embedding_dims": 64})
+    run = retrieve(small, method="hybrid", embedder=emb, depth=5)
     assert run.attrs["method"] == "hybrid" and run.groupby("query_id").size().max() == 5
+    # the fused run is RRF (k=60) of the dense and BM25 runs, worked out here per query
+    with build_memory(small, emb) as memory:
+        dense = dense_retrieve(small, memory, depth=100)
+    bm25 = bm25_retrieve(small, depth=100)
+    for qid, got in run.groupby("query_id"):
+        d = dict(zip(dense.loc[dense["query_id"] == qid, "memory_id"], dense.loc[dense["query_id"] == qid, "rank"]))
+        b = dict(zip(bm25.loc[bm25["query_id"] == qid, "memory_id"], bm25.loc[bm25["query_id"] == qid, "rank"]))
+        rrf = {m: (1 / (60 + d[m]) if m in d else 0) + (1 / (60 + b[m]) if m in b else 0) for m in {*d, *b}}
+        want = sorted(rrf, key=lambda m: (-rrf[m], d.get(m, float("inf"))))[:5]
+        assert got.sort_values("rank")["memory_id"].tolist() == want, qid
+        assert got.sort_values("rank")["score"].tolist() == pytest.approx([rrf[m] for m in want])
 
 
 def test_locomo_bm25_reproduces_reference(locomo_path):

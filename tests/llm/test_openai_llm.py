@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+import threading
 
 import pytest
 
@@ -135,13 +135,17 @@ def test_timeout_is_a_clear_provider_error_and_writes_nothing(openai_server, has
     with Memory({**hash_config, "llm": llm_config(openai_server, timeout=0.3)}) as m:
         seed(m, openai_server)
         before = snapshot(m)
-        for script in ([{"delay": 5.0, "content": '{"facts": ["Likes tea"]}'}],
-                       ['{"facts": ["Moved to Rome"]}', {"delay": 5.0, "content": '{"memory": []}'}]):
+        for held_at in (0, 1):  # the extraction call or the update call hangs
+            release = threading.Event()
+            script = [{"hold": release, "content": '{"facts": ["Likes tea"]}'}] if held_at == 0 else \
+                ['{"facts": ["Moved to Rome"]}', {"hold": release, "content": '{"memory": []}'}]
             openai_server.push(*script)
-            t0 = time.perf_counter()
+            sent = openai_server.replies_sent
             with pytest.raises(ProviderError, match=r"did not answer within 0.3 s"):
                 m.add("I like tea and I moved to Rome", user_id="alice")
-            assert time.perf_counter() - t0 < 3.0  # the 5 s reply is not awaited
+            # the client gave up on its own: the held reply had not been sent when the error came
+            assert openai_server.replies_sent == sent + held_at
+            release.set()
             assert snapshot(m) == before
 
 

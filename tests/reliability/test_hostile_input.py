@@ -23,6 +23,9 @@ from tests.reliability._rel_support import dump_db, hash_cfg, memory_snapshot
 
 DIMS = 16
 RUNS: dict[str, int] = {}
+# generated inputs each test must have checked (their sum is the module's >= 1,000 criterion)
+FLOORS = {"messages": 200, "scope": 150, "memory_id": 100, "metadata": 150, "filters": 150, "limits": 150,
+          "embedder": 150}
 SETTINGS = settings(derandomize=True, database=None, deadline=None, print_blob=True,
                     suppress_health_check=list(HealthCheck))
 
@@ -175,7 +178,7 @@ def test_wrong_messages(pop):
         pop.rejected("messages", lambda: pop.m.add(messages, user_id="alice", infer=False),
                      ("message", "content", "role", "name"))
     run()
-    assert RUNS["messages"] >= 200
+    assert RUNS["messages"] >= FLOORS["messages"]
 
 
 def test_wrong_scope_ids(pop):
@@ -191,7 +194,7 @@ def test_wrong_scope_ids(pop):
         }
         pop.rejected("scope", calls[verb], (field,))
     run()
-    assert RUNS["scope"] >= 150
+    assert RUNS["scope"] >= FLOORS["scope"]
 
 
 def test_wrong_memory_ids(pop):
@@ -211,7 +214,7 @@ def test_wrong_memory_ids(pop):
             return
         pop.rejected("memory_id", calls[verb], ("memory_id", "not found"))
     run()
-    assert RUNS["memory_id"] >= 100
+    assert RUNS["memory_id"] >= FLOORS["memory_id"]
 
 
 def test_wrong_metadata(pop):
@@ -227,7 +230,7 @@ def test_wrong_metadata(pop):
         }
         pop.rejected("metadata", calls[verb], ("metadata",))
     run()
-    assert RUNS["metadata"] >= 150
+    assert RUNS["metadata"] >= FLOORS["metadata"]
 
 
 def test_wrong_filters(pop):
@@ -241,7 +244,7 @@ def test_wrong_filters(pop):
         }
         pop.rejected("filters", calls[verb], ("ilter", "user_id", "nested", "AND", "OR", "NOT", "operator"))
     run()
-    assert RUNS["filters"] >= 150
+    assert RUNS["filters"] >= FLOORS["filters"]
 
 
 def test_wrong_thresholds_and_limits(pop):
@@ -260,7 +263,7 @@ def test_wrong_thresholds_and_limits(pop):
             call = lambda: pop.m.get_all(user_id="alice", **{key: limit})  # noqa: E731
         pop.rejected("limits", call, ("threshold", "limit", "top_k"))
     run()
-    assert RUNS["limits"] >= 150
+    assert RUNS["limits"] >= FLOORS["limits"]
 
 
 def test_other_bad_arguments(pop):
@@ -357,17 +360,15 @@ def test_hostile_embedder_outputs(tmp_path_factory):
         finally:
             emb.next = None
     run()
-    assert RUNS["embedder"] >= 150
+    assert RUNS["embedder"] >= FLOORS["embedder"]
     pop.m.close()
 
 
-def test_total_generated_inputs():
-    """The floor of the acceptance criterion, over this module's generated cases."""
-    total = sum(v for k, v in RUNS.items() if k != "other")
-    print("hostile inputs:", RUNS, "total generated:", total)
-    if len(RUNS) < 7:
-        pytest.skip("run the whole module to count")
-    assert total >= 1000
+def test_generated_floors_add_up_to_the_acceptance_criterion():
+    """Each generated test asserts its own floor (FLOORS), so the >= 1,000 total holds whichever
+    subset or order of this module runs; nothing here depends on the other tests having run."""
+    assert sum(FLOORS.values()) >= 1000
+    assert set(FLOORS) == {"messages", "scope", "memory_id", "metadata", "filters", "limits", "embedder"}
 
 
 def test_enormous_valid_limit_is_fine(pop):
