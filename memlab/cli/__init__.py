@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from memlab.errors import MemlabError
 
 # Sub-command modules (memlab/cli/<name>.py), each defining register(subparsers).
-COMMAND_MODULES = ("demo", "db", "data", "compare", "eval", "config", "doctor")
+COMMAND_MODULES = ("demo", "db", "data", "compare", "eval", "config", "doctor", "keys", "serve", "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:
