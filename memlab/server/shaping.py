@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Optional
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from memlab.errors import ValidationError
 from memlab.validation import MISSING_SCOPE, SCOPE_FIELDS
@@ -87,7 +87,7 @@ def page(items: list, url: Any, page_no: int, page_size: int) -> dict:
     chunk = items[start:start + page_size]
 
     def link(n: int) -> str:
-        query = dict(url.query_params)
+        query = dict(parse_qsl(url.query))
         query.update(page=str(n), page_size=str(page_size))
         return str(url.replace(query=urlencode(query)))
 
