@@ -18,6 +18,7 @@ re-read when that file changes, so every worker process sees an update at its ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -26,8 +27,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from memlab.config import MemoryConfig
-from memlab.errors import ValidationError
+from memlab.config import VECTOR_STORE_SETTINGS, MemoryConfig
+from memlab.errors import ConfigError, ValidationError
 
 SETTINGS_FILE = "project.json"
 SEARCH_TYPES = {"vector": "dense", "dense": "dense", "semantic": "dense", "keyword": "keyword", "bm25": "keyword",
@@ -123,7 +124,13 @@ class ProjectSettings(BaseModel):
             update["graph_store"] = None
         data = base.to_dict()
         vs = data.setdefault("vector_store", {"provider": "faiss"})
-        vs["config"] = {**vs.get("config", {}), "path": str(project_dir / "store")}
+        fields = VECTOR_STORE_SETTINGS[vs.get("provider", "faiss")].model_fields
+        if "path" in fields:  # file-based engine: the project's own directory
+            vs["config"] = {**vs.get("config", {}), "path": str(project_dir / "store")}
+        elif "collection_name" in fields:  # database engine: the project's own collection
+            vs["config"] = {**vs.get("config", {}), "collection_name": project_collection(project_dir)}
+        else:  # an engine with neither could not keep projects apart: refuse rather than mix them
+            raise ConfigError(f"vector store {vs.get('provider')!r} has no per-project path or collection_name.")
         data.update({k: v for k, v in update.items() if v is not None})
         for k, v in update.items():
             if v is None:
@@ -138,6 +145,14 @@ class ProjectSettings(BaseModel):
                 raise ValidationError(f"Unknown project field(s) {unknown}; known: {sorted(out)}.")
             out = {k: out[k] for k in fields}
         return out
+
+
+def project_collection(project_dir: Path) -> str:
+    """A database engine's collection for a project: ``memlab_<org>_<project>`` (names are [A-Za-z0-9_.-])."""
+    org, project = project_dir.parent.name, project_dir.name
+    # a stable digest keeps e.g. "a-b"/"c" and "a"/"b_c" apart after the character mapping
+    digest = hashlib.sha256(f"{org}/{project}".encode()).hexdigest()[:8]
+    return "memlab_" + "_".join(x.replace("-", "_").replace(".", "_") for x in (org, project)) + f"_{digest}"
 
 
 def load_settings(project_dir: Path) -> ProjectSettings:
