@@ -45,6 +45,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         os.environ.pop("MEMLAB_SERVE_CONFIG", None)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT before the app's shutdown closes the stores
-    uvicorn.run("memlab.server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, timeout_graceful_shutdown=30)
+    options = dict(factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                   timeout_graceful_shutdown=30)
+    if args.workers == 1:
+        uvicorn.run("memlab.server.app:app_from_env", **options)
+        return 0
+    _run_workers(uvicorn.Config("memlab.server.app:app_from_env", **options), args.host, args.port)
     return 0
+
+
+def _run_workers(config, host: str, port: int) -> None:
+    """uvicorn's multi-process supervisor over a socket made with ``proto=IPPROTO_TCP``.
+
+    uvicorn's own ``bind_socket`` leaves ``proto`` at 0, so asyncio does not set TCP_NODELAY on
+    the workers' connections and every keep-alive request waits ~40 ms for a delayed ACK
+    (measured: 45 ms per request with 2 workers against 3 ms with one)."""
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    print(f"memlab serve: {config.workers} workers on http://{host}:{port}", file=sys.stderr)
+    Multiprocess(config, sockets=[sock]).run()
