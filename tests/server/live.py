@@ -76,17 +76,21 @@ class ServeProcess:
         cfg = self.root.parent / f"{self.root.name}-config.json"
         cfg.write_text(json.dumps(config if config is not None else HASH_CONFIG))
         env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "memlab", "serve", "--store", str(root), "--port", str(self.port),
-             "--config", str(cfg), "--workers", str(workers), "--log-level", "warning"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # output goes to a file, not a pipe: a full pipe would block the server mid-request
+        self.log = self.root.parent / f"{self.root.name}-serve.log"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "memlab", "serve", "--store", str(root), "--port", str(self.port),
+                 "--config", str(cfg), "--workers", str(workers), "--log-level", "warning"],
+                env=env, stdout=log, stderr=log)
 
     def start(self) -> "ServeProcess":
         try:
             wait_up(self.url, timeout=90)
         except RuntimeError:
             self.proc.kill()
-            raise RuntimeError(f"memlab serve did not start: {self.proc.communicate()[1][-2000:]}") from None
+            self.proc.wait()
+            raise RuntimeError(f"memlab serve did not start: {self.log.read_text()[-2000:]}") from None
         return self
 
     def key(self, org: str, project: str) -> str:
@@ -103,5 +107,4 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.communicate()
         return self.proc.returncode

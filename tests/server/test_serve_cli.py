@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
+import time
 
 import httpx
 import pytest
@@ -58,8 +59,9 @@ def test_graceful_shutdown_and_restart_keep_acknowledged_writes(tmp_path):
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
     for t in threads:
         t.start()
-    while len(acked) < 30:
-        threading.Event().wait(0.05)
+    deadline = time.monotonic() + 120
+    while len(acked) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
     # uvicorn drains in-flight requests, closes the stores, then re-raises SIGTERM (exit status -15)
     assert srv.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     stop.set()
