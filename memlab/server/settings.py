@@ -69,7 +69,7 @@ class ProjectSettings(BaseModel):
         None, max_length=20_000, description="Stored and returned; memlab applies custom_instructions to every scope."
     )
     custom_categories: Optional[list[Category]] = Field(None, max_length=200)
-    enable_graph: bool = False
+    enable_graph: Optional[bool] = Field(None, description="None: as the served base config says.")
     version: Literal["v1.0", "v1.1"] = "v1.1"
     retrieval_criteria: Optional[list[RetrievalCriterion]] = Field(None, max_length=50)
     multilingual: Optional[bool] = None
@@ -116,13 +116,21 @@ class ProjectSettings(BaseModel):
     def apply(self, base: MemoryConfig, project_dir: Path) -> MemoryConfig:
         """The project's MemoryConfig: the served base config with these settings applied.
 
-        The response format is always v1.1 inside; the server shapes v1.0 itself."""
-        update: dict[str, Any] = {"custom_instructions": self.llm_instructions(), "version": "v1.1"}
-        if self.enable_graph:
-            update["graph_store"] = {"provider": "kuzu", "config": {"db": str(project_dir / "graph.kuzu")}}
-        else:
-            update["graph_store"] = None
+        What the project does not set is inherited from the base config (``memlab serve --config``):
+        its instructions, and its graph store unless ``enable_graph`` is set. The response format
+        is always v1.1 inside; the server shapes v1.0 itself."""
         data = base.to_dict()
+        data["version"] = "v1.1"
+        instructions = self.llm_instructions()
+        if instructions is not None:
+            data["custom_instructions"] = instructions
+        if self.enable_graph is True and "graph_store" not in data:
+            data["graph_store"] = {"provider": "kuzu", "config": {"db": str(project_dir / "graph.kuzu")}}
+        elif self.enable_graph is False:
+            data.pop("graph_store", None)
+        graph = data.get("graph_store")
+        if graph and graph.get("provider") == "kuzu":  # an embedded graph: one per project, like the store
+            graph["config"] = {**graph.get("config", {}), "db": str(project_dir / "graph.kuzu")}
         vs = data.setdefault("vector_store", {"provider": "faiss"})
         fields = VECTOR_STORE_SETTINGS[vs.get("provider", "faiss")].model_fields
         if "path" in fields:  # file-based engine: the project's own directory
@@ -131,10 +139,6 @@ class ProjectSettings(BaseModel):
             vs["config"] = {**vs.get("config", {}), "collection_name": project_collection(project_dir)}
         else:  # an engine with neither could not keep projects apart: refuse rather than mix them
             raise ConfigError(f"vector store {vs.get('provider')!r} has no per-project path or collection_name.")
-        data.update({k: v for k, v in update.items() if v is not None})
-        for k, v in update.items():
-            if v is None:
-                data.pop(k, None)
         return MemoryConfig.from_dict(data)
 
     def public(self, fields: Optional[list[str]] = None) -> dict:
