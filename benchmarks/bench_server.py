@@ -156,7 +156,8 @@ def main(argv=None) -> int:
     served, base = stats(h_lat), stats(d_lat)
     result = {
         "clients": args.clients, "ops_per_client": args.ops, "workers": args.workers, "embedder": args.embedder,
-        "served": served, "served_errors": h_err, "served_throughput_ops_s": round(len(sum(h_lat.values(), [])) / h_wall, 1),
+        "served": served, "served_errors": h_err,
+        "served_throughput_ops_s": round(len(sum(h_lat.values(), [])) / h_wall, 1),
         "direct_baseline": base, "direct_errors": d_err,
         "direct_throughput_ops_s": round(len(sum(d_lat.values(), [])) / d_wall, 1),
         "p50_ratio_served_vs_direct": round(served["all"]["p50_ms"] / max(base["all"]["p50_ms"], 1e-6), 1),

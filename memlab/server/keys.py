@@ -79,7 +79,8 @@ class KeyStore:
         self.root = Path(root)
         self.path = self.root / KEYS_FILE
         if not create and not self.path.exists():
-            raise ValidationError(f"{str(self.root)!r} has no {KEYS_FILE}; create a key first with `memlab keys create`.")
+            raise ValidationError(f"{str(self.root)!r} has no {KEYS_FILE}; "
+                                  "create a key first with `memlab keys create`.")
         self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connect() as con:

@@ -25,6 +25,7 @@ from memlab.config import MemoryConfig
 from memlab.errors import ValidationError
 from memlab.memory import Memory, resolve_config
 from memlab.server.keys import KeyRecord, KeyStore, check_name
+from memlab.validation import MAX_LIMIT, SCOPE_FIELDS
 from memlab.server.settings import SETTINGS_FILE, ProjectSettings, load_settings, save_settings
 
 
@@ -84,6 +85,22 @@ class Tenant:
             self.settings = settings
             self._settings_stamp = self._stamp()
         return settings
+
+    def all_memories(self) -> list[dict]:
+        """Every active memory of the project as get_all items, oldest first.
+
+        Walks the user / agent / run values present in the project and reads each scope, so it
+        needs no unscoped read (which the engine refuses by default)."""
+        df = self.memory.to_pandas()
+        if not len(df):
+            return []
+        df = df[df["state"] == "active"]
+        seen: dict[str, dict] = {}
+        for field in SCOPE_FIELDS:
+            for value in df[field].dropna().unique():
+                for item in self.memory.get_all(filters={field: str(value)}, limit=MAX_LIMIT)["results"]:
+                    seen.setdefault(item["id"], item)
+        return sorted(seen.values(), key=lambda i: str(i.get("created_at") or ""))
 
     @property
     def exports_dir(self) -> Path:

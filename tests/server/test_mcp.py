@@ -15,7 +15,7 @@ from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared._httpx_utils import create_mcp_http_client  # noqa: E402
 
-from tests.server.live import HASH_CONFIG, REPO, free_port, wait_up  # noqa: E402
+from tests.server.live import HASH_CONFIG, REPO, free_port  # noqa: E402
 
 TOOLS = {"add_memories", "search_memory", "list_memories", "delete_memories", "delete_all_memories"}
 

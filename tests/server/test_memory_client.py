@@ -235,3 +235,18 @@ def test_async_client(live):
         await client.async_client.aclose()
 
     asyncio.run(run())
+
+
+def test_unscoped_export_and_summary_cover_the_whole_project(live):
+    client = MemoryClient(api_key=live.key("acme", "whole"), host=live.url)
+    client.add("user memory", user_id="u1", infer=False)
+    client.add("agent memory", agent_id="a1", infer=False)
+    client.add("both", user_id="u2", agent_id="a1", infer=False)
+    data = client.get_memory_export(memory_export_id=client.create_memory_export(
+        {"memories": {"fields": ["content", "user_id", "agent_id"]}, "agents": {"fields": ["agent_id"]}})["id"])
+    assert data["memories"] == [{"content": "user memory", "user_id": "u1", "agent_id": None},
+                                {"content": "agent memory", "user_id": None, "agent_id": "a1"},
+                                {"content": "both", "user_id": "u2", "agent_id": "a1"}]
+    assert data["agents"] == [{"agent_id": "a1"}]
+    summary = client.get_summary()
+    assert (summary["total_memories"], summary["total_users"], summary["total_agents"]) == (3, 2, 1)

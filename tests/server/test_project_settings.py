@@ -74,7 +74,8 @@ def test_projects_inherit_the_base_config_but_never_share_a_store_or_graph(tmp_p
     base = MemoryConfig.from_dict({**HASH_CONFIG, "custom_instructions": "base rules",
                                    "graph_store": {"provider": "kuzu", "config": {"db": str(tmp_path / "shared")}}})
     one = ProjectSettings().apply(base, tmp_path / "projects" / "o" / "p1")
-    two = ProjectSettings(custom_instructions="mine", enable_graph=False).apply(base, tmp_path / "projects" / "o" / "p2")
+    two = ProjectSettings(custom_instructions="mine", enable_graph=False).apply(base,
+                                                                               tmp_path / "projects" / "o" / "p2")
     assert one.custom_instructions == "base rules" and two.custom_instructions == "mine"
     assert one.graph_store.config["db"] == str(tmp_path / "projects" / "o" / "p1" / "graph.kuzu")
     assert two.graph_store is None

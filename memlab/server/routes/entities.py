@@ -15,6 +15,7 @@ from memlab.server.deps import TenantDep
 from memlab.server.schemas import FeedbackRequest, SummaryRequest
 from memlab.server.shaping import merged_filters, refuse_unsupported
 from memlab.server.tenancy import Tenant
+from memlab.validation import MAX_LIMIT
 
 router = APIRouter(tags=["entities"])
 ENTITY_TYPES = {"user": "user_id", "agent": "agent_id", "run": "run_id"}
@@ -69,28 +70,16 @@ def delete_entity(tenant: Any = TenantDep,
 def summary(body: SummaryRequest, tenant: Any = TenantDep):
     refuse_unsupported(body)
     filters = merged_filters(body)
-    if filters:
-        items = tenant.memory.get_all(filters=filters, limit=10_000_000)["results"]
-    else:
-        df = tenant.memory.to_pandas()
-        items = df[df["state"] == "active"].to_dict("records") if len(df) else []
-    users = sorted({i["user_id"] for i in items if _present(i.get("user_id"))})
-    agents = sorted({i["agent_id"] for i in items if _present(i.get("agent_id"))})
-    runs = sorted({i["run_id"] for i in items if _present(i.get("run_id"))})
-    created = sorted(_iso(i["created_at"]) for i in items if _present(i.get("created_at")))
+    items = tenant.memory.get_all(filters=filters, limit=MAX_LIMIT)["results"] if filters else tenant.all_memories()
+    users = sorted({i["user_id"] for i in items if i.get("user_id")})
+    agents = sorted({i["agent_id"] for i in items if i.get("agent_id")})
+    runs = sorted({i["run_id"] for i in items if i.get("run_id")})
+    created = sorted(i["created_at"] for i in items if i.get("created_at"))
     text = (f"{len(items)} memories for {len(users)} user(s), {len(agents)} agent(s) and {len(runs)} run(s)"
             if items else "No memories match.")
     return {"total_memories": len(items), "total_users": len(users), "total_agents": len(agents),
             "total_runs": len(runs), "first_created_at": created[0] if created else None,
             "last_created_at": created[-1] if created else None, "filters": filters or None, "summary": text}
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _present(value: Any) -> bool:
-    return value is not None and value == value and str(value) not in ("", "<NA>", "NaT")  # NaN/NA from pandas
 
 
 @router.post("/v1/feedback/", summary="Feedback on one memory (MemoryClient.feedback)")

@@ -20,14 +20,19 @@ from memlab.server.deps import TenantDep
 from memlab.server.exporting import build_sections, fill_json_schema, is_json_schema, parse_schema
 from memlab.server.routes.entities import entity_table
 from memlab.server.schemas import ExportGetRequest, ExportRequest
-from memlab.server.shaping import ALL_SCOPES, merged_filters, refuse_unsupported
+from memlab.server.shaping import ALL_SCOPES, has_scope, merged_filters, refuse_unsupported
+from memlab.validation import MAX_LIMIT
 
 router = APIRouter(tags=["exports"])
 _EXPORT_ID = r"^[0-9a-f-]{36}$"
 
 
 def _memories(tenant, filters: dict) -> list[dict]:
-    return tenant.memory.get_all(filters=filters or ALL_SCOPES, limit=10_000_000)["results"]
+    if not filters:
+        return tenant.all_memories()
+    if not has_scope(filters):  # section filters without a scope: narrow the whole project
+        return tenant.memory.get_all(filters={"AND": [filters, ALL_SCOPES]}, limit=MAX_LIMIT)["results"]
+    return tenant.memory.get_all(filters=filters, limit=MAX_LIMIT)["results"]
 
 
 @router.post("/v1/exports/", summary="Create a memory export with a schema (create_memory_export)")

@@ -16,7 +16,7 @@ from memlab.server.schemas import ProjectUpdateRequest
 
 router = APIRouter(tags=["projects"])
 PROJECT_PATH = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # a fresh Path(...) per parameter: FastAPI sets its alias
 
 
 def _own(tenant, org_id: str, project_id: str) -> None:
@@ -25,8 +25,8 @@ def _own(tenant, org_id: str, project_id: str) -> None:
 
 
 @router.get(PROJECT_PATH, summary="Project settings (client.project.get)")
-def get_project(org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str = Path(..., pattern=NAME_PATTERN), tenant: Any = TenantDep,
-                fields: Optional[list[str]] = Query(None, max_length=50)):
+def get_project(org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str = Path(..., pattern=NAME_PATTERN),
+                tenant: Any = TenantDep, fields: Optional[list[str]] = Query(None, max_length=50)):
     _own(tenant, org_id, project_id)
     out = tenant.settings.public(fields)
     if not fields:
@@ -35,8 +35,8 @@ def get_project(org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str =
 
 
 @router.patch(PROJECT_PATH, summary="Change project settings (client.project.update)")
-def update_project(body: ProjectUpdateRequest, org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str = Path(..., pattern=NAME_PATTERN),
-                   tenant: Any = TenantDep):
+def update_project(body: ProjectUpdateRequest, org_id: str = Path(..., pattern=NAME_PATTERN),
+                   project_id: str = Path(..., pattern=NAME_PATTERN), tenant: Any = TenantDep):
     _own(tenant, org_id, project_id)
     changes = body.model_dump(exclude_unset=True, exclude={"org_id", "project_id"})
     if not changes:
