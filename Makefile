@@ -33,6 +33,7 @@ bench: setup
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_locomo.py
+	$(PY) benchmarks/bench_server.py
 
 # Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
 notebooks: setup
