@@ -106,3 +106,14 @@ def test_several_workers_share_one_store(tmp_path, workers):
         assert counts == {100}
     finally:
         srv.stop()
+
+
+def test_serve_and_mcp_refuse_bad_arguments_with_one_line(tmp_path, capsys):
+    assert main(["serve", "--store", str(tmp_path), "--port", "0"]) == 2
+    assert "--port" in capsys.readouterr().err
+    assert main(["serve", "--store", str(tmp_path), "--config", str(tmp_path / "missing.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["mcp", "--store", str(tmp_path)]) == 2
+    assert "--user-id" in capsys.readouterr().err
+    assert main(["mcp", "--store", str(tmp_path), "--user-id", "u", "--org", "a/b"]) == 2
+    assert "org must be" in capsys.readouterr().err
