@@ -141,6 +141,7 @@ class Tenancy:
         self.embedder = create_embedder(self.base.embedder.provider, self.base.embedder.config)
         self.llm = create_llm(self.base.llm.provider, self.base.llm.config)
         self._tenants: dict[tuple[str, str], Tenant] = {}
+        self._opening: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, key: Optional[str]) -> Optional[KeyRecord]:
@@ -158,12 +159,17 @@ class Tenancy:
 
     def _open(self, org: str, project: str) -> Tenant:
         key = (org, project)
-        with self._lock:
-            tenant = self._tenants.get(key)
-            if tenant is None:
-                directory = self.root / "projects" / org / project
-                tenant = Tenant(org, project, directory, self.base, self.embedder, self.llm)
-                self._tenants[key] = tenant
+        tenant = self._tenants.get(key)
+        if tenant is None:
+            with self._lock:  # one opening lock per project: opening a big store must not stall the others
+                opening = self._opening.setdefault(key, threading.Lock())
+            with opening:
+                tenant = self._tenants.get(key)
+                if tenant is None:
+                    directory = self.root / "projects" / org / project
+                    tenant = Tenant(org, project, directory, self.base, self.embedder, self.llm)
+                    with self._lock:
+                        self._tenants[key] = tenant
         tenant.refresh()
         return tenant
 
