@@ -19,9 +19,13 @@ _state: dict = {}
 
 def _app():
     if "app" not in _state:
+        import atexit
+        import shutil
         import tempfile
 
-        app = create_app(tempfile.mkdtemp(prefix="memlab-fuzz-"), HASH_CONFIG)
+        root = tempfile.mkdtemp(prefix="memlab-fuzz-")  # built at collection (schemathesis needs the app)
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        app = create_app(root, HASH_CONFIG)
         key, _ = app.state.tenancy.keys.create("fuzz", "proj")
         tenant = app.state.tenancy.local_tenant("fuzz", "proj")
         for i in range(5):
