@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,serve]'
 	touch $(STAMP)
 
 demo: setup
@@ -34,6 +34,7 @@ bench: setup
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_locomo.py
 	$(PY) benchmarks/bench_graph.py
+	$(PY) benchmarks/bench_server.py
 
 # Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
 # One notebook only: make notebooks NB=notebooks/01_quickstart.ipynb

@@ -145,6 +145,7 @@ READS_OTHER_FILES = {
     "memlab.migrate.importers.openmemory": "reads an OpenMemory SQLite database",
     "memlab.migrate.importers.openmemory_fates": "lists the tables and columns of an OpenMemory database",
     "memlab.doctor": "checks a store's SQLite file itself, below the Store API on purpose",
+    "memlab.server.keys": "the API keys live in their own SQLite file (keys.db), not in a store",
 }
 
 

@@ -47,6 +47,22 @@ def merge_scope(user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict
             check_id(key, merged[key])
     return merged
 
+def is_scoped(filters: Any) -> bool:
+    """Does a filter tree restrict every result to a scope? A scope id at the top, in any branch of an
+    AND, or in every branch of an OR does; under NOT it does not (NOT user_id=a is every other user)."""
+    if not isinstance(filters, dict):
+        return False
+    for key, value in filters.items():
+        if key in SCOPE_FIELDS and value is not None:
+            return True
+        branches = value if isinstance(value, list) else [value]
+        if key in ("AND", "$and") and any(is_scoped(b) for b in branches):
+            return True
+        if key in ("OR", "$or") and branches and all(is_scoped(b) for b in branches):
+            return True
+    return False
+
+
 def read_filter(store: Any, user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict],
                 all_scopes: bool, show_expired: bool) -> tuple[dict, Any]:
     """The merged scope/filters and the parsed filter of a read: scoped (mem0 2.x raises without a
@@ -54,7 +70,7 @@ def read_filter(store: Any, user_id: Any, agent_id: Any, run_id: Any, filters: O
     if not isinstance(all_scopes, bool) or not isinstance(show_expired, bool):
         raise ValidationError("all_scopes and show_expired must be True or False.")
     merged = merge_scope(user_id, agent_id, run_id, filters)
-    if not all_scopes and not any(merged.get(k) is not None for k in SCOPE_FIELDS):
+    if not all_scopes and not is_scoped(merged):
         raise ValidationError(UNSCOPED_READ)
     node = F.parse(merged)
     if not show_expired and store.has_values("expiration_date"):
