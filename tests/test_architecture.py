@@ -167,3 +167,16 @@ def test_nothing_above_the_store_touches_sqlite_or_faiss():
 def test_modules_stay_readable(name):
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it (one clear job per module)"
+
+
+def test_the_faiss_engine_implements_the_store_interface(tmp_path):
+    from memlab.store import Store
+    from memlab.store.base import MemoryStore, StoreTransaction
+
+    store = Store(str(tmp_path / "s"), 8, "test-embedder")
+    try:
+        assert isinstance(store, MemoryStore)
+        with store.transaction() as tx:
+            assert isinstance(tx, StoreTransaction)
+    finally:
+        store.close()
