@@ -111,6 +111,10 @@ class Mem0StoreBuilder:
         self.history.append((self._uuid(), memory_id, old["data"], None, "DELETE", old["created_at"], now, 1,
                              None, "user"))
 
+    def position_of(self, memory_id: str) -> int:
+        """The index row ``index_to_id`` maps ``memory_id`` to."""
+        return next(p for p, i in self.index_to_id.items() if i == memory_id)
+
     # ------------------------------------------------------------------ writing and truth
     def save(self, folder: Path, layout: str, *, collection: str = "mem0", metric: str = "ip",
              index: bool = True) -> Path:

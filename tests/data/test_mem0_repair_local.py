@@ -49,6 +49,20 @@ def test_drifted_store_every_damaged_vector_is_found_and_repaired(tmp_path, emb,
     assert report.repair_counts().get("orphan_vectors") == 1
     assert not report.details["index"]["consistent"]
     assert report.details["index"]["orphan_positions"] == truth.orphan_rows
+    # each mis-mapped memory's report names the live memory whose vector sits at its position
+    text_owner = {text: i for i, text in truth.texts.items()}
+    details = {r["id"]: r["detail"] for r in report.repairs if r["repair"] == "mis_mapped"}
+    named = 0
+    for memory_id in truth.mis_mapped:
+        owner = text_owner.get(b.row_text[b.position_of(memory_id)])
+        if owner is not None:
+            assert f"it holds the vector of {owner}" in details[memory_id]
+            named += 1
+    assert named >= 1
+    # where each checked memory's vector really is in the mem0 index (a diagnostic of damaged stores)
+    holders = report.details["positions_holding_vector"]
+    for memory_id in truth.unreachable:
+        assert holders[memory_id] == [p for p, t in enumerate(b.row_text) if t == truth.texts[memory_id]]
     # the healthy memories keep their stored vectors; the damaged ones are embedded afresh
     assert report.vectors_reused == len(truth.texts) - len(truth.mis_mapped) - len(truth.unreachable)
     ids = list(truth.texts)
@@ -80,6 +94,7 @@ def test_consistent_store_reuses_every_vector_without_repairs(tmp_path, emb, lay
     assert not truth.mis_mapped and not truth.unreachable and not truth.orphan_rows
     m, report = _import(folder, emb)
     assert report.details["index"]["consistent"] and report.ok
+    assert "positions_holding_vector" not in report.details  # only computed for damaged stores
     assert not [r for r in report.repairs if r["repair"] != "history_synthesized"]
     assert report.vectors_reused == len(truth.texts) == 19
     assert report.details["deleted_ids"] == [ids[9]]
@@ -121,6 +136,7 @@ def test_hand_damaged_json_store(tmp_path, emb):
     doc, mapping = data["docstore"], data["index_to_id"]
     mapping["6"] = ids[0]            # a second position for ids[0]: past the end of the index (dangling)
     mapping["99"] = "gone-id"        # an id that is not in the docstore (dangling)
+    mapping["-1"] = ids[0]           # a negative position (dangling, not the index's last row)
     mapping["5"] = ids[1]            # ids[1] now mapped twice, ids[5] unreachable
     doc[ids[2]]["data"] = ""         # text lost: recovered from history.db
     doc[ids[3]]["hash"] = "0" * 32   # wrong hash: recomputed
@@ -131,7 +147,7 @@ def test_hand_damaged_json_store(tmp_path, emb):
     assert report.repaired_ids("multiply_mapped") == {ids[1]}
     assert report.repaired_ids("unreachable") == {ids[5]}
     assert report.repair_counts()["dangling_mapping"] == 1
-    assert "[6, 99]" in next(r["detail"] for r in report.repairs if r["repair"] == "dangling_mapping")
+    assert "[-1, 6, 99]" in next(r["detail"] for r in report.repairs if r["repair"] == "dangling_mapping")
     assert report.repaired_ids("text_from_history") == {ids[2]} and m.get(ids[2])["memory"] == "fact 2 on the list"
     assert report.repaired_ids("hash_recomputed") == {ids[3]}
     assert m.get(ids[3])["metadata"] == {"score": 0.5}
@@ -150,6 +166,7 @@ def test_missing_index_file_embeds_everything(tmp_path, emb, layout):
     m, report = _import(folder, emb)
     assert report.vectors_reused == 0 and report.vectors_embedded == len(b.truth().texts) + len(b.truth().deleted)
     assert any("no .faiss index" in w for w in report.warnings)
+    assert report.details["index"]["ntotal"] == 0 and "orphan_vectors" not in report.repair_counts()
     assert {i: m.get(i)["memory"] for i in b.truth().texts} == b.truth().texts
     m.close()
 
