@@ -50,7 +50,7 @@ def _ids(m, filters):
 def test_not_forms_and_eq_star(tagged):
     m, ids = tagged
     assert _ids(m, {"NOT": [{"i": 1}]}) == {ids["b"], ids["c"], ids["d"]}
-    assert _ids(m, {"NOT": [{"i": 1}, {"i": 2}]}) == set(ids.values())  # NOT (i=1 AND i=2): nothing is both
+    assert _ids(m, {"NOT": [{"i": 1}, {"i": 2}]}) == {ids["c"], ids["d"]}  # mem0: none of them (NOT (i=1 OR i=2))
     assert _ids(m, {"NOT": [{"i": 1}, {"flag": True}]}) == {ids["b"], ids["c"], ids["d"]}
     for bad in ("abc", [{"i": 1}, "x"], [], [{}]):
         with pytest.raises(ValidationError, match="NOT"):
