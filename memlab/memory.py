@@ -101,8 +101,11 @@ class Memory:
                 f"{self.embedder.name!r} produces {dims}-d vectors; remove the setting or fix it."
             )
         self._llm = llm
+        from memlab.search_settings import SearchSettings  # analyzer, fusion, context, reranker
+
+        self.search_settings = SearchSettings.from_config(self.config, self.embedder, llm)
         self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
-                           exact_subset_max=vs.exact_subset_max)
+                           exact_subset_max=vs.exact_subset_max, keyword_args=self.search_settings.keyword_args())
         self._search_mode = vs.search_mode
 
     @classmethod
@@ -262,13 +265,21 @@ class Memory:
         return result
 
     def _add_raw(self, msgs: list[dict], scope: dict, metadata: dict, memory_type: Optional[str]) -> list[dict]:
+        from memlab.store.context import build_contexts
+
         kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
         if not kept:
             return []
-        vectors = self.embed([m["content"] for m in kept])
+        contexts = build_contexts(kept, self.search_settings.context_window)
+        with_ctx = [i for i, c in enumerate(contexts) if c is not None]
+        # one embedding call for the texts and their context windows
+        embedded = self.embed([m["content"] for m in kept] + [contexts[i] for i in with_ctx])
+        vectors, ctx_vectors = embedded[: len(kept)], [None] * len(kept)
+        for j, i in enumerate(with_ctx):
+            ctx_vectors[i] = embedded[len(kept) + j]
         now = now_iso()
         rows = []
-        for msg in kept:
+        for msg, context, ctx_vec in zip(kept, contexts, ctx_vectors):
             rows.append({
                 "id": str(uuid.uuid4()),
                 "memory": msg["content"],
@@ -281,6 +292,8 @@ class Memory:
                 "state": MemoryState.ACTIVE.value,
                 "created_at": now,
                 "updated_at": now,
+                "context": context,
+                "context_vector": ctx_vec,
             })
         with self.store.transaction() as tx:
             for row, vec in zip(rows, vectors):
@@ -344,6 +357,8 @@ class Memory:
                 "updated_at": check_timestamp(f"records[{i}]['updated_at']", rec.get("updated_at")),
                 "archived_at": check_timestamp(f"records[{i}]['archived_at']", rec.get("archived_at")),
                 "deleted_at": check_timestamp(f"records[{i}]['deleted_at']", rec.get("deleted_at")),
+                "context": (check_text(f"records[{i}]['context']", rec["context"])
+                            if rec.get("context") is not None else None),
             }
             vec = rec.get("vector")
             if vec is not None:
@@ -361,6 +376,12 @@ class Memory:
             embedded = self.embed([rows[j]["memory"] for j in chunk])
             for j, v in zip(chunk, embedded):
                 vectors[j] = v
+        # context windows (exports carry the text, not its vector): embedded like the texts
+        with_ctx = [j for j, r in enumerate(rows) if r["context"]]
+        for start in range(0, len(with_ctx), batch_size):
+            chunk = with_ctx[start:start + batch_size]
+            for j, v in zip(chunk, self.embed([rows[j]["context"] for j in chunk])):
+                rows[j]["context_vector"] = v
         written: list[str] = []
         with self.store.transaction() as tx:
             for row, vec in zip(rows, vectors):
@@ -399,27 +420,53 @@ class Memory:
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
-               threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None):
+               threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
+               rerank: Optional[bool] = None, explain: bool = False):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
         misses its own memories. ``mode`` (default: ``vector_store.config.search_mode``) is
+        ``"fusion"`` (default: normalised CombSUM of dense, keyword and their context channels),
         ``"dense"`` (cosine), ``"keyword"`` (BM25 over the allowed memories) or ``"hybrid"``
-        (reciprocal-rank fusion of both). ``score`` is always the cosine similarity and results
-        whose cosine is below ``threshold`` are dropped; keyword/hybrid results also carry
-        ``keyword_score`` (BM25) and ``rank_score`` (the RRF value they are ordered by).
+        (reciprocal-rank fusion of dense and BM25). ``score`` is always the cosine similarity and
+        results whose cosine is below ``threshold`` are dropped; fusion/keyword/hybrid results
+        also carry ``keyword_score`` (BM25) and ``rank_score`` (the value they are ordered by).
+
+        ``rerank`` (default: on when a ``reranker`` is configured) reorders the top
+        ``reranker.config.top_n`` candidates with the reranker and adds ``rerank_score``;
+        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds
+        ``explain`` to every item: each channel's raw score, rank and normalised score, the
+        fused score and, when reranked, the reranker's score and the rank before reranking.
         """
+        from memlab.rerankers import rerank_hits
+
         check_text("query", query)
         mode = check_mode(self._search_mode if mode is None else mode)
         node = F.parse(self._scope_filter(user_id, agent_id, run_id, filters))
         limit = self._limit(limit, top_k)
         threshold = check_threshold(threshold)
+        if rerank is not None and not isinstance(rerank, bool):
+            raise ValidationError(f"rerank must be True, False or None, got {rerank!r}.")
+        if not isinstance(explain, bool):
+            raise ValidationError(f"explain must be True or False, got {explain!r}.")
+        settings = self.search_settings
+        reranker = settings.reranker if rerank is not False else None
+        depth = max(limit, settings.rerank_top_n) if reranker is not None else limit
         qvec = self.embed([query], purpose="search")[0]
         if mode == "dense":
-            hits = self.store.search(qvec, node, limit, threshold)
-            return self._wrap([self._item(row, score) for row, score in hits])
-        hits = self.store.search(qvec, node, limit, threshold, mode=mode, text=query)
-        return self._wrap([{**self._item(row, score), **extra} for row, score, extra in hits])
+            hits = [(row, score, {"explain": {"mode": "dense", "channels": {"dense": {"raw": score}}}}
+                     if explain else {}) for row, score in self.store.search(qvec, node, depth, threshold)]
+        else:
+            hits = self.store.search(qvec, node, depth, threshold, mode=mode, text=query,
+                                     weights=settings.fusion_weights, normalization=settings.fusion_normalization,
+                                     explain=explain)
+        if reranker is not None:
+            hits = rerank_hits(reranker, query, hits, settings.rerank_top_n, explain=explain)
+        items = []
+        for row, score, extra in hits[:limit]:
+            extra = {k: v for k, v in extra.items() if k != "channels"}  # internal: reranker features
+            items.append({**self._item(row, score), **extra})
+        return self._wrap(items)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
                metadata: Optional[dict] = None) -> dict:
@@ -456,6 +503,9 @@ class Memory:
             current["memory"] = new_text
             current["hash"] = text_hash(new_text)
             vec = vector
+            # the context window described the original message in its conversation; the new
+            # text is no longer that message, so its context channels fall back to the text itself
+            current["context"] = current["context_vector"] = None
         if new_meta is not None:
             current["metadata"] = {**(current.get("metadata") or {}), **new_meta}
         current["updated_at"] = now

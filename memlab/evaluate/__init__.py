@@ -14,7 +14,7 @@ _EXPORTS = {
     "load_longmemeval": "loaders",
     "evaluate_run": "metrics", "aggregate": "metrics", "bootstrap_ci": "metrics", "rank_run": "metrics",
     "retrieve": "retrieval", "build_memory": "retrieval", "bm25_retrieve": "retrieval",
-    "dense_retrieve": "retrieval", "fuse_rrf": "retrieval", "aggregate_by": "metrics",
+    "dense_retrieve": "retrieval", "engine_retrieve": "retrieval", "aggregate_by": "metrics",
     "sweep_thresholds": "sweep", "recommend_threshold": "sweep", "Recommendation": "sweep",
     "run_evaluation": "report", "EvaluationReport": "report",
 }

@@ -6,8 +6,10 @@ length and its distinct tokens. The table keeps it up to date on every write onc
 (:meth:`memlab.store.table.Table.keyword_index` builds it the first time a keyword or hybrid
 search runs, so dense-only users pay nothing).
 
-Scoring is Okapi BM25 exactly as ``rank_bm25.BM25Okapi`` computes it (k1=1.5, b=0.75,
-epsilon=0.25: a negative idf is replaced by ``epsilon * mean idf over the corpus vocabulary``),
+Terms come from an :class:`~memlab.store.analyzer.Analyzer` (tokens, stop words, Snowball stems).
+Scoring is Okapi BM25 exactly as ``rank_bm25.BM25Okapi`` computes it over the same terms (k1=1.5,
+b=0.75 by default, both configurable; epsilon=0.25: a negative idf is replaced by
+``epsilon * mean idf over the corpus vocabulary``),
 where the *corpus* is the query's allowed subset: N, the mean document length, document
 frequencies and the idf floor are computed over the allowed rows only, so a scoped search
 behaves like BM25 built over that scope alone. A row without any word token has length 0.
@@ -24,14 +26,15 @@ from typing import Iterable, Optional
 import numpy as np
 
 from memlab.errors import ValidationError
+from memlab.store.analyzer import Analyzer, default_analyzer
 
-SEARCH_MODES = ("dense", "hybrid", "keyword")
+SEARCH_MODES = ("dense", "hybrid", "keyword", "fusion")
 K1, B, EPSILON = 1.5, 0.75, 0.25
 _TOKEN = re.compile(r"\w+")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens (``\\w+``): the tokenizer of keyword search and of the BM25 baseline."""
+    """Lower-cased word tokens (``\\w+``), no stop words, no stemming (the pre-analyzer tokenizer)."""
     return _TOKEN.findall(text.lower())
 
 
@@ -50,7 +53,10 @@ def check_k_rrf(k_rrf: object) -> int:
 class KeywordIndex:
     """Postings (token -> {position: tf}), row lengths and each row's distinct token ids."""
 
-    def __init__(self, capacity: int = 1024):
+    def __init__(self, capacity: int = 1024, analyzer: Optional[Analyzer] = None,
+                 k1: float = K1, b: float = B):
+        self.analyzer = analyzer or default_analyzer()
+        self.k1, self.b = float(k1), float(b)
         self.vocab: dict[str, int] = {}
         self.postings: list[dict[int, int]] = []
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tid -> (positions, tfs), cached
@@ -60,10 +66,11 @@ class KeywordIndex:
         self._mean_idf_cache: dict[tuple[int, bytes], float] = {}
 
     @classmethod
-    def build(cls, texts: Iterable[Optional[str]]) -> "KeywordIndex":
+    def build(cls, texts: Iterable[Optional[str]], analyzer: Optional[Analyzer] = None,
+              k1: float = K1, b: float = B) -> "KeywordIndex":
         """An index of ``texts`` at positions 0, 1, 2, ..."""
         texts = list(texts)
-        index = cls(capacity=max(1024, len(texts)))
+        index = cls(capacity=max(1024, len(texts)), analyzer=analyzer, k1=k1, b=b)
         for pos, text in enumerate(texts):
             index.set(pos, text)
         return index
@@ -76,7 +83,7 @@ class KeywordIndex:
             for tid in old.tolist():
                 self.postings[tid].pop(pos, None)
                 self._arrays.pop(tid, None)
-        counts = Counter(tokenize(text or ""))
+        counts = Counter(self.analyzer.analyze(text or ""))
         tids = np.empty(len(counts), dtype=np.int64)
         for i, (token, tf) in enumerate(counts.items()):
             tid = self.vocab.get(token)
@@ -138,7 +145,8 @@ class KeywordIndex:
             return np.empty(0, dtype=np.int64), np.empty(0)
         terms: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
         floored = []
-        for token in dict.fromkeys(tokenize(query)):
+        query_terms = self.analyzer.analyze(query)
+        for token in dict.fromkeys(query_terms):
             tid = self.vocab.get(token)
             if tid is None:
                 continue
@@ -163,13 +171,14 @@ class KeywordIndex:
         hit = np.zeros(len(mask), dtype=bool)
         # one addition per query token, in query order, like rank_bm25 (repeated tokens count again);
         # a term's postings hold each position once, so plain fancy-index += is exact
-        for token in tokenize(query):
+        k1, b = self.k1, self.b
+        for token in query_terms:
             tid = self.vocab.get(token)
             if tid not in terms:
                 continue
             pos, tf, idf = terms[tid]
-            norm = K1 * (1 - B + B * self.doc_len[pos] / avgdl)
-            scores[pos] += idf * (tf * (K1 + 1) / (tf + norm))
+            norm = k1 * (1 - b + b * self.doc_len[pos] / avgdl)
+            scores[pos] += idf * (tf * (k1 + 1) / (tf + norm))
             hit[pos] = True
         matched = np.flatnonzero(hit)
         return matched, scores[matched]

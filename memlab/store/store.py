@@ -28,12 +28,16 @@ import numpy as np
 from memlab.errors import ConfigError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
+from memlab.store.fusion import DEFAULT_WEIGHTS
 from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
+from memlab.store.ranking import fused_search
 from memlab.store.schema import create_initial, current_revision
 from memlab.store.table import COLUMNS, Table
 
 DB_NAME = "memlab.db"
-ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
+# columns of `memories` besides vid/vector/seq: the table's columns plus the context window's
+# embedding (schema 0005; NULL when the memory has no context)
+ROW_COLUMNS = (*COLUMNS, "context_vector")
 HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
 
 
@@ -91,6 +95,12 @@ class Transaction:
             raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
         values = [row.get(c) for c in ROW_COLUMNS]
         values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
+        ctx = row.get("context_vector")
+        if ctx is not None:
+            ctx = np.ascontiguousarray(ctx, dtype=np.float32)
+            if ctx.shape != (self.store.dims,):
+                raise StoreError(f"context vector has shape {ctx.shape}, store expects ({self.store.dims},)")
+            values[ROW_COLUMNS.index("context_vector")] = ctx.tobytes()
         # One statement for insert-or-replace; the vid (FAISS id) of an existing row is kept.
         sets = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "id")
         vid = int(self.conn.execute(
@@ -131,7 +141,8 @@ class Store:
     """SQLite + table + FAISS; see the module docstring."""
 
     def __init__(self, path: Optional[str], dims: int, embedder_name: str, *,
-                 busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000):
+                 busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000,
+                 keyword_args: Optional[dict] = None):
         self.path = Path(path) if path else None
         self.dims = int(dims)
         self.embedder_name = embedder_name
@@ -144,7 +155,7 @@ class Store:
         except BaseException:
             self.conn.close()
             raise
-        self.table = Table(self.dims)
+        self.table = Table(self.dims, keyword_args=keyword_args)  # analyzer, k1, b of keyword search
         self.index = VectorIndex(self.dims)
         self.last_seq = 0
         self.epoch = None
@@ -263,6 +274,10 @@ class Store:
         except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
             raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
         row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
+        ctx = row.get("context_vector")
+        if ctx is not None:
+            ctx = np.frombuffer(ctx, dtype=np.float32)
+            row["context_vector"] = ctx if len(ctx) == self.dims else None  # a damaged blob: no context vector
         return row
 
     def _meta(self, key: str) -> Optional[str]:
@@ -448,7 +463,8 @@ class Store:
             return list(self.table.iter_rows(positions))
 
     def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
-               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60):
+               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60,
+               weights: Optional[dict] = None, normalization: str = "zscore", explain: bool = False):
         """Top-``limit`` rows among the rows allowed by ``node``, scored exactly.
 
         ``mode="dense"`` ranks by cosine and returns (row, score) pairs, best first; equal
@@ -458,6 +474,9 @@ class Store:
         ``max(limit, 100)`` (see memlab.store.keyword). Both return (row, score, extra)
         with ``extra = {"keyword_score": bm25, "rank_score": rrf}``. ``score`` is always the
         cosine similarity, and rows whose cosine is below ``threshold`` are dropped.
+        ``"fusion"`` ranks by normalised CombSUM of the dense, dense-context, keyword and
+        keyword-context channels (``weights``, ``normalization``; see memlab.store.ranking) and
+        returns (row, cosine, extra) with ``extra["rank_score"]`` the fused score.
         """
         mode = check_mode(mode)
         k_rrf = check_k_rrf(k_rrf)
@@ -480,6 +499,11 @@ class Store:
             allowed = np.flatnonzero(mask)
             if len(allowed) == 0:
                 return []
+            if mode == "fusion":
+                hits = fused_search(t, q, text, allowed, mask, weights=weights or DEFAULT_WEIGHTS,
+                                    normalization=normalization, limit=limit, threshold=threshold,
+                                    explain=explain)
+                return [(t.row(pos), cos, extra) for pos, cos, extra in hits]
             depth = max(limit, HYBRID_DEPTH)
             dense = self._dense_top(q, node, depth, allowed)[0] if mode == "hybrid" else None
             hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
