@@ -114,15 +114,16 @@ class FaissStoreSettings(BaseModel):
         "english", description="Snowball stemming language of keyword search (and its stop list); None: no stemming."
     )
     keyword_stop_words: bool = Field(True, description="Drop the language's stop words in keyword search.")
-    bm25_k1: float = Field(1.5, ge=0, description="BM25 term-frequency saturation.")
-    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    bm25_k1: float = Field(0.9, ge=0, description="BM25 term-frequency saturation (0.9: Anserini's default).")
+    bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation (0.4: Anserini's default).")
     context_window: int = Field(
         2, ge=0, le=20, description="Messages before/after each message of one add(infer=False) call that are "
         "indexed as its context (0: no context)."
     )
     fusion_weights: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0},
-        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context).",
+        default_factory=lambda: {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0,
+                                 "speaker": 1.5},
+        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker).",
     )
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
 

@@ -271,12 +271,12 @@ class Memory:
         if not kept:
             return []
         contexts = build_contexts(kept, self.search_settings.context_window)
-        with_ctx = [i for i, c in enumerate(contexts) if c is not None]
+        windows = list(dict.fromkeys(c for c in contexts if c is not None))  # short calls repeat windows
         # one embedding call for the texts and their context windows
-        embedded = self.embed([m["content"] for m in kept] + [contexts[i] for i in with_ctx])
-        vectors, ctx_vectors = embedded[: len(kept)], [None] * len(kept)
-        for j, i in enumerate(with_ctx):
-            ctx_vectors[i] = embedded[len(kept) + j]
+        embedded = self.embed([m["content"] for m in kept] + windows)
+        vectors = embedded[: len(kept)]
+        by_window = dict(zip(windows, embedded[len(kept):]))
+        ctx_vectors = [by_window.get(c) if c is not None else None for c in contexts]
         now = now_iso()
         rows = []
         for msg, context, ctx_vec in zip(kept, contexts, ctx_vectors):

@@ -13,8 +13,8 @@ from memlab.store.fusion import check_weights
 @dataclass
 class SearchSettings:
     analyzer: Analyzer
-    k1: float = 1.5
-    b: float = 0.75
+    k1: float = 0.9
+    b: float = 0.4
     context_window: int = 2
     fusion_weights: dict = field(default_factory=dict)
     fusion_normalization: str = "zscore"

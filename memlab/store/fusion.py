@@ -21,10 +21,12 @@ import numpy as np
 from memlab.errors import ValidationError
 
 NORMALIZATIONS = ("zscore", "minmax")
-CHANNELS = ("dense", "dense_context", "keyword", "keyword_context")
-# Chosen on the LoCoMo dev split (docs/engine.md, "Search stack"): equal weights were within noise
-# of every tuned setting, and equal weights carry over to unseen conversations best.
-DEFAULT_WEIGHTS = {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0}
+_TOL = 1e-6
+CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker")
+# Chosen on the LoCoMo dev split (docs/engine.md, "Search stack"): equal weights for the four text
+# channels were within noise of every tuned setting; the speaker channel (0/1, constant -> 0 when
+# the query names nobody) is worth 1.5 of them.
+DEFAULT_WEIGHTS = {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0, "speaker": 1.5}
 
 
 def normalize(scores: np.ndarray, how: str = "zscore") -> np.ndarray:
@@ -32,12 +34,14 @@ def normalize(scores: np.ndarray, how: str = "zscore") -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0:
         return scores
+    # "constant" allows float noise: the same text embedded in two batches differs by ~1e-8, and
+    # normalising that noise would turn it into a full-sized vote
     if how == "zscore":
-        sd = scores.std()
-        return (scores - scores.mean()) / sd if sd > 0 else np.zeros_like(scores)
+        mean, sd = scores.mean(), scores.std()
+        return (scores - mean) / sd if sd > _TOL * max(1.0, abs(mean)) else np.zeros_like(scores)
     if how == "minmax":
         lo, hi = scores.min(), scores.max()
-        return (scores - lo) / (hi - lo) if hi > lo else np.zeros_like(scores)
+        return (scores - lo) / (hi - lo) if hi - lo > _TOL * max(1.0, abs(hi)) else np.zeros_like(scores)
     raise ValidationError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {how!r}.")
 
 

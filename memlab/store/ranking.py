@@ -5,7 +5,9 @@ Channels, each scored exactly over every allowed row (no over-fetch-then-filter)
 - ``dense``: cosine of the query to the memory's vector (this is the item's ``score``);
 - ``dense_context``: cosine to the embedding of the memory's context window (memlab.store.context);
 - ``keyword``: BM25 of the query over the speaker + memory text;
-- ``keyword_context``: BM25 over the context window.
+- ``keyword_context``: BM25 over the context window;
+- ``speaker``: 1 when the query names the memory's speaker (every word of its ``actor_id``
+  occurs in the query), else 0 — "what did Ana say about ..." prefers Ana's own messages.
 
 A memory without a context uses its own text/vector in the context channels. The fused value
 (memlab.store.fusion) orders the results and is returned as ``rank_score``; ``score`` stays the
@@ -19,7 +21,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from memlab.store.fusion import combsum, ranks_of
-from memlab.store.keyword import KeywordIndex
+from memlab.store.keyword import KeywordIndex, tokenize
 
 
 def _bm25_over(index: KeywordIndex, text: str, allowed: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -28,6 +30,22 @@ def _bm25_over(index: KeywordIndex, text: str, allowed: np.ndarray, mask: np.nda
     pos, scores = index.score(text, allowed, mask)
     if len(pos):  # both sorted: place matched positions by binary search
         out[np.searchsorted(allowed, pos)] = scores
+    return out
+
+
+def _speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
+    """1.0 where every word of the row's actor_id occurs in the query (None never matches)."""
+    words = set(tokenize(text))
+    hit: dict = {}
+    out = np.zeros(len(actors))
+    for i, actor in enumerate(actors.tolist()):
+        if actor is None:
+            continue
+        if actor not in hit:
+            name = tokenize(str(actor))
+            hit[actor] = bool(name) and all(w in words for w in name)
+        if hit[actor]:
+            out[i] = 1.0
     return out
 
 
@@ -43,6 +61,8 @@ def channel_scores(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: n
         out["keyword"] = _bm25_over(table.keyword_index(), text, allowed, mask)
     if "keyword_context" in channels:
         out["keyword_context"] = _bm25_over(table.context_keyword_index(), text, allowed, mask)
+    if "speaker" in channels:
+        out["speaker"] = _speaker_match(table.column("actor_id")[allowed], text)
     return out
 
 
