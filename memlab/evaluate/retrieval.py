@@ -140,8 +140,7 @@ def engine_retrieve(dataset: Dataset, memory, method: str = "default", *, depth:
     try:
         for n, (qid, scope, text) in enumerate(zip(q["id"], q["scope"], q["text"]), 1):
             hits = memory.search(text, user_id=str(scope), limit=depth, mode=mode, rerank=rerank)["results"]
-            key = "rerank_score" if hits and "rerank_score" in hits[0] else (
-                "rank_score" if hits and "rank_score" in hits[0] else "score")
+            key = _score_key(mode, hits)
             frames.append(pd.DataFrame({
                 "query_id": qid, "memory_id": [ids.get(h["id"], h["id"]) for h in hits],
                 "score": np.array([h[key] for h in hits], dtype=float), "rank": np.arange(1, len(hits) + 1)}))
@@ -151,7 +150,21 @@ def engine_retrieve(dataset: Dataset, memory, method: str = "default", *, depth:
             progress(len(q) % 64)
     finally:
         memory.search_settings = saved
-    return _concat(frames, method)
+    run = _concat(frames, method)
+    run.attrs["score"] = SCORE_KINDS[_score_key(mode or memory._search_mode, [{"rerank_score": 0}]
+                                                if (rerank or (rerank is None and settings.reranker)) else [])]
+    return run
+
+
+# what a run's ``score`` column holds, by the item field it comes from (threshold tooling reads it)
+SCORE_KINDS = {"score": "cosine", "keyword_score": "bm25", "rank_score": "fused", "rerank_score": "rerank"}
+
+
+def _score_key(mode: Optional[str], hits: list) -> str:
+    """The item field a method orders by: the reranker's score, else the mode's own score."""
+    if hits and "rerank_score" in hits[0]:
+        return "rerank_score"
+    return {"dense": "score", "keyword": "keyword_score"}.get(mode, "rank_score")
 
 
 def dense_retrieve(dataset: Dataset, memory, *, depth: int = 100, batch_size: int = 256,
