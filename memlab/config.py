@@ -111,7 +111,7 @@ class FaissStoreSettings(BaseModel):
         "their context channels), cosine only, RRF of cosine + BM25, or BM25 only."
     )
     keyword_language: Optional[str] = Field(
-        "english", description="Snowball stemming language of keyword search (and its stop list); None: no stemming."
+        "english", description="Snowball stemming language of keyword search (and its stop list); 'none': no stemming."
     )
     keyword_stop_words: bool = Field(True, description="Drop the language's stop words in keyword search.")
     bm25_k1: float = Field(0.9, ge=0, description="BM25 term-frequency saturation (0.9: Anserini's default).")

@@ -28,7 +28,8 @@ class SearchSettings:
             weights = check_weights(vs.fusion_weights)
         except ValidationError as exc:
             raise ConfigError(f"vector_store.config.fusion_weights: {exc}") from None
-        settings = cls(analyzer=Analyzer(vs.keyword_language, vs.keyword_stop_words), k1=vs.bm25_k1, b=vs.bm25_b,
+        language = None if (vs.keyword_language or "none").lower() == "none" else vs.keyword_language
+        settings = cls(analyzer=Analyzer(language, vs.keyword_stop_words), k1=vs.bm25_k1, b=vs.bm25_b,
                        context_window=vs.context_window, fusion_weights=weights,
                        fusion_normalization=vs.fusion_normalization)
         if config.reranker is not None:
