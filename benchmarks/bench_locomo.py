@@ -12,7 +12,9 @@ Methods (memlab.evaluate.retrieval.METHODS): default (the default configuration)
 rerank (fusion + the offline features reranker), dense, bm25 (= keyword), hybrid (RRF),
 dense_context, keyword_context.
 
-PATH defaults to $MEMLAB_LOCOMO_PATH, then ../shared/datasets/locomo/locomo-dev.json. Prints a
+PATH defaults to $MEMLAB_LOCOMO_PATH, then ../shared/datasets/locomo/locomo-dev.json; any dataset
+``memlab.evaluate.load_dataset`` reads works too (``assistant`` = the bundled set, and
+``longmemeval-sample`` = the bundled set rewritten in LongMemEval's schema). Prints a
 markdown table (recall@k, hit@k, nDCG@10, MRR, 95% bootstrap CIs for recall@10 and nDCG@10) plus
 recall@10 per category, and writes both to benchmarks/results/locomo.md. ``--cache`` keeps
 embeddings on disk (default benchmarks/results/.embedding-cache.sqlite; never committed).
@@ -78,6 +80,32 @@ def evaluate_methods(ds, methods: list[str], embedder: str, cache: str) -> tuple
     return lines, cat_lines
 
 
+def assistant_as_longmemeval(out: Path) -> Path:
+    """The bundled assistant set rewritten in LongMemEval's schema (a schema check, not LongMemEval):
+    every question gets its user's memories as a haystack of 4-turn user sessions, relevant turns
+    marked ``has_answer``; unanswerable questions become ``_abs`` items."""
+    import json
+
+    from memlab.evaluate import load_bundled
+
+    ds = load_bundled("assistant")
+    rel = ds.qrels.groupby("query_id")["memory_id"].apply(set).to_dict()
+    items = []
+    for q in ds.queries.itertuples(index=False):
+        mems = ds.memories[ds.memories["scope"] == q.scope]
+        turns = [{"role": "user", "content": t, "has_answer": mid in rel.get(q.id, set())}
+                 for mid, t in zip(mems["id"], mems["text"])]
+        sessions = [turns[i:i + 4] for i in range(0, len(turns), 4)]
+        sids = [f"{q.scope}-s{i}" for i in range(len(sessions))]
+        answer = [sid for sid, sess in zip(sids, sessions) if any(t["has_answer"] for t in sess)]
+        items.append({"question_id": q.id if q.answerable else f"{q.id}_abs", "question_type": str(q.category),
+                      "question": q.text, "answer": "", "haystack_session_ids": sids,
+                      "haystack_dates": [None] * len(sids), "haystack_sessions": sessions,
+                      "answer_session_ids": answer})
+    out.write_text(json.dumps(items), encoding="utf-8")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("path", nargs="?", default=str(default_path()))
@@ -86,7 +114,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=str(HERE / "results" / ".embedding-cache.sqlite"))
     ap.add_argument("--out", default=str(HERE / "results" / "locomo.md"))
     args = ap.parse_args(argv)
-    if not Path(args.path).is_file():
+    if args.path == "longmemeval-sample":
+        import tempfile
+
+        args.path = str(assistant_as_longmemeval(Path(tempfile.mkdtemp()) / "longmemeval_sample.json"))
+    elif args.path != "assistant" and not Path(args.path).is_file():
         print(f"LoCoMo file not found: {args.path} (pass a path or set MEMLAB_LOCOMO_PATH)")
         return 1
     methods = args.methods.split(",")

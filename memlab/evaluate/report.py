@@ -48,7 +48,13 @@ class EvaluationReport:
         ]
         for m in ("recall", "precision", "hit", "mrr", "ndcg"):
             lines.append(f"- {m}@{self.k}: {o[m]:.3f} (95% CI {ci.loc[m, 'low']:.3f}–{ci.loc[m, 'high']:.3f})")
+        kind = self.run.attrs.get("score", "cosine")
         lines += ["", f"Recommended {self.recommendation.summary()}."]
+        if kind != "cosine":  # search(threshold=...) is a cosine threshold: say what this one cuts
+            field = {"bm25": "keyword_score", "fused": "rank_score", "rerank": "rerank_score"}.get(kind, kind)
+            lines.append(f"(This threshold is on the {kind} score, the results' `{field}`, not on the cosine "
+                         "that search(threshold=...) filters: cut result lists on that field, or evaluate "
+                         "--method dense for a search threshold.)")
         if self.at_default is not None:  # only meaningful for cosine scores (dense retrieval)
             d = self.at_default
             lines += ["", f"At threshold {COMMON_DEFAULT} (a common default): recall {d['recall']:.3f}, "
