@@ -48,13 +48,20 @@ def normalize(scores: np.ndarray, how: str = "zscore") -> np.ndarray:
 def combsum(channels: Mapping[str, np.ndarray], weights: Mapping[str, float],
             how: str = "zscore") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Weighted sum of normalised channels. Returns (fused, normalised score per channel)."""
-    normed = {name: normalize(raw, how) for name, raw in channels.items()}
-    n = len(next(iter(channels.values()))) if channels else 0
-    fused = np.zeros(n)
-    for name, values in normed.items():
-        w = float(weights.get(name, 0.0))
-        if w:
-            fused += w * values
+    if not channels:
+        return np.zeros(0), {}
+    names = list(channels)
+    if how != "zscore" or len(next(iter(channels.values()))) == 0:
+        normed = {name: normalize(channels[name], how) for name in names}
+    else:  # the same z-scores as normalize(), for all channels in one pass (the search hot path)
+        raw = np.vstack([np.asarray(channels[name], dtype=np.float64) for name in names])
+        mean = raw.mean(axis=1, keepdims=True)
+        sd = raw.std(axis=1, keepdims=True)
+        ok = sd > _TOL * np.maximum(1.0, np.abs(mean))
+        z = np.where(ok, (raw - mean) / np.where(ok, sd, 1.0), 0.0)
+        normed = dict(zip(names, z))
+    w = np.array([float(weights.get(name, 0.0)) for name in names])
+    fused = w @ np.vstack([normed[name] for name in names])
     return fused, normed
 
 

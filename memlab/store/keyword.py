@@ -61,6 +61,7 @@ class KeywordIndex:
         self.postings: list[dict[int, int]] = []
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tid -> (positions, tfs), cached
         self.doc_terms: list[Optional[np.ndarray]] = []
+        self.doc_tfs: list[Optional[np.ndarray]] = []  # term frequencies, parallel to doc_terms
         self.doc_len = np.zeros(capacity, dtype=np.float64)
         # mean idf of a subset's vocabulary, by subset; valid until the next write
         self._mean_idf_cache: dict[tuple[int, bytes], float] = {}
@@ -85,6 +86,7 @@ class KeywordIndex:
                 self._arrays.pop(tid, None)
         counts = Counter(self.analyzer.analyze(text or ""))
         tids = np.empty(len(counts), dtype=np.int64)
+        tfs = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         for i, (token, tf) in enumerate(counts.items()):
             tid = self.vocab.get(token)
             if tid is None:
@@ -95,7 +97,9 @@ class KeywordIndex:
             tids[i] = tid
         if pos >= len(self.doc_terms):
             self.doc_terms.extend([None] * (pos + 1 - len(self.doc_terms)))
+            self.doc_tfs.extend([None] * (pos + 1 - len(self.doc_tfs)))
         self.doc_terms[pos] = tids
+        self.doc_tfs[pos] = tfs
         if pos >= len(self.doc_len):
             grown = np.zeros(max(2 * len(self.doc_len), pos + 1), dtype=np.float64)
             grown[: len(self.doc_len)] = self.doc_len
@@ -132,6 +136,48 @@ class KeywordIndex:
         self._mean_idf_cache[key] = mean
         return mean
 
+    def _score_forward(self, query_terms: list[str], allowed: np.ndarray,
+                       avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
+        positions = allowed.tolist()
+        doc_terms, doc_tfs = self.doc_terms, self.doc_tfs  # every indexed position holds arrays
+        parts = [doc_terms[p] for p in positions]
+        terms = np.concatenate(parts)
+        rows = np.repeat(np.arange(len(positions)), np.fromiter(map(len, parts), dtype=np.int64,
+                                                                  count=len(parts)))
+        tfs = np.concatenate([doc_tfs[p] for p in positions])
+        n_docs = len(allowed)
+        k1, b = self.k1, self.b
+        per_term = {}
+        eps = None
+        for token in dict.fromkeys(query_terms):
+            tid = self.vocab.get(token)
+            if tid is None:
+                continue
+            hit = terms == tid
+            if not hit.any():
+                continue
+            r, tf = rows[hit], tfs[hit]
+            df = len(r)
+            idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
+            if idf < 0:
+                if eps is None:
+                    eps = EPSILON * self._mean_idf(allowed)
+                idf = eps
+            norm = k1 * (1 - b + b * self.doc_len[allowed[r]] / avgdl)
+            per_term[tid] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
+        if not per_term:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        scores = np.zeros(n_docs)
+        matched = np.zeros(n_docs, dtype=bool)
+        for token in query_terms:  # query order, repeats count again: like rank_bm25 and score()
+            got = per_term.get(self.vocab.get(token))
+            if got is not None:
+                scores[got[0]] += got[1]
+                matched[got[0]] = True
+        idx = np.flatnonzero(matched)
+        return allowed[idx], scores[idx]
+
     def score(self, query: str, allowed: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of ``query`` over the rows ``allowed`` (positions; ``mask`` is the same as booleans).
 
@@ -144,8 +190,15 @@ class KeywordIndex:
         if avgdl == 0.0:  # no allowed row has a token: nothing can match
             return np.empty(0, dtype=np.int64), np.empty(0)
         terms: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-        floored = []
         query_terms = self.analyzer.analyze(query)
+        known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
+        if not known:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        # Small subsets (a user's scope) are scored from the rows' own term lists, so the cost grows
+        # with the scope, not with how common the query terms are in the whole store.
+        if n_docs * 16 < sum(len(self.postings[tid]) for tid in known):
+            return self._score_forward(query_terms, allowed, avgdl)
+        floored = []
         for token in dict.fromkeys(query_terms):
             tid = self.vocab.get(token)
             if tid is None:

@@ -35,32 +35,33 @@ def _bm25_over(index: KeywordIndex, text: str, allowed: np.ndarray, mask: np.nda
 
 def _speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
     """1.0 where every word of the row's actor_id occurs in the query (None never matches)."""
+    names = set(actors.tolist())
+    names.discard(None)
+    if not names:
+        return np.zeros(len(actors))
     words = set(tokenize(text))
-    hit: dict = {}
-    out = np.zeros(len(actors))
-    for i, actor in enumerate(actors.tolist()):
-        if actor is None:
-            continue
-        if actor not in hit:
-            name = tokenize(str(actor))
-            hit[actor] = bool(name) and all(w in words for w in name)
-        if hit[actor]:
-            out[i] = 1.0
-    return out
+    hit = {a: 1.0 for a in names if (parts := tokenize(str(a))) and all(w in words for w in parts)}
+    if not hit:
+        return np.zeros(len(actors))
+    return np.fromiter((hit.get(a, 0.0) for a in actors.tolist()), dtype=np.float64, count=len(actors))
 
 
 def channel_scores(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: np.ndarray,
                    channels) -> dict[str, np.ndarray]:
     """Raw scores of the named channels over ``allowed`` (sorted positions)."""
     out: dict[str, np.ndarray] = {}
-    if "dense" in channels:
+    # without any context in the allowed rows the context channels equal the plain ones: reuse them
+    any_ctx = bool(table.has_ctx[allowed].any())
+    if "dense" in channels or ("dense_context" in channels and not any_ctx):
         out["dense"] = (table.vecs[allowed] @ q).astype(np.float64)
     if "dense_context" in channels:
-        out["dense_context"] = (table.context_vectors(allowed) @ q).astype(np.float64)
-    if "keyword" in channels:
+        out["dense_context"] = (table.context_vectors(allowed) @ q).astype(np.float64) if any_ctx \
+            else out["dense"]
+    if "keyword" in channels or ("keyword_context" in channels and not any_ctx):
         out["keyword"] = _bm25_over(table.keyword_index(), text, allowed, mask)
     if "keyword_context" in channels:
-        out["keyword_context"] = _bm25_over(table.context_keyword_index(), text, allowed, mask)
+        out["keyword_context"] = _bm25_over(table.context_keyword_index(), text, allowed, mask) if any_ctx \
+            else out["keyword"]
     if "speaker" in channels:
         out["speaker"] = _speaker_match(table.column("actor_id")[allowed], text)
     return out
