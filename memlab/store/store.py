@@ -508,7 +508,12 @@ class Store:
             dense = self._dense_top(q, node, depth, allowed)[0] if mode == "hybrid" else None
             hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
                                  limit=limit, threshold=threshold, k_rrf=k_rrf, depth=depth)
-            return [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
+            out = [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
+            if explain:  # RRF: the raw scores and the fused value (channel ranks are in the RRF terms)
+                for _, cos, extra in out:
+                    extra["explain"] = {"mode": mode, "fused": extra["rank_score"], "k_rrf": k_rrf, "channels": {
+                        "dense": {"raw": cos}, "keyword": {"raw": extra["keyword_score"]}}}
+            return out
 
     def _dense_top(self, q: np.ndarray, node, limit: int,
                    allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:

@@ -105,3 +105,13 @@ def test_minmax_normalisation_and_weights_from_config(hash_config):
     assert kw == sorted(kw, reverse=True)  # keyword alone decides
     assert res[0]["explain"]["channels"]["keyword"]["normalized"] == pytest.approx(1.0)
     m.close()
+
+
+def test_explain_in_rrf_modes(hash_config):
+    m = Memory(hash_config)
+    m.add(CHAT, user_id="u", infer=False)
+    for mode in ("hybrid", "keyword"):
+        res = m.search("Rex shoe", user_id="u", mode=mode, explain=True)["results"]
+        assert res and all(r["explain"]["fused"] == r["rank_score"] and r["explain"]["mode"] == mode
+                           and r["explain"]["channels"]["keyword"]["raw"] == r["keyword_score"] for r in res)
+    m.close()
