@@ -96,7 +96,8 @@ class Table:
             self.pos_by_id[row["id"]] = pos
         else:
             was_active = bool(self.active[pos])
-            old_doc, old_ctx = self._docs(pos)
+            if self.keyword is not None:
+                old_doc, old_ctx = self._docs(pos)
             for col, inv in self._inv.items():
                 old = self._cols[col][pos]
                 if old is not None and (old != row.get(col)):
@@ -106,11 +107,12 @@ class Table:
                 self.pos_by_vid.pop(old_vid, None)
         for c in COLUMNS:
             self._cols[c][pos] = row.get(c)
-        doc, ctx = self._docs(pos)
-        if self.keyword is not None and doc != old_doc:
-            self.keyword.set(pos, doc)  # replaces the row's old postings
-        if self.context_keyword is not None and ctx != old_ctx:
-            self.context_keyword.set(pos, ctx)
+        if self.keyword is not None:  # dense-only stores keep no postings
+            doc, ctx = self._docs(pos)
+            if doc != old_doc:
+                self.keyword.set(pos, doc)  # replaces the row's old postings
+            if self.context_keyword is not None and ctx != old_ctx:
+                self.context_keyword.set(pos, ctx)
         self._set_ctx_vec(pos, row.get("context_vector"))
         for col, inv in self._inv.items():
             value = row.get(col)
