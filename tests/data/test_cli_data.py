@@ -31,10 +31,10 @@ def test_cli_import_export_verify_and_db(shared_dir, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"{S.HEAD_REVISION} (head)"
     assert main(["db", "downgrade", "-1", "--store", store]) == 0
     assert main(["db", "history", "--store", store]) == 0
-    assert "0002_categories (current)" in capsys.readouterr().out
+    assert f"{S.REVISIONS[-2]} (current)" in capsys.readouterr().out
     assert main(["db", "upgrade", "--store", store]) == 0
     assert main(["db", "rollback", "--store", store]) == 0  # back to before the upgrade
-    assert S.current(store) == "0002_categories"
+    assert S.current(store) == S.REVISIONS[-2]
     assert main(["db", "snapshots", "--store", store]) == 0
     assert "pre-rollback" in capsys.readouterr().out
     assert main(["db", "downgrade", "nope", "--store", store]) == 2

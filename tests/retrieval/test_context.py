@@ -90,19 +90,33 @@ def test_context_survives_export_import_and_data_migration(tmp_path):
     src.close()
 
 
-def test_old_store_upgrades_and_keeps_working(tmp_path):
+def test_schema_downgrade_upgrade_keeps_context_and_old_stores_work(tmp_path):
     from memlab.migrate import schema as S
 
     store = tmp_path / "old"
     m = Memory(HASH, path=store)
     m.add(CHAT, user_id="ana", infer=False)
     m.close()
-    S.downgrade(store, "0003_configs")  # a store written before contextual indexing
+    first = Memory(HASH, path=store)
+    before = _explained(first, "Rex chews shoes")
+    first.close()
+    S.downgrade(store, "0003_configs")  # back to the schema before contextual indexing: windows parked
     assert S.current(store) == "0003_configs"
-    up = Memory(HASH, path=store)  # opening upgrades it (snapshot + Alembic)
+    up = Memory(HASH, path=store)  # opening upgrades it (snapshot + Alembic) and restores them
     assert S.current(store) == "0005_context"
+    assert up.to_pandas()["context"].tolist()[:2] == WINDOWS and _explained(up, "Rex chews shoes") == before
+    up.close()
+    # a store really written before 0005 (no windows at all): the park is emptied first
+    import sqlite3
+
+    S.downgrade(store, "0003_configs")
+    conn = sqlite3.connect(str(store / "memlab.db"))
+    conn.execute("DELETE FROM store_meta WHERE key = 'stash:0005_context'")
+    conn.commit()
+    conn.close()
+    up = Memory(HASH, path=store)
     df = up.to_pandas()
-    assert len(df) == 4 and df["context"].isna().all()  # the downgrade dropped the windows
+    assert len(df) == 4 and df["context"].isna().all()
     # memories without context: context channels fall back to their own text and vector
     res = up.search("Rex chews shoes", user_id="ana", explain=True)["results"]
     for r in res:
