@@ -148,24 +148,26 @@ class KeywordIndex:
         tfs = np.concatenate([doc_tfs[p] for p in positions])
         n_docs = len(allowed)
         k1, b = self.k1, self.b
+        known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
+        sel = np.isin(terms, np.asarray(known, dtype=np.int64))  # keep only query-term occurrences
+        terms, rows, tfs = terms[sel], rows[sel], tfs[sel]
+        # the BM25 term-frequency part of every occurrence at once (same operations as score())
+        norm = k1 * (1 - b + b * self.doc_len[allowed[rows]] / avgdl)
+        tf_part = tfs * (k1 + 1) / (tfs + norm)
         per_term = {}
         eps = None
-        for token in dict.fromkeys(query_terms):
-            tid = self.vocab.get(token)
-            if tid is None:
-                continue
+        for tid in known:
             hit = terms == tid
-            if not hit.any():
-                continue
-            r, tf = rows[hit], tfs[hit]
+            r = rows[hit]
             df = len(r)
+            if df == 0:
+                continue
             idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
             if idf < 0:
                 if eps is None:
                     eps = EPSILON * self._mean_idf(allowed)
                 idf = eps
-            norm = k1 * (1 - b + b * self.doc_len[allowed[r]] / avgdl)
-            per_term[tid] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
+            per_term[tid] = (r, idf * tf_part[hit])
         if not per_term:
             return np.empty(0, dtype=np.int64), np.empty(0)
         scores = np.zeros(n_docs)

@@ -72,3 +72,28 @@ def test_config_reaches_the_engine():
     with pytest.raises(ConfigError):
         Memory({"embedder": {"provider": "hash"}, "vector_store": {"provider": "faiss", "config": {
             "keyword_language": "klingon"}}})
+
+
+def test_small_scope_in_a_big_store_scores_exactly_like_rank_bm25():
+    """A scope much smaller than the query terms' postings is scored from its rows' term lists
+    (the scope-sized path); the numbers and ties must equal rank_bm25 over the scope alone."""
+    a = Analyzer()
+    mine = ["the dog chews shoes", "dog dog walk", "shoes and socks", "a cat", "dog", "walk the dog daily",
+            "socks for the dog"]
+    others = [f"dog walk shoes number {i}" for i in range(400)]
+    texts = others + mine
+    index = KeywordIndex.build(texts, analyzer=a, k1=0.9, b=0.4)
+    allowed = np.arange(len(others), len(texts))
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[allowed] = True
+    ref = BM25Okapi([a.analyze(t) for t in mine], k1=0.9, b=0.4)
+    for q, scope_path in (("dog shoes", True), ("dog dog walk", True), ("cat dog", True), ("socks", False),
+                          ("unknown words", False)):
+        terms = [index.vocab[t] for t in set(a.analyze(q)) if t in index.vocab]
+        assert (len(allowed) * 16 < sum(len(index.postings[t]) for t in terms)) == scope_path
+        pos, scores = index.score(q, allowed, mask)
+        got = np.zeros(len(mine))
+        got[pos - len(others)] = scores
+        want = np.asarray(ref.get_scores(a.analyze(q)))
+        np.testing.assert_array_equal(got[want != 0] if len(pos) else got, want[want != 0] if len(pos) else want)
+        assert set((pos - len(others)).tolist()) == set(np.flatnonzero(want != 0).tolist())
