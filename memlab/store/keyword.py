@@ -115,19 +115,22 @@ class KeywordIndex:
             self._arrays[tid] = arrays
         return arrays
 
-    def _mean_idf(self, allowed: np.ndarray) -> float:
+    def _mean_idf(self, allowed: np.ndarray, all_terms: Optional[np.ndarray] = None) -> float:
         """Mean idf over every token of the allowed rows (rank_bm25's ``average_idf``).
 
-        It needs every allowed row's tokens, so it is cached per subset until the next write
-        (repeated searches of one scope pay for it once).
+        It needs every allowed row's tokens (``all_terms``: their concatenation, when the caller
+        has it), so it is cached per subset until the next write (repeated searches of one scope
+        pay for it once).
         """
         key = (len(allowed), hashlib.blake2b(allowed.tobytes(), digest_size=16).digest())
         cached = self._mean_idf_cache.get(key)
         if cached is not None:
             return cached
-        terms = self.doc_terms
-        parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
-        df = np.bincount(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        if all_terms is None:
+            terms = self.doc_terms
+            parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
+            all_terms = np.concatenate(parts) if parts else None
+        df = np.bincount(all_terms) if all_terms is not None and len(all_terms) else np.zeros(0, dtype=np.int64)
         df = df[df > 0].astype(np.float64)
         n = float(len(allowed))
         mean = float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
@@ -149,6 +152,7 @@ class KeywordIndex:
         n_docs = len(allowed)
         k1, b = self.k1, self.b
         known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
+        all_terms = terms
         sel = np.isin(terms, np.asarray(known, dtype=np.int64))  # keep only query-term occurrences
         terms, rows, tfs = terms[sel], rows[sel], tfs[sel]
         # the BM25 term-frequency part of every occurrence at once (same operations as score())
@@ -165,7 +169,7 @@ class KeywordIndex:
             idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
             if idf < 0:
                 if eps is None:
-                    eps = EPSILON * self._mean_idf(allowed)
+                    eps = EPSILON * self._mean_idf(allowed, all_terms)
                 idf = eps
             per_term[tid] = (r, idf * tf_part[hit])
         if not per_term:
