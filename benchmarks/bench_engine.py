@@ -1,4 +1,5 @@
-"""Engine benchmarks (issue 2): add throughput, scoped/unscoped search vs raw FAISS, re-open time.
+"""Engine benchmarks (issues 2, 14): add throughput, scoped/unscoped search vs raw FAISS, default
+(fusion) vs dense-only scoped search p50, reranked search, re-open time.
 
 Run:  .venv/bin/python benchmarks/bench_engine.py [--n 100000] [--users 1000] [--out benchmarks/results]
 
@@ -114,11 +115,45 @@ def main() -> None:
         results["unscoped_vs_raw"] = round(un_t / raw_t, 2)
         results["scoped_vs_raw"] = round(sc_t / raw_t, 3)
         # end to end, including the query embedding and response building
-        e2e = timed(lambda: m.search("topic 5 item 3", user_id="user5", limit=10), 50)
+        e2e = timed(lambda: m.search("topic 5 item 3", user_id="user5", limit=10, mode="dense"), 50)
         results["scoped_end_to_end_ms"] = round(statistics.median(e2e) * 1e3, 3)
         print(f"search over {n:,}: raw FAISS {raw_t*1e3:.3f} ms | memlab unscoped {un_t*1e3:.3f} ms "
               f"({un_t/raw_t:.2f}x) | memlab scoped to 1 of {args.users} users {sc_t*1e3:.3f} ms "
               f"| end-to-end scoped m.search {results['scoped_end_to_end_ms']} ms", flush=True)
+        # --- default (fusion) vs dense-only scoped search, per query, same run (issue 14)
+        texts = [f"benchmark topic {i % 97} item {i % 13}" for i in range(args.queries)]
+        store.search(queries[0], nodes[0], 10, mode="fusion", text=texts[0])  # builds the keyword indexes once
+
+        def per_query(fn):
+            out = []
+            for q, node, text in zip(queries, nodes, texts):
+                t0 = time.perf_counter()
+                fn(q, node, text)
+                out.append(time.perf_counter() - t0)
+            return out
+
+        dense_t = per_query(lambda q, node, text: store.search(q, node, 10))
+        fusion_t = per_query(lambda q, node, text: store.search(q, node, 10, mode="fusion", text=text))
+        dense_t = [min(a, b) for a, b in zip(dense_t, per_query(lambda q, node, text: store.search(q, node, 10)))]
+        fusion_t = [min(a, b) for a, b in zip(fusion_t, per_query(
+            lambda q, node, text: store.search(q, node, 10, mode="fusion", text=text)))]
+        results["scoped_dense_p50_ms"] = round(statistics.median(dense_t) * 1e3, 3)
+        results["scoped_default_p50_ms"] = round(statistics.median(fusion_t) * 1e3, 3)
+        results["default_vs_dense"] = round(statistics.median(fusion_t) / statistics.median(dense_t), 2)
+        from memlab.rerankers import create_reranker
+
+        saved = m.search_settings
+        reranker, top_n = create_reranker("features")
+        m.search_settings = type(saved)(**{**saved.__dict__, "reranker": reranker, "rerank_top_n": top_n})
+        plain = timed(lambda: m.search("benchmark topic 5 item 3", user_id="user5", limit=10, rerank=False), 50)
+        reranked = timed(lambda: m.search("benchmark topic 5 item 3", user_id="user5", limit=10), 50)
+        m.search_settings = saved
+        results["default_end_to_end_p50_ms"] = round(statistics.median(plain) * 1e3, 3)
+        results["reranked_end_to_end_p50_ms"] = round(statistics.median(reranked) * 1e3, 3)
+        print(f"scoped search p50 (engine): dense {results['scoped_dense_p50_ms']} ms | default fusion "
+              f"{results['scoped_default_p50_ms']} ms ({results['default_vs_dense']}x) | end to end m.search "
+              f"{results['default_end_to_end_p50_ms']} ms, + features rerank {results['reranked_end_to_end_p50_ms']} ms",
+              flush=True)
         m.close()
 
         # --- re-open time

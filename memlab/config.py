@@ -106,9 +106,26 @@ class FaissStoreSettings(BaseModel):
     exact_subset_max: int = Field(
         20_000, ge=0, description="Filtered searches over at most this many rows use numpy; larger use FAISS."
     )
-    search_mode: Literal["dense", "hybrid", "keyword"] = Field(
-        "dense", description="Default ranking of Memory.search: cosine, RRF of cosine + BM25, or BM25 only."
+    search_mode: Literal["fusion", "dense", "hybrid", "keyword"] = Field(
+        "fusion", description="Default ranking of Memory.search: fusion (normalised CombSUM of dense, keyword and "
+        "their context channels), cosine only, RRF of cosine + BM25, or BM25 only."
     )
+    keyword_language: Optional[str] = Field(
+        "english", description="Snowball stemming language of keyword search (and its stop list); 'none': no stemming."
+    )
+    keyword_stop_words: bool = Field(True, description="Drop the language's stop words in keyword search.")
+    bm25_k1: float = Field(0.9, ge=0, description="BM25 term-frequency saturation (0.9: Anserini's default).")
+    bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation (0.4: Anserini's default).")
+    context_window: int = Field(
+        2, ge=0, le=20, description="Messages before/after each message of one add(infer=False) call that are "
+        "indexed as its context (0: no context)."
+    )
+    fusion_weights: dict[str, float] = Field(
+        default_factory=lambda: {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0,
+                                 "speaker": 1.5},
+        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker).",
+    )
+    fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
 
 
 VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings}
@@ -218,11 +235,13 @@ class GraphStoreConfig(_Block):
     threshold: Optional[float] = Field(None, ge=0, le=1, description="mem0's node-similarity threshold; kept.")
 
 
-RERANKER_PROVIDERS = ("cohere", "sentence_transformer", "huggingface", "llm_reranker", "zero_entropy")
+RERANKER_PROVIDERS = ("features", "cross_encoder", "llm",
+                      "cohere", "sentence_transformer", "huggingface", "llm_reranker", "zero_entropy")
 
 
 class RerankerConfig(BaseModel):
-    """mem0 1.x/2.x ``reranker`` block: validated and kept for round trips; memlab does not rerank yet."""
+    """``reranker`` block: memlab's providers (features, cross_encoder, llm) or mem0's names (mapped,
+    see memlab.rerankers). ``config.top_n`` candidates are reranked (default 50)."""
 
     model_config = _STRICT
     provider: Literal[RERANKER_PROVIDERS] = Field(..., description=", ".join(RERANKER_PROVIDERS))
@@ -249,7 +268,8 @@ class MemoryConfig(BaseModel):
     graph_store: Optional[GraphStoreConfig] = Field(
         None, description="Graph memory on the embedded engine: relations in add/search/get_all (memlab[graph])."
     )
-    reranker: Optional[RerankerConfig] = Field(None, description="Validated and kept; results are not reranked yet.")
+    reranker: Optional[RerankerConfig] = Field(None, description="Reranks the top candidates of every search "
+                                               "(search(rerank=False) skips it).")
     custom_fact_extraction_prompt: Optional[str] = None
     custom_update_memory_prompt: Optional[str] = None
     custom_instructions: Optional[str] = Field(None, description="mem0 2.x name of extra extraction instructions.")

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from memlab.config_migration import resolve_config
-from memlab.embedders import check_vectors, create_embedder
+from memlab.embedders import check_embedder, check_vectors, create_embedder
 from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
 from memlab.errors import (
     ConfigError,
@@ -21,13 +21,17 @@ from memlab.errors import (
     ValidationError,
 )
 from memlab.pipeline import Engine, add_inferred, add_procedural
+from memlab.search import check_search_flags, ranked_hits
+from memlab.search_settings import SearchSettings
 from memlab.store import Store, now_iso
 from memlab.store import filters as F
+from memlab.store.context import build_contexts
 from memlab.store.keyword import check_mode
-from memlab.store.records import MEMORY_TYPES, row_from_record
+from memlab.store.records import MEMORY_TYPES, insert_records
 from memlab.store.rows import (
     apply_add,
     apply_delete,
+    apply_state,
     apply_update,
     item_of,
     new_row,
@@ -78,21 +82,16 @@ class Memory:
         self.embedder = embedder if embedder is not None else create_embedder(
             self.config.embedder.provider, self.config.embedder.config
         )
-        for attr in ("name", "dims", "embed"):
-            if not hasattr(self.embedder, attr):
-                raise ConfigError(f"embedder object must have a '{attr}' attribute.")
-        dims = self.embedder.dims
-        if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
-            raise ConfigError(f"embedder.dims must be a positive integer, got {dims!r}.")
-        dims = int(dims)
+        dims = check_embedder(self.embedder)
         if vs.embedding_model_dims is not None and vs.embedding_model_dims != dims:
             raise ConfigError(
                 f"vector_store.config.embedding_model_dims is {vs.embedding_model_dims} but embedder "
                 f"{self.embedder.name!r} produces {dims}-d vectors; remove the setting or fix it."
             )
         self._llm = llm
+        self.search_settings = SearchSettings.from_config(self.config, self.embedder, llm)  # analyzer, fusion, reranker
         self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
-                           exact_subset_max=vs.exact_subset_max)
+                           exact_subset_max=vs.exact_subset_max, keyword_args=self.search_settings.keyword_args())
         self._search_mode = vs.search_mode
         self.graph = None  # GraphMemory when config.graph_store is set (memlab.graph; needs memlab[graph])
         if self.config.graph_store is not None:
@@ -228,10 +227,17 @@ class Memory:
         kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
         if not kept:
             return []
-        vectors = self.embed([m["content"] for m in kept])
+        # the messages of one call form a conversation: each is also indexed with its neighbours
+        contexts = build_contexts(kept, self.search_settings.context_window)
+        windows = list(dict.fromkeys(c for c in contexts if c is not None))  # short calls repeat windows
+        embedded = self.embed([m["content"] for m in kept] + windows)  # one call for texts and windows
+        vectors = embedded[: len(kept)]
+        by_window = dict(zip(windows, embedded[len(kept):]))
         now = now_iso()
         rows = [new_row(msg["content"], scope, metadata, now=now, actor_id=msg.get("name"), role=msg["role"],
-                        memory_type=memory_type, expiration_date=expiration_date) for msg in kept]
+                        memory_type=memory_type, expiration_date=expiration_date, context=context,
+                        context_vector=by_window.get(context) if context is not None else None)
+                for msg, context in zip(kept, contexts)]
         with self.store.transaction() as tx:
             for row, vec in zip(rows, vectors):
                 apply_add(tx, row, vec)
@@ -265,44 +271,9 @@ class Memory:
         Returns:
             The ids written, in input order (skipped ids are left out).
         """
-        if on_conflict not in ("error", "skip", "replace"):
-            raise ValidationError("on_conflict must be 'error', 'skip' or 'replace'.")
-        rows, vectors, todo = [], [], []
-        seen: set[str] = set()
-        now = now_iso()
-        for i, rec in enumerate(records):
-            row, vec = row_from_record(i, rec, now, self.store.dims)
-            if row["id"] in seen:
-                raise ValidationError(f"records[{i}]: id {row['id']} appears twice in this batch.")
-            seen.add(row["id"])
-            if vec is None:
-                todo.append(len(rows))
-            rows.append(row)
-            vectors.append(vec)
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
-            embedded = self.embed([rows[j]["memory"] for j in chunk])
-            for j, v in zip(chunk, embedded):
-                vectors[j] = v
-        written: list[str] = []
-        with self.store.transaction() as tx:
-            tx.category_catalog = {c["name"]: c for c in category_catalog or () if isinstance(c, dict) and c.get("name")}
-            for row, vec in zip(rows, vectors):
-                if tx.get_row(row["id"]) is not None:
-                    if on_conflict == "error":
-                        raise ValidationError(
-                            f"A memory with id {row['id']} already exists; pass on_conflict='skip' or 'replace'."
-                        )
-                    if on_conflict == "skip":
-                        continue
-                tx.put_row(row, vec)
-                if history:
-                    tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
-                                   updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
-                written.append(row["id"])
-            if in_transaction is not None:
-                in_transaction(tx, written)
-        return written
+        return insert_records(self.store, self.embed, records, batch_size=batch_size, history=history,
+                              on_conflict=on_conflict, in_transaction=in_transaction,
+                              category_catalog=category_catalog)
 
     def get(self, memory_id: str) -> Optional[dict]:
         """One memory as an item dict, or None if it does not exist (or was deleted)."""
@@ -331,15 +302,23 @@ class Memory:
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
                threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
-               all_scopes: bool = False, show_expired: bool = False, graph: bool = False):
+               all_scopes: bool = False, show_expired: bool = False, graph: bool = False,
+               rerank: Optional[bool] = None, explain: bool = False):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
         misses its own memories. ``mode`` (default: ``vector_store.config.search_mode``) is
+        ``"fusion"`` (default: normalised CombSUM of dense, keyword and their context channels),
         ``"dense"`` (cosine), ``"keyword"`` (BM25 over the allowed memories) or ``"hybrid"``
-        (reciprocal-rank fusion of both). ``score`` is always the cosine similarity and results
-        whose cosine is below ``threshold`` are dropped; keyword/hybrid results also carry
-        ``keyword_score`` (BM25) and ``rank_score`` (the RRF value they are ordered by).
+        (reciprocal-rank fusion of dense and BM25). ``score`` is always the cosine similarity and
+        results whose cosine is below ``threshold`` are dropped; fusion/keyword/hybrid results
+        also carry ``keyword_score`` (BM25) and ``rank_score`` (the value they are ordered by).
+
+        ``rerank`` (default: on when a ``reranker`` is configured) reorders the top
+        ``reranker.config.top_n`` candidates with the reranker and adds ``rerank_score``;
+        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds
+        ``explain`` to every item: each channel's raw score, rank and normalised score, the
+        fused score and, when reranked, the reranker's score and the rank before reranking.
         Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
         With a graph store, ``relations`` lists the relations around the query's entities, and
         ``graph=True`` fuses the memories linked to them into the ranking (memlab.graph.retrieval).
@@ -349,6 +328,7 @@ class Memory:
         merged, node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = resolve_limit(limit, top_k)
         threshold = check_threshold(threshold)
+        check_search_flags(rerank, explain)
         if not isinstance(graph, bool):
             raise ValidationError(f"graph must be True or False, got {graph!r}.")
         if graph and self.graph is None:
@@ -361,10 +341,8 @@ class Memory:
 
             hits = graph_fused_search(self, query, qvec, node, _graph_scope(merged), limit, threshold, mode)
             return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
-        if mode == "dense":
-            hits = self.store.search(qvec, node, limit, threshold)
-            return self._wrap([item_of(row, score) for row, score in hits], relations)
-        hits = self.store.search(qvec, node, limit, threshold, mode=mode, text=query)
+        hits = ranked_hits(self.store, self.search_settings, query, qvec, node, mode=mode, limit=limit,
+                           threshold=threshold, rerank=rerank, explain=explain)
         return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,
@@ -439,17 +417,7 @@ class Memory:
             current = tx.get_row(memory_id)
             if current is None or current["state"] == MemoryState.DELETED.value:
                 raise NotFoundError(f"Memory with id {memory_id} not found.")
-            vec = current.pop("vector")
-            current.pop("vid", None)
-            now = now_iso()
-            old_state = current["state"]
-            current["state"] = state
-            current["archived_at"] = now if state == MemoryState.ARCHIVED.value else None
-            current["updated_at"] = now
-            tx.put_row(current, vec)
-            tx.add_history(memory_id, current["memory"], current["memory"], f"STATE:{old_state}->{state}",
-                           created_at=current["created_at"], updated_at=now,
-                           actor_id=current.get("actor_id"), role=current.get("role"))
+            apply_state(tx, current, state, now_iso())
         return {"message": f"Memory state set to {state}."}
 
     def history(self, memory_id: str) -> list[dict]:

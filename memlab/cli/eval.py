@@ -6,6 +6,10 @@ import argparse
 from pathlib import Path
 
 
+# engine search methods (kept here so `memlab --help` does not import the evaluation stack)
+METHODS = ("default", "fusion", "rerank", "dense", "keyword", "bm25", "hybrid", "dense_context", "keyword_context")
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "eval", help="Evaluate retrieval on a dataset: metrics CSV, PNG plots, summary.",
@@ -14,7 +18,8 @@ def register(sub) -> None:
     )
     p.add_argument("dataset", help="'assistant' (bundled), or a path to .jsonl / locomo10.json / longmemeval.json")
     p.add_argument("--embedder", default="minilm", help="Embedder provider: minilm (default), hash, openai.")
-    p.add_argument("--method", default="dense", choices=["dense", "bm25", "hybrid"], help="Retrieval method.")
+    p.add_argument("--method", default="default", choices=list(METHODS),
+                   help="Search method of the engine (default: the default search, fusion of all channels).")
     p.add_argument("--k", type=int, default=10, help="Result list cut-off (like search(limit=k)); default 10.")
     p.add_argument("--beta", type=float, default=1.0, help="Recommend the threshold maximising F-beta (default 1).")
     p.add_argument("--min-precision", type=float, default=None,

@@ -430,6 +430,7 @@ def graph_store(value: Any, rep) -> Optional[dict]:
 
 
 def reranker(value: Any, rep) -> Optional[dict]:
+    """mem0's reranker block -> one memlab runs offline (features, cross_encoder, llm), with warnings."""
     if value is None:
         return None
     provider, cfg, _ = _split(value, "reranker", rep)
@@ -440,6 +441,40 @@ def reranker(value: Any, rep) -> Optional[dict]:
         provider = aliases[provider]
     if provider not in RERANKER_PROVIDERS:
         raise ConfigError(f"reranker.provider {provider!r} is not known; allowed: {', '.join(RERANKER_PROVIDERS)}.")
-    rep.warn(f"reranker ({provider}) is validated and kept, but memlab does not rerank yet: search results are "
-             "ordered by cosine similarity.")
-    return {"provider": provider, "config": cfg}
+    cfg = dict(cfg or {})
+    out: dict = {}
+    top_n = cfg.get("top_n", cfg.get("top_k"))
+    if isinstance(top_n, int) and not isinstance(top_n, bool) and top_n > 0:
+        out["top_n"] = top_n
+    if provider in ("features", "cross_encoder", "llm"):  # already memlab's
+        return {"provider": provider, "config": cfg}
+    target = {"cohere": "features", "zero_entropy": "features", "llm_reranker": "llm"}.get(provider)
+    if provider in ("sentence_transformer", "huggingface"):
+        from pathlib import Path
+
+        model = cfg.get("model") or cfg.get("model_name")
+        if model and Path(str(model)).expanduser().is_dir():
+            target, out["model"] = "cross_encoder", str(model)
+            rep.warn(f"reranker ({provider}) runs as memlab's cross_encoder from the local folder {model!r}.")
+        else:
+            target = "features"
+            rep.warn(f"reranker ({provider}) names the model {model!r}, which is not a local folder, and memlab "
+                     "never downloads models: the offline 'features' reranker runs instead. To run the "
+                     "cross-encoder, save it to a folder and set reranker = {'provider': 'cross_encoder', "
+                     "'config': {'model': '/path/to/folder'}}.")
+    elif target == "features":
+        rep.warn(f"reranker ({provider}) is a hosted service memlab does not call: the offline 'features' "
+                 "reranker (channel scores, term coverage and proximity, speaker match) runs instead.")
+    else:  # llm_reranker
+        llm = cfg.get("llm") if isinstance(cfg.get("llm"), dict) else {}
+        llm_cfg = llm.get("config") or {}
+        if llm.get("provider") not in (None, "openai"):
+            rep.warn(f"reranker llm provider {llm.get('provider')!r} is reached through memlab's OpenAI-compatible "
+                     "client: set reranker.config.llm.base_url to its endpoint.")
+        if llm_cfg:
+            out["llm"] = {k: llm_cfg[k] for k in ("model", "api_key", "base_url", "timeout") if k in llm_cfg}
+        rep.warn("reranker (llm_reranker) runs as memlab's 'llm' reranker over the OpenAI-compatible provider "
+                 "(its own reranker.config.llm, else the memory's openai llm).")
+    new = {"provider": target, "config": out}
+    rep.change("reranker", {"provider": provider, "config": cfg}, new, "the reranker memlab runs offline")
+    return new

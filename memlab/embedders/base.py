@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from memlab.errors import EmbeddingError
+from memlab.errors import ConfigError, EmbeddingError
 
 
 @runtime_checkable
@@ -59,3 +59,18 @@ def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
     if (norms == 0).any():
         raise EmbeddingError(f"Embedder {who!r} returned an all-zero vector; it cannot be compared by cosine.")
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
+
+
+def check_embedder(embedder: Any) -> int:
+    """An embedder object has ``name``, ``dims`` (a positive int) and ``embed``; returns ``dims``.
+
+    Raises:
+        ConfigError: what the object lacks.
+    """
+    for attr in ("name", "dims", "embed"):
+        if not hasattr(embedder, attr):
+            raise ConfigError(f"embedder object must have a '{attr}' attribute.")
+    dims = embedder.dims
+    if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
+        raise ConfigError(f"embedder.dims must be a positive integer, got {dims!r}.")
+    return int(dims)

@@ -25,14 +25,14 @@ from memlab.evaluate.retrieval import (
     bm25_retrieve,
     build_memory,
     dense_retrieve,
-    fuse_rrf,
+    engine_retrieve,
     retrieve,
 )
 from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
 
 __all__ = [
     "Dataset", "EvaluationReport", "LoadReport", "Recommendation", "aggregate", "aggregate_by", "bm25_retrieve",
-    "bootstrap_ci", "build_memory", "dense_retrieve", "evaluate_run", "fuse_rrf", "load_bundled", "load_dataset",
-    "load_jsonl", "load_locomo", "load_longmemeval", "rank_run", "recommend_threshold", "retrieve",
+    "bootstrap_ci", "build_memory", "dense_retrieve", "engine_retrieve", "evaluate_run", "load_bundled",
+    "load_dataset", "load_jsonl", "load_locomo", "load_longmemeval", "rank_run", "recommend_threshold", "retrieve",
     "run_evaluation", "save_jsonl", "sweep_thresholds",
 ]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from memlab.evaluate.datasets import Dataset
 from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evaluate_run
-from memlab.evaluate.retrieval import build_memory, bm25_retrieve, dense_retrieve, fuse_rrf
+from memlab.evaluate.retrieval import build_memory, engine_retrieve
 from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
 
 COMMON_DEFAULT = 0.5  # a threshold many memory libraries ship; the summary shows what it does here
@@ -48,7 +48,13 @@ class EvaluationReport:
         ]
         for m in ("recall", "precision", "hit", "mrr", "ndcg"):
             lines.append(f"- {m}@{self.k}: {o[m]:.3f} (95% CI {ci.loc[m, 'low']:.3f}–{ci.loc[m, 'high']:.3f})")
+        kind = self.run.attrs.get("score", "cosine")
         lines += ["", f"Recommended {self.recommendation.summary()}."]
+        if kind != "cosine":  # search(threshold=...) is a cosine threshold: say what this one cuts
+            field = {"bm25": "keyword_score", "fused": "rank_score", "rerank": "rerank_score"}.get(kind, kind)
+            lines.append(f"(This threshold is on the {kind} score, the results' `{field}`, not on the cosine "
+                         "that search(threshold=...) filters: cut result lists on that field, or evaluate "
+                         "--method dense for a search threshold.)")
         if self.at_default is not None:  # only meaningful for cosine scores (dense retrieval)
             d = self.at_default
             lines += ["", f"At threshold {COMMON_DEFAULT} (a common default): recall {d['recall']:.3f}, "
@@ -91,14 +97,15 @@ def _pct(x: float) -> str:
     return "n/a" if pd.isna(x) else f"{100 * x:.1f}%"
 
 
-def run_evaluation(dataset: Dataset, *, embedder: Any = "minilm", method: str = "dense", k: int = 10,
+def run_evaluation(dataset: Dataset, *, embedder: Any = "minilm", method: str = "default", k: int = 10,
                    depth: Optional[int] = None, beta: float = 1.0, min_precision: Optional[float] = None,
                    n_boot: int = 1000, progress: bool = False) -> EvaluationReport:
     """Evaluate one embedder/method on a dataset: retrieval once, then everything offline.
 
     Args:
         embedder: provider name or embedder object (ignored for ``method="bm25"``).
-        method: ``dense`` (memlab search), ``bm25`` or ``hybrid``.
+        method: an engine search method (memlab.evaluate.retrieval.METHODS): ``default`` (the
+            default search), ``fusion``, ``rerank``, ``dense``, ``bm25``/``keyword``, ``hybrid``, ...
         k: cut-off for the ranked metrics and the sweep (like ``search(limit=k)``).
         depth: results retrieved per query (default ``max(k, 20)``).
         beta / min_precision: how the threshold is recommended (max F-beta, or max recall at
@@ -113,23 +120,17 @@ def run_evaluation(dataset: Dataset, *, embedder: Any = "minilm", method: str = 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     mems, queries = len(dataset.memories), len(dataset.queries)
-    if method == "bm25":
-        with tqdm(total=queries, desc="BM25 queries", disable=not progress, unit="q") as bar:
-            run = bm25_retrieve(dataset, depth=depth, progress=bar.update)
-        label = "bm25"
-    else:
-        with tqdm(total=mems, desc="Embedding memories", disable=not progress, unit="mem") as bar:
-            memory = build_memory(dataset, embedder, progress=bar.update)
-        timings["index"] = time.perf_counter() - t0
-        label = f"{method} ({memory.embedder.name})"
-        try:
-            with tqdm(total=queries, desc="Searching queries", disable=not progress, unit="q") as bar:
-                run = dense_retrieve(dataset, memory, depth=max(depth, 100) if method == "hybrid" else depth,
-                                     progress=bar.update)
-        finally:
-            memory.close()
-        if method == "hybrid":
-            run = fuse_rrf([run, bm25_retrieve(dataset, depth=max(depth, 100))], depth=depth)
+    if method in ("bm25", "keyword"):
+        embedder = "hash"  # BM25 does not use vectors: skip the model
+    with tqdm(total=mems, desc="Storing memories", disable=not progress, unit="mem") as bar:
+        memory = build_memory(dataset, embedder, progress=bar.update)
+    timings["index"] = time.perf_counter() - t0
+    label = method if method in ("bm25", "keyword") else f"{method} ({memory.embedder.name})"
+    try:
+        with tqdm(total=queries, desc="Searching queries", disable=not progress, unit="q") as bar:
+            run = engine_retrieve(dataset, memory, method, depth=depth, progress=bar.update)
+    finally:
+        memory.close()
     timings["retrieval"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     per_query = evaluate_run(run, dataset.qrels, dataset.queries, k=k, beta=beta)

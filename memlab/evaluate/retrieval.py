@@ -1,15 +1,19 @@
 """One retrieval pass per query, without a threshold: the input of metrics and threshold sweeps.
 
-- :func:`build_memory` loads a :class:`Dataset` into a memlab :class:`~memlab.Memory` with
-  ``Memory.add_records`` (one atomic transaction, batched embedding) keeping the dataset's
-  memory ids as memlab ids and ``scope`` as ``user_id``.
-- :func:`retrieve` runs every query against its own scope (``dense``: memlab's exact scoped
-  cosine search; ``bm25``: rank_bm25 over lower-cased word tokens; ``hybrid``: reciprocal-rank
-  fusion of both) and returns a *run* DataFrame ``query_id, memory_id, score, rank``.
+- :func:`build_memory` loads a :class:`Dataset` into a memlab :class:`~memlab.Memory`. Memories
+  that carry a conversation (``metadata["session"]``, as LoCoMo and LongMemEval turns do) are
+  stored the way applications store chat history: each conversation with ONE
+  ``add(messages, infer=False)`` call (speaker -> ``name``), so every turn gets its context
+  window. Other memories are bulk-loaded with ``Memory.add_records`` keeping their ids and times.
+- :func:`retrieve` runs every query against its own scope through the engine's own search
+  (``Memory.search``): one implementation of every method, the same the application gets.
+  Returns a *run* DataFrame ``query_id, memory_id, score, rank`` (``score`` = the value the
+  method orders by).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -17,37 +21,81 @@ import pandas as pd
 
 from memlab.errors import ValidationError
 from memlab.evaluate.datasets import Dataset
-from memlab.store.keyword import tokenize  # noqa: F401 (re-exported: the engine's tokenizer)
+from memlab.store.keyword import tokenize  # noqa: F401 (re-exported: the pre-analyzer tokenizer)
 
 RUN_COLUMNS = ["query_id", "memory_id", "score", "rank"]
-METHODS = ("dense", "bm25", "hybrid")
+# method -> (engine mode, fusion weights or None, rerank)
+_CHANNEL = {c: {c: 1.0} for c in ("dense_context", "keyword_context")}
+METHODS = {
+    "default": (None, None, None),          # the Memory's configured search (mode + reranker)
+    "fusion": ("fusion", None, False),
+    "rerank": ("fusion", None, True),       # fusion + the configured reranker (features when none)
+    "dense": ("dense", None, False),
+    "keyword": ("keyword", None, False),
+    "bm25": ("keyword", None, False),       # the engine's BM25 (analyzer: stems + stop words)
+    "hybrid": ("hybrid", None, False),      # the engine's RRF of dense and BM25
+    "dense_context": ("fusion", _CHANNEL["dense_context"], False),
+    "keyword_context": ("fusion", _CHANNEL["keyword_context"], False),
+}
+
+
+def _split_speaker(text: str, meta: dict) -> tuple[str, Optional[str]]:
+    """(content, speaker) of a loaded turn whose text is ``"<speaker>: <content>"``."""
+    who = meta.get("speaker") or meta.get("role")
+    if who and text.startswith(f"{who}: "):
+        return text[len(who) + 2:], str(who)
+    return text, None
+
+
+def _memory(embedder: Any, path: Optional[str], config: Optional[dict]):
+    from memlab import Memory
+
+    if isinstance(embedder, str):
+        return Memory({"embedder": {"provider": embedder}, **(config or {})}, path=path)
+    if isinstance(embedder, dict):
+        return Memory({**embedder, **(config or {})}, path=path)
+    return Memory(config or None, path=path, embedder=embedder)
 
 
 def build_memory(dataset: Dataset, embedder: Any = "minilm", *, path: Optional[str] = None,
-                 batch_size: int = 256, progress: Optional[Callable[[int], None]] = None):
-    """A Memory holding the dataset's memories (ids kept; ``user_id = scope``; ``created_at = time``).
+                 batch_size: int = 256, progress: Optional[Callable[[int], None]] = None,
+                 config: Optional[dict] = None):
+    """A Memory holding the dataset's memories (``user_id = scope``).
 
     Args:
         embedder: a provider name (``"minilm"``, ``"hash"``, ``"openai"``), a mem0-style config dict
             for ``Memory``, or an embedder object.
         path: store directory (default in memory).
-        progress: called with the number of memories embedded so far in each batch.
-    """
-    from memlab import Memory
+        progress: called with the number of memories stored so far in each batch.
+        config: extra Memory config (e.g. ``{"reranker": {...}}`` or vector_store settings).
 
-    if isinstance(embedder, str):
-        memory = Memory({"embedder": {"provider": embedder}}, path=path)
-    elif isinstance(embedder, dict):
-        memory = Memory(embedder, path=path)
-    else:
-        memory = Memory(path=path, embedder=embedder)
-    records = []
-    for m in dataset.memories.itertuples(index=False):
-        rec = {"id": str(m.id), "memory": m.text, "user_id": str(m.scope), "metadata": dict(m.metadata or {})}
-        if not pd.isna(m.time):
-            rec["created_at"] = pd.Timestamp(m.time).isoformat()
-        records.append(rec)
+    Conversation turns get new memlab ids; ``memory.dataset_ids`` maps them to the dataset's.
+    """
+    memory = _memory(embedder, path, config)
+    mems = dataset.memories
+    sessions = [(m or {}).get("session") for m in mems["metadata"]]
     try:
+        memory.dataset_ids = {}
+        conv = [s is not None for s in sessions]
+        if any(conv):
+            frame = mems.assign(_session=[str(s) for s in sessions])[conv]
+            for (scope, _), group in frame.groupby(["scope", "_session"], sort=False):
+                msgs = []
+                for text, meta in zip(group["text"], group["metadata"]):
+                    content, who = _split_speaker(text, meta or {})
+                    msgs.append({"role": "user", "content": content, **({"name": who} if who else {})})
+                added = memory.add(msgs, user_id=str(scope), infer=False)["results"]
+                kept = [i for i, msg in zip(group["id"], msgs) if msg["content"].strip()]
+                memory.dataset_ids.update({item["id"]: str(i) for item, i in zip(added, kept)})
+                if progress:
+                    progress(len(group))
+        loose = mems[[not c for c in conv]]
+        records = []
+        for m in loose.itertuples(index=False):
+            rec = {"id": str(m.id), "memory": m.text, "user_id": str(m.scope), "metadata": dict(m.metadata or {})}
+            if not pd.isna(m.time):
+                rec["created_at"] = pd.Timestamp(m.time).isoformat()
+            records.append(rec)
         # embed here (batch by batch, reporting progress), then write everything in one transaction
         for start in range(0, len(records), batch_size):
             chunk = records[start:start + batch_size]
@@ -55,119 +103,116 @@ def build_memory(dataset: Dataset, embedder: Any = "minilm", *, path: Optional[s
                 rec["vector"] = vec
             if progress:
                 progress(len(chunk))
-        memory.add_records(records, batch_size=batch_size, history=False)
+        if records:
+            memory.add_records(records, batch_size=batch_size, history=False)
     except Exception:
         memory.close()
         raise
     return memory
 
 
-def _check(dataset: Dataset, depth: int) -> int:
-    if not isinstance(depth, (int, np.integer)) or depth < 1:
+def _check(depth: object) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValidationError(f"depth must be a positive integer, got {depth!r}.")
     return int(depth)
+
+
+def engine_retrieve(dataset: Dataset, memory, method: str = "default", *, depth: int = 100,
+                    progress: Optional[Callable[[int], None]] = None) -> pd.DataFrame:
+    """Every query through ``memory.search`` in its own scope with the engine's ``method``."""
+    if method not in METHODS:
+        raise ValidationError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
+    depth = _check(depth)
+    mode, weights, rerank = METHODS[method]
+    settings = memory.search_settings
+    if rerank and settings.reranker is None:
+        from memlab.rerankers import create_reranker
+
+        reranker, top_n = create_reranker("features")
+        settings = dataclasses.replace(settings, reranker=reranker, rerank_top_n=top_n)
+    if weights is not None:
+        settings = dataclasses.replace(settings, fusion_weights=weights)
+    ids = getattr(memory, "dataset_ids", None) or {}
+    q = dataset.queries
+    memory.embed(q["text"].tolist(), purpose="search")  # one batch (warms an embedding cache)
+    saved, memory.search_settings = memory.search_settings, settings
+    frames = []
+    try:
+        for n, (qid, scope, text) in enumerate(zip(q["id"], q["scope"], q["text"]), 1):
+            hits = memory.search(text, user_id=str(scope), limit=depth, mode=mode, rerank=rerank)["results"]
+            key = _score_key(mode, hits)
+            frames.append(pd.DataFrame({
+                "query_id": qid, "memory_id": [ids.get(h["id"], h["id"]) for h in hits],
+                "score": np.array([h[key] for h in hits], dtype=float), "rank": np.arange(1, len(hits) + 1)}))
+            if progress and n % 64 == 0:
+                progress(64)
+        if progress and len(q) % 64:
+            progress(len(q) % 64)
+    finally:
+        memory.search_settings = saved
+    run = _concat(frames, method)
+    run.attrs["score"] = SCORE_KINDS[_score_key(mode or memory._search_mode, [{"rerank_score": 0}]
+                                                if (rerank or (rerank is None and settings.reranker)) else [])]
+    return run
+
+
+# what a run's ``score`` column holds, by the item field it comes from (threshold tooling reads it)
+SCORE_KINDS = {"score": "cosine", "keyword_score": "bm25", "rank_score": "fused", "rerank_score": "rerank"}
+
+
+def _score_key(mode: Optional[str], hits: list) -> str:
+    """The item field a method orders by: the reranker's score, else the mode's own score."""
+    if hits and "rerank_score" in hits[0]:
+        return "rerank_score"
+    return {"dense": "score", "keyword": "keyword_score"}.get(mode, "rank_score")
 
 
 def dense_retrieve(dataset: Dataset, memory, *, depth: int = 100, batch_size: int = 256,
                    progress: Optional[Callable[[int], None]] = None) -> pd.DataFrame:
     """Top ``depth`` memories of each query's scope by cosine (memlab's exact scoped search)."""
-    from memlab.store import filters as F
-
-    depth = _check(dataset, depth)
-    q = dataset.queries
-    frames = []
-    for start in range(0, len(q), batch_size):
-        chunk = q.iloc[start:start + batch_size]
-        vecs = memory.embed(chunk["text"].tolist(), purpose="search")
-        for qid, scope, vec in zip(chunk["id"], chunk["scope"], vecs):
-            hits = memory.store.search(vec, F.parse({"user_id": str(scope)}), depth, None)
-            frames.append(pd.DataFrame({
-                "query_id": qid, "memory_id": [row["id"] for row, _ in hits],
-                "score": np.array([s for _, s in hits], dtype=float), "rank": np.arange(1, len(hits) + 1),
-            }))
-        if progress:
-            progress(len(chunk))
-    return _concat(frames, "dense")
+    return engine_retrieve(dataset, memory, "dense", depth=depth, progress=progress)
 
 
 def bm25_retrieve(dataset: Dataset, *, depth: int = 100,
                   progress: Optional[Callable[[int], None]] = None) -> pd.DataFrame:
-    """BM25 baseline (``rank_bm25.BM25Okapi``, default parameters) per scope; ties keep dataset order."""
-    from rank_bm25 import BM25Okapi
-
-    depth = _check(dataset, depth)
-    frames = []
-    mems = dataset.memories
-    for scope, group in dataset.queries.groupby("scope", sort=False):
-        docs = mems[mems["scope"] == scope]
-        ids = docs["id"].to_numpy()
-        if len(ids) == 0:
-            if progress:
-                progress(len(group))
-            continue
-        bm25 = BM25Okapi([tokenize(t) or [""] for t in docs["text"]])
-        for qid, text in zip(group["id"], group["text"]):
-            scores = np.asarray(bm25.get_scores(tokenize(text)), dtype=float)
-            order = np.lexsort((np.arange(len(scores)), -scores))[:depth]
-            frames.append(pd.DataFrame({"query_id": qid, "memory_id": ids[order], "score": scores[order],
-                                        "rank": np.arange(1, len(order) + 1)}))
-        if progress:
-            progress(len(group))
-    return _concat(frames, "bm25")
-
-
-def fuse_rrf(runs: list, *, k_rrf: int = 60, depth: int = 100) -> pd.DataFrame:
-    """Reciprocal-rank fusion: score = Σ_runs 1 / (k_rrf + rank); ties broken by the first run's rank."""
-    if not runs:
-        raise ValidationError("fuse_rrf needs at least one run.")
-    parts = [r[["query_id", "memory_id", "rank"]].assign(rrf=1.0 / (k_rrf + r["rank"].to_numpy(float)))
-             for r in runs]
-    both = pd.concat(parts, ignore_index=True)
-    fused = both.groupby(["query_id", "memory_id"], sort=False)["rrf"].sum().rename("score").reset_index()
-    first = runs[0].set_index(["query_id", "memory_id"])["rank"]
-    fused["tie"] = first.reindex(pd.MultiIndex.from_frame(fused[["query_id", "memory_id"]])).fillna(
-        np.inf).to_numpy()
-    fused = fused.sort_values(["query_id", "score", "tie"], ascending=[True, False, True], kind="mergesort")
-    fused["rank"] = fused.groupby("query_id", sort=False).cumcount() + 1
-    fused = fused[fused["rank"] <= depth]
-    return _finish(fused[RUN_COLUMNS].reset_index(drop=True), "hybrid")
+    """The engine's BM25 (keyword mode) per scope, over a store built with the ``hash`` embedder
+    (BM25 does not use vectors)."""
+    depth = _check(depth)
+    memory = build_memory(dataset, "hash")
+    try:
+        return engine_retrieve(dataset, memory, "bm25", depth=depth, progress=progress)
+    finally:
+        memory.close()
 
 
 def retrieve(dataset: Dataset, memory=None, *, method: str = "dense", embedder: Any = "minilm",
-             depth: int = 100, k_rrf: int = 60, progress: Optional[Callable[[int], None]] = None) -> pd.DataFrame:
+             depth: int = 100, progress: Optional[Callable[[int], None]] = None,
+             config: Optional[dict] = None) -> pd.DataFrame:
     """One pass over every query (no threshold) → run DataFrame ``query_id, memory_id, score, rank``.
 
     Args:
-        memory: a Memory built by :func:`build_memory` (built here, and closed, when None and
-            the method needs one).
-        method: ``"dense"`` (memlab search), ``"bm25"`` or ``"hybrid"`` (RRF of both).
+        memory: a Memory built by :func:`build_memory` (built here, and closed, when None).
+        method: one of :data:`METHODS`: ``default`` (the Memory's configured search), ``fusion``,
+            ``rerank`` (fusion + reranker), ``dense``, ``keyword``/``bm25``, ``hybrid`` (RRF),
+            ``dense_context``, ``keyword_context`` (one channel alone).
         depth: results kept per query (the largest ``k`` you want to evaluate).
+        config: extra Memory config when the memory is built here.
         progress: called with the number of queries finished (e.g. ``tqdm.update``).
     """
     if method not in METHODS:
         raise ValidationError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
-    if method == "bm25":
-        return bm25_retrieve(dataset, depth=depth, progress=progress)
+    depth = _check(depth)
     own = memory is None
-    memory = build_memory(dataset, embedder) if own else memory
+    memory = build_memory(dataset, embedder, config=config) if own else memory
     try:
-        dense = dense_retrieve(dataset, memory, depth=depth if method == "dense" else max(depth, 100),
-                               progress=progress)
+        return engine_retrieve(dataset, memory, method, depth=depth, progress=progress)
     finally:
         if own:
             memory.close()
-    if method == "dense":
-        return dense
-    bm25 = bm25_retrieve(dataset, depth=max(depth, 100))
-    return fuse_rrf([dense, bm25], k_rrf=k_rrf, depth=depth)
 
 
 def _concat(frames: list, method: str) -> pd.DataFrame:
     run = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RUN_COLUMNS)
-    return _finish(run, method)
-
-
-def _finish(run: pd.DataFrame, method: str) -> pd.DataFrame:
     run = run.astype({"score": float, "rank": int})
     run.attrs["method"] = method
     return run

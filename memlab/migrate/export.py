@@ -23,7 +23,8 @@ from memlab.store.schema import HEAD_REVISION
 
 FORMAT_VERSION = 1
 ROW_FIELDS = ("id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
-              "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date")
+              "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date",
+              "context")
 ALL_FIELDS = (*ROW_FIELDS, "categories", "history", "vector")
 DEFAULT_FIELDS = ALL_FIELDS[:-1]
 ALIASES = {"content": "memory", "text": "memory", "data": "memory"}

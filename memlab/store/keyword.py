@@ -6,8 +6,10 @@ length and its distinct tokens. The table keeps it up to date on every write onc
 (:meth:`memlab.store.table.Table.keyword_index` builds it the first time a keyword or hybrid
 search runs, so dense-only users pay nothing).
 
-Scoring is Okapi BM25 exactly as ``rank_bm25.BM25Okapi`` computes it (k1=1.5, b=0.75,
-epsilon=0.25: a negative idf is replaced by ``epsilon * mean idf over the corpus vocabulary``),
+Terms come from an :class:`~memlab.store.analyzer.Analyzer` (tokens, stop words, Snowball stems).
+Scoring is Okapi BM25 exactly as ``rank_bm25.BM25Okapi`` computes it over the same terms (k1=1.5,
+b=0.75 by default, both configurable; epsilon=0.25: a negative idf is replaced by
+``epsilon * mean idf over the corpus vocabulary``),
 where the *corpus* is the query's allowed subset: N, the mean document length, document
 frequencies and the idf floor are computed over the allowed rows only, so a scoped search
 behaves like BM25 built over that scope alone. A row without any word token has length 0.
@@ -24,14 +26,15 @@ from typing import Iterable, Optional
 import numpy as np
 
 from memlab.errors import ValidationError
+from memlab.store.analyzer import Analyzer, default_analyzer
 
-SEARCH_MODES = ("dense", "hybrid", "keyword")
+SEARCH_MODES = ("dense", "hybrid", "keyword", "fusion")
 K1, B, EPSILON = 1.5, 0.75, 0.25
 _TOKEN = re.compile(r"\w+")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens (``\\w+``): the tokenizer of keyword search and of the BM25 baseline."""
+    """Lower-cased word tokens (``\\w+``), no stop words, no stemming (the pre-analyzer tokenizer)."""
     return _TOKEN.findall(text.lower())
 
 
@@ -50,20 +53,25 @@ def check_k_rrf(k_rrf: object) -> int:
 class KeywordIndex:
     """Postings (token -> {position: tf}), row lengths and each row's distinct token ids."""
 
-    def __init__(self, capacity: int = 1024):
+    def __init__(self, capacity: int = 1024, analyzer: Optional[Analyzer] = None,
+                 k1: float = K1, b: float = B):
+        self.analyzer = analyzer or default_analyzer()
+        self.k1, self.b = float(k1), float(b)
         self.vocab: dict[str, int] = {}
         self.postings: list[dict[int, int]] = []
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tid -> (positions, tfs), cached
         self.doc_terms: list[Optional[np.ndarray]] = []
+        self.doc_tfs: list[Optional[np.ndarray]] = []  # term frequencies, parallel to doc_terms
         self.doc_len = np.zeros(capacity, dtype=np.float64)
         # mean idf of a subset's vocabulary, by subset; valid until the next write
         self._mean_idf_cache: dict[tuple[int, bytes], float] = {}
 
     @classmethod
-    def build(cls, texts: Iterable[Optional[str]]) -> "KeywordIndex":
+    def build(cls, texts: Iterable[Optional[str]], analyzer: Optional[Analyzer] = None,
+              k1: float = K1, b: float = B) -> "KeywordIndex":
         """An index of ``texts`` at positions 0, 1, 2, ..."""
         texts = list(texts)
-        index = cls(capacity=max(1024, len(texts)))
+        index = cls(capacity=max(1024, len(texts)), analyzer=analyzer, k1=k1, b=b)
         for pos, text in enumerate(texts):
             index.set(pos, text)
         return index
@@ -76,8 +84,9 @@ class KeywordIndex:
             for tid in old.tolist():
                 self.postings[tid].pop(pos, None)
                 self._arrays.pop(tid, None)
-        counts = Counter(tokenize(text or ""))
+        counts = Counter(self.analyzer.analyze(text or ""))
         tids = np.empty(len(counts), dtype=np.int64)
+        tfs = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         for i, (token, tf) in enumerate(counts.items()):
             tid = self.vocab.get(token)
             if tid is None:
@@ -88,7 +97,9 @@ class KeywordIndex:
             tids[i] = tid
         if pos >= len(self.doc_terms):
             self.doc_terms.extend([None] * (pos + 1 - len(self.doc_terms)))
+            self.doc_tfs.extend([None] * (pos + 1 - len(self.doc_tfs)))
         self.doc_terms[pos] = tids
+        self.doc_tfs[pos] = tfs
         if pos >= len(self.doc_len):
             grown = np.zeros(max(2 * len(self.doc_len), pos + 1), dtype=np.float64)
             grown[: len(self.doc_len)] = self.doc_len
@@ -104,19 +115,22 @@ class KeywordIndex:
             self._arrays[tid] = arrays
         return arrays
 
-    def _mean_idf(self, allowed: np.ndarray) -> float:
+    def _mean_idf(self, allowed: np.ndarray, all_terms: Optional[np.ndarray] = None) -> float:
         """Mean idf over every token of the allowed rows (rank_bm25's ``average_idf``).
 
-        It needs every allowed row's tokens, so it is cached per subset until the next write
-        (repeated searches of one scope pay for it once).
+        It needs every allowed row's tokens (``all_terms``: their concatenation, when the caller
+        has it), so it is cached per subset until the next write (repeated searches of one scope
+        pay for it once).
         """
         key = (len(allowed), hashlib.blake2b(allowed.tobytes(), digest_size=16).digest())
         cached = self._mean_idf_cache.get(key)
         if cached is not None:
             return cached
-        terms = self.doc_terms
-        parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
-        df = np.bincount(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        if all_terms is None:
+            terms = self.doc_terms
+            parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
+            all_terms = np.concatenate(parts) if parts else None
+        df = np.bincount(all_terms) if all_terms is not None and len(all_terms) else np.zeros(0, dtype=np.int64)
         df = df[df > 0].astype(np.float64)
         n = float(len(allowed))
         mean = float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
@@ -124,6 +138,51 @@ class KeywordIndex:
             self._mean_idf_cache.clear()
         self._mean_idf_cache[key] = mean
         return mean
+
+    def _score_forward(self, query_terms: list[str], allowed: np.ndarray,
+                       avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
+        positions = allowed.tolist()
+        doc_terms, doc_tfs = self.doc_terms, self.doc_tfs  # every indexed position holds arrays
+        parts = [doc_terms[p] for p in positions]
+        terms = np.concatenate(parts)
+        rows = np.repeat(np.arange(len(positions)), np.fromiter(map(len, parts), dtype=np.int64,
+                                                                  count=len(parts)))
+        tfs = np.concatenate([doc_tfs[p] for p in positions])
+        n_docs = len(allowed)
+        k1, b = self.k1, self.b
+        known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
+        all_terms = terms
+        sel = np.isin(terms, np.asarray(known, dtype=np.int64))  # keep only query-term occurrences
+        terms, rows, tfs = terms[sel], rows[sel], tfs[sel]
+        # the BM25 term-frequency part of every occurrence at once (same operations as score())
+        norm = k1 * (1 - b + b * self.doc_len[allowed[rows]] / avgdl)
+        tf_part = tfs * (k1 + 1) / (tfs + norm)
+        per_term = {}
+        eps = None
+        for tid in known:
+            hit = terms == tid
+            r = rows[hit]
+            df = len(r)
+            if df == 0:
+                continue
+            idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
+            if idf < 0:
+                if eps is None:
+                    eps = EPSILON * self._mean_idf(allowed, all_terms)
+                idf = eps
+            per_term[tid] = (r, idf * tf_part[hit])
+        if not per_term:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        scores = np.zeros(n_docs)
+        matched = np.zeros(n_docs, dtype=bool)
+        for token in query_terms:  # query order, repeats count again: like rank_bm25 and score()
+            got = per_term.get(self.vocab.get(token))
+            if got is not None:
+                scores[got[0]] += got[1]
+                matched[got[0]] = True
+        idx = np.flatnonzero(matched)
+        return allowed[idx], scores[idx]
 
     def score(self, query: str, allowed: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of ``query`` over the rows ``allowed`` (positions; ``mask`` is the same as booleans).
@@ -137,8 +196,16 @@ class KeywordIndex:
         if avgdl == 0.0:  # no allowed row has a token: nothing can match
             return np.empty(0, dtype=np.int64), np.empty(0)
         terms: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        query_terms = self.analyzer.analyze(query)
+        known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
+        if not known:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        # Small subsets (a user's scope) are scored from the rows' own term lists, so the cost grows
+        # with the scope, not with how common the query terms are in the whole store.
+        if n_docs * 16 < sum(len(self.postings[tid]) for tid in known):
+            return self._score_forward(query_terms, allowed, avgdl)
         floored = []
-        for token in dict.fromkeys(tokenize(query)):
+        for token in dict.fromkeys(query_terms):
             tid = self.vocab.get(token)
             if tid is None:
                 continue
@@ -163,13 +230,14 @@ class KeywordIndex:
         hit = np.zeros(len(mask), dtype=bool)
         # one addition per query token, in query order, like rank_bm25 (repeated tokens count again);
         # a term's postings hold each position once, so plain fancy-index += is exact
-        for token in tokenize(query):
+        k1, b = self.k1, self.b
+        for token in query_terms:
             tid = self.vocab.get(token)
             if tid not in terms:
                 continue
             pos, tf, idf = terms[tid]
-            norm = K1 * (1 - B + B * self.doc_len[pos] / avgdl)
-            scores[pos] += idf * (tf * (K1 + 1) / (tf + norm))
+            norm = k1 * (1 - b + b * self.doc_len[pos] / avgdl)
+            scores[pos] += idf * (tf * (k1 + 1) / (tf + norm))
             hit[pos] = True
         matched = np.flatnonzero(hit)
         return matched, scores[matched]

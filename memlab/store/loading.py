@@ -22,6 +22,10 @@ class StoreLoading:
         except ValueError:  # a damaged row must not surface as a bare JSONDecodeError
             raise StoreError(f"Memory {row['id']} has unreadable metadata JSON; run `memlab doctor` on the store.") from None
         row["vector"] = np.frombuffer(r[1 + len(ROW_COLUMNS)], dtype=np.float32)
+        ctx = row.get("context_vector")
+        if ctx is not None:
+            ctx = np.frombuffer(ctx, dtype=np.float32)
+            row["context_vector"] = ctx if len(ctx) == self.dims else None  # a damaged blob: no context vector
         row["categories"] = (self._category_names(row["id"]) if categories is None
                              else categories.get(row["id"], []))
         return row

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
 from memlab.errors import ValidationError
 from memlab.store.rows import text_hash
+from memlab.store.sqlite import now_iso
 from memlab.validation import (
     MISSING_SCOPE,
     check_categories,
@@ -59,6 +60,8 @@ def row_from_record(i: int, rec: Any, now: str, dims: int) -> tuple[dict, Option
         "deleted_at": check_timestamp(f"records[{i}]['deleted_at']", rec.get("deleted_at")),
         "expiration_date": check_expiration_date(rec.get("expiration_date"),
                                                  f"records[{i}]['expiration_date']"),
+        "context": (check_text(f"records[{i}]['context']", rec["context"])
+                    if rec.get("context") is not None else None),
     }
     if rec.get("categories") is not None:
         row["categories"] = check_categories(f"records[{i}]['categories']", rec["categories"])
@@ -70,3 +73,55 @@ def row_from_record(i: int, rec: Any, now: str, dims: int) -> tuple[dict, Option
         elif abs(float(np.linalg.norm(vec)) - 1.0) > 1e-5:  # keep unit vectors bit-exact
             vec = vec / np.linalg.norm(vec)
     return row, vec
+
+
+def insert_records(store: Any, embed: Callable[[Sequence[str]], np.ndarray], records: Sequence[dict], *,
+                   batch_size: int = 512, history: bool = True, on_conflict: str = "error",
+                   in_transaction: Any = None, category_catalog: Optional[Sequence[dict]] = None) -> list[str]:
+    """Validate, embed (in batches: texts without a usable vector, and context windows) and write
+    ``records`` in ONE transaction; see ``Memory.add_records`` for the record format. Returns the ids
+    written, in input order."""
+    if on_conflict not in ("error", "skip", "replace"):
+        raise ValidationError("on_conflict must be 'error', 'skip' or 'replace'.")
+    rows, vectors, todo = [], [], []
+    seen: set[str] = set()
+    now = now_iso()
+    for i, rec in enumerate(records):
+        row, vec = row_from_record(i, rec, now, store.dims)
+        if row["id"] in seen:
+            raise ValidationError(f"records[{i}]: id {row['id']} appears twice in this batch.")
+        seen.add(row["id"])
+        if vec is None:
+            todo.append(len(rows))
+        rows.append(row)
+        vectors.append(vec)
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        embedded = embed([rows[j]["memory"] for j in chunk])
+        for j, v in zip(chunk, embedded):
+            vectors[j] = v
+    # context windows (exports carry the text, not its vector): embedded like the texts
+    with_ctx = [j for j, r in enumerate(rows) if r.get("context")]
+    for start in range(0, len(with_ctx), batch_size):
+        chunk = with_ctx[start:start + batch_size]
+        for j, v in zip(chunk, embed([rows[j]["context"] for j in chunk])):
+            rows[j]["context_vector"] = v
+    written: list[str] = []
+    with store.transaction() as tx:
+        tx.category_catalog = {c["name"]: c for c in category_catalog or () if isinstance(c, dict) and c.get("name")}
+        for row, vec in zip(rows, vectors):
+            if tx.get_row(row["id"]) is not None:
+                if on_conflict == "error":
+                    raise ValidationError(
+                        f"A memory with id {row['id']} already exists; pass on_conflict='skip' or 'replace'."
+                    )
+                if on_conflict == "skip":
+                    continue
+            tx.put_row(row, vec)
+            if history:
+                tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
+                               updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
+            written.append(row["id"])
+        if in_transaction is not None:
+            in_transaction(tx, written)
+    return written

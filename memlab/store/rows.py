@@ -28,12 +28,15 @@ def text_hash(text: str) -> str:
 
 def new_row(text: str, scope: dict, metadata: dict, *, now: str, actor_id: Optional[str] = None,
             role: Optional[str] = None, memory_type: Optional[str] = None,
-            expiration_date: Optional[str] = None) -> dict:
-    """A new active memory row with a fresh UUID (not yet written)."""
+            expiration_date: Optional[str] = None, context: Optional[str] = None,
+            context_vector: Optional[np.ndarray] = None) -> dict:
+    """A new active memory row with a fresh UUID (not yet written); ``context`` is its conversational
+    context window (indexed, never returned as the memory's text)."""
     return {
         "id": str(uuid.uuid4()), "memory": text, "hash": text_hash(text), "metadata": dict(metadata), **scope,
         "actor_id": actor_id, "role": role, "memory_type": memory_type, "state": MemoryState.ACTIVE.value,
         "created_at": now, "updated_at": now, "expiration_date": expiration_date,
+        "context": context, "context_vector": context_vector,
     }
 
 
@@ -59,6 +62,9 @@ def apply_update(tx: Any, current: dict, new_text: Optional[str], new_meta: Opti
         current["memory"] = new_text
         current["hash"] = text_hash(new_text)
         vec = vector
+        # the context window described the original message in its conversation; the new
+        # text is no longer that message, so its context channels fall back to the text itself
+        current["context"] = current["context_vector"] = None
     if new_meta is not None:
         current["metadata"] = {**(current.get("metadata") or {}), **new_meta}
     current["updated_at"] = now
@@ -78,6 +84,20 @@ def apply_delete(tx: Any, current: dict, now: str) -> None:
     tx.put_row(current, vec)
     tx.add_history(current["id"], current["memory"], None, "DELETE", created_at=current["created_at"],
                    updated_at=now, is_deleted=True, actor_id=current.get("actor_id"), role=current.get("role"))
+
+
+def apply_state(tx: Any, current: dict, state: str, now: str) -> None:
+    """Move ``current`` (a row read in ``tx``) to ``state``; the change is a ``STATE:old->new`` history row."""
+    vec = current.pop("vector")
+    current.pop("vid", None)
+    old_state = current["state"]
+    current["state"] = state
+    current["archived_at"] = now if state == MemoryState.ARCHIVED.value else None
+    current["updated_at"] = now
+    tx.put_row(current, vec)
+    tx.add_history(current["id"], current["memory"], current["memory"], f"STATE:{old_state}->{state}",
+                   created_at=current["created_at"], updated_at=now, actor_id=current.get("actor_id"),
+                   role=current.get("role"))
 
 
 def item_of(row: dict, score: Optional[float] = None) -> dict:

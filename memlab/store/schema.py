@@ -112,6 +112,10 @@ LATER_DDL = {
     """,
     ],
     "0004_expiration": ["ALTER TABLE memories ADD COLUMN expiration_date TEXT"],
+    "0005_context": [
+        "ALTER TABLE memories ADD COLUMN context TEXT",
+        "ALTER TABLE memories ADD COLUMN context_vector BLOB",
+    ],
 }
 REVISIONS = (INITIAL_REVISION, *LATER_DDL)
 HEAD_REVISION = REVISIONS[-1]

@@ -28,9 +28,11 @@ from memlab.enums import MemoryState
 from memlab.errors import ConfigError, ConflictError, StoreError, ValidationError
 from memlab.store import filters as F
 from memlab.store.index import VectorIndex
+from memlab.store.fusion import DEFAULT_WEIGHTS
 from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
 from memlab.store.loading import StoreLoading
 from memlab.store.migrations import upgrade_to_head
+from memlab.store.ranking import fused_search
 from memlab.store.schema import DB_NAME, create_initial, current_revision
 from memlab.store.snapshots import take_snapshot
 from memlab.store.sqlite import ClosedConnection, enable_wal, immediate, read_identity
@@ -46,7 +48,8 @@ class Store(StoreLoading):
     read_identity = staticmethod(read_identity)
 
     def __init__(self, path: Optional[str], dims: int, embedder_name: str, *,
-                 busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000):
+                 busy_timeout_ms: int = 30_000, exact_subset_max: int = 20_000,
+                 keyword_args: Optional[dict] = None):
         self.path = Path(path) if path else None
         self.dims = int(dims)
         self.embedder_name = embedder_name
@@ -59,7 +62,7 @@ class Store(StoreLoading):
         except BaseException:
             self.conn.close()
             raise
-        self.table = Table(self.dims)
+        self.table = Table(self.dims, keyword_args=keyword_args)  # analyzer, k1, b of keyword search
         self.index = VectorIndex(self.dims)
         self.last_seq = 0
         self.epoch = None
@@ -224,7 +227,8 @@ class Store(StoreLoading):
             return t.to_pandas(positions, expand_metadata=expand_metadata)
 
     def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
-               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60):
+               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60,
+               weights: Optional[dict] = None, normalization: str = "zscore", explain: bool = False):
         """Top-``limit`` rows among the rows allowed by ``node``, scored exactly.
 
         ``mode="dense"`` ranks by cosine and returns (row, score) pairs, best first; equal
@@ -234,6 +238,9 @@ class Store(StoreLoading):
         ``max(limit, 100)`` (see memlab.store.keyword). Both return (row, score, extra)
         with ``extra = {"keyword_score": bm25, "rank_score": rrf}``. ``score`` is always the
         cosine similarity, and rows whose cosine is below ``threshold`` are dropped.
+        ``"fusion"`` ranks by normalised CombSUM of the dense, dense-context, keyword and
+        keyword-context channels (``weights``, ``normalization``; see memlab.store.ranking) and
+        returns (row, cosine, extra) with ``extra["rank_score"]`` the fused score.
         """
         mode = check_mode(mode)
         k_rrf = check_k_rrf(k_rrf)
@@ -256,11 +263,21 @@ class Store(StoreLoading):
             allowed = np.flatnonzero(mask)
             if len(allowed) == 0:
                 return []
+            if mode == "fusion":
+                hits = fused_search(t, q, text, allowed, mask, weights=weights or DEFAULT_WEIGHTS,
+                                    normalization=normalization, limit=limit, threshold=threshold,
+                                    explain=explain)
+                return [(t.row(pos), cos, extra) for pos, cos, extra in hits]
             depth = max(limit, HYBRID_DEPTH)
             dense = self._dense_top(q, node, depth, allowed)[0] if mode == "hybrid" else None
             hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
                                  limit=limit, threshold=threshold, k_rrf=k_rrf, depth=depth)
-            return [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
+            out = [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
+            if explain:  # RRF: the raw scores and the fused value (channel ranks are in the RRF terms)
+                for _, cos, extra in out:
+                    extra["explain"] = {"mode": mode, "fused": extra["rank_score"], "k_rrf": k_rrf, "channels": {
+                        "dense": {"raw": cos}, "keyword": {"raw": extra["keyword_score"]}}}
+            return out
 
     def _dense_top(self, q: np.ndarray, node, limit: int,
                    allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:

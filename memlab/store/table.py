@@ -16,11 +16,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from memlab.store.context import context_document, keyword_document
 from memlab.store.keyword import KeywordIndex
 
 COLUMNS = (
     "id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
-    "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date",
+    "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date", "context",
 )
 # Columns of the in-memory table that are not columns of `memories`: the category names of a
 # row come from the categories / memory_categories tables (schema 0002).
@@ -33,8 +34,9 @@ class Table:
     """Rows by position; a position never changes once assigned (rows are never removed,
     only marked non-active), so positions are stable between writes."""
 
-    def __init__(self, dims: int, capacity: int = 1024, keyword: bool = False):
+    def __init__(self, dims: int, capacity: int = 1024, keyword: bool = False, keyword_args: dict | None = None):
         self.dims = dims
+        self.keyword_args = dict(keyword_args or {})  # analyzer, k1, b of both BM25 indexes
         self.n = 0
         self._cap = capacity
         self._cols = {c: np.empty(capacity, dtype=object) for c in ALL_COLUMNS}
@@ -47,7 +49,14 @@ class Table:
         self._meta_cols: dict[str, np.ndarray] = {}
         # BM25 postings of the `memory` column: None until the first keyword/hybrid search
         # (see keyword_index); from then on maintained by every write.
-        self.keyword: KeywordIndex | None = KeywordIndex(capacity) if keyword else None
+        self.keyword: KeywordIndex | None = KeywordIndex(capacity, **self.keyword_args) if keyword else None
+        # BM25 postings of each row's context window (schema 0005), same life cycle as `keyword`
+        self.context_keyword: KeywordIndex | None = (
+            KeywordIndex(capacity, **self.keyword_args) if keyword else None)
+        # embeddings of the context windows; a row without context has none (row_has_ctx False)
+        # and its context channel falls back to the memory vector
+        self.ctx_vecs: np.ndarray | None = None
+        self.has_ctx = np.zeros(capacity, dtype=bool)
 
     # ------------------------------------------------------------------ writes
     def _grow(self) -> None:
@@ -69,14 +78,21 @@ class Table:
         active = np.zeros(new_cap, dtype=bool)
         active[: self.n] = self.active[: self.n]
         self.active = active
+        has_ctx = np.zeros(new_cap, dtype=bool)
+        has_ctx[: self.n] = self.has_ctx[: self.n]
+        self.has_ctx = has_ctx
+        if self.ctx_vecs is not None:
+            ctx = np.zeros((new_cap, self.dims), dtype=np.float32)
+            ctx[: self.n] = self.ctx_vecs[: self.n]
+            self.ctx_vecs = ctx
         self._cap = new_cap
 
     def upsert(self, vid: int, row: dict, vector: np.ndarray) -> tuple[int, bool, bool]:
         """Insert or replace a row. Returns (position, was_active, is_active)."""
         pos = self.pos_by_id.get(row["id"])
         was_active = False
-        old_text = None
         was_new = pos is None
+        old_doc = old_ctx = None
         if pos is None:
             if self.n == self._cap:
                 self._grow()
@@ -85,7 +101,8 @@ class Table:
             self.pos_by_id[row["id"]] = pos
         else:
             was_active = bool(self.active[pos])
-            old_text = self._cols["memory"][pos]
+            if self.keyword is not None:
+                old_doc, old_ctx = self._docs(pos)
             for col, inv in self._inv.items():
                 old = self._cols[col][pos]
                 if old is not None and (old != row.get(col)):
@@ -98,8 +115,13 @@ class Table:
         if "categories" in row or was_new:  # a write that does not name categories keeps them
             cats = row.get("categories")
             self._cols["categories"][pos] = tuple(cats) if cats else ()
-        if self.keyword is not None and (old_text is None or old_text != row.get("memory")):
-            self.keyword.set(pos, row.get("memory"))  # replaces the row's old postings
+        if self.keyword is not None:  # dense-only stores keep no postings
+            doc, ctx = self._docs(pos)
+            if doc != old_doc:
+                self.keyword.set(pos, doc)  # replaces the row's old postings
+            if self.context_keyword is not None and ctx != old_ctx:
+                self.context_keyword.set(pos, ctx)
+        self._set_ctx_vec(pos, row.get("context_vector"))
         for col, inv in self._inv.items():
             value = row.get(col)
             if value is not None:
@@ -123,12 +145,15 @@ class Table:
             raise RuntimeError("bulk_load needs an empty table")
         n = len(vids)
         cap = max(1024, 1 << (n - 1).bit_length())
-        self.__init__(self.dims, capacity=cap, keyword=self.keyword is not None)
+        self.__init__(self.dims, capacity=cap, keyword=self.keyword is not None, keyword_args=self.keyword_args)
         for c in COLUMNS:
             self._cols[c][:n] = data[c]
         self._cols["categories"][:n].fill(())  # tuples: immutable, so one shared empty value is safe
         for i, names in (data.get("categories") or {}).items():
             self._cols["categories"][i] = tuple(names)
+        for pos, blob in enumerate(data.get("context_vector") or ()):
+            if blob is not None:
+                self._set_ctx_vec(pos, blob)
         self.vids[:n] = vids
         self.vecs[:n] = vecs
         self.n = n
@@ -146,17 +171,51 @@ class Table:
         active = np.asarray(pd.Series(data["state"], dtype=object).eq("active"), dtype=bool)
         self.active[:n] = active
         if self.keyword is not None:
-            self.keyword = KeywordIndex.build(data["memory"])
+            self.keyword = self.context_keyword = None
+            self.keyword_index()
         return active
 
     def clear(self) -> None:
-        self.__init__(self.dims, keyword=self.keyword is not None)
+        self.__init__(self.dims, keyword=self.keyword is not None, keyword_args=self.keyword_args)
+
+    # ------------------------------------------------------------------ keyword / context channels
+    def _docs(self, pos: int) -> tuple[str, str]:
+        """(keyword document, context document) of a row (see memlab.store.context)."""
+        memory, actor, context = (self._cols[c][pos] for c in ("memory", "actor_id", "context"))
+        return keyword_document(memory, actor), context_document(memory, actor, context)
+
+    def _set_ctx_vec(self, pos: int, vec) -> None:
+        if vec is None:
+            self.has_ctx[pos] = False
+            return
+        if self.ctx_vecs is None:
+            self.ctx_vecs = np.zeros((self._cap, self.dims), dtype=np.float32)
+        v = np.frombuffer(vec, dtype=np.float32) if isinstance(vec, (bytes, bytearray, memoryview)) else vec
+        self.ctx_vecs[pos] = v
+        self.has_ctx[pos] = True
+
+    def context_vectors(self, positions: np.ndarray) -> np.ndarray:
+        """Context-window embeddings of ``positions`` (the memory vector where a row has none)."""
+        vecs = self.vecs[positions]
+        if self.ctx_vecs is not None:
+            has = self.has_ctx[positions]
+            if has.any():
+                vecs = vecs.copy()
+                vecs[has] = self.ctx_vecs[positions[has]]
+        return vecs
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index of the rows, built on first use and maintained on writes from then on."""
         if self.keyword is None:
-            self.keyword = KeywordIndex.build(self._cols["memory"][: self.n])
+            docs = [self._docs(p) for p in range(self.n)]
+            self.keyword = KeywordIndex.build([d for d, _ in docs], **self.keyword_args)
+            self.context_keyword = KeywordIndex.build([c for _, c in docs], **self.keyword_args)
         return self.keyword
+
+    def context_keyword_index(self) -> KeywordIndex:
+        """The BM25 index of the rows' context documents (built with :meth:`keyword_index`)."""
+        self.keyword_index()
+        return self.context_keyword
 
     # ------------------------------------------------------------------ reads
     def column(self, name: str) -> np.ndarray:
@@ -214,7 +273,7 @@ class Table:
         for c in ("created_at", "updated_at", "archived_at", "deleted_at"):
             df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
         for c in ("id", "memory", "hash", "user_id", "agent_id", "run_id", "actor_id", "role", "memory_type", "state",
-                  "expiration_date"):
+                  "expiration_date", "context"):
             df[c] = df[c].astype("string")
         if expand_metadata and len(df):
             meta = pd.json_normalize([m or {} for m in df["metadata"]], max_level=0)

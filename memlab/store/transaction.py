@@ -16,7 +16,9 @@ import numpy as np
 from memlab.errors import StoreError
 from memlab.store.table import COLUMNS
 
-ROW_COLUMNS = COLUMNS  # columns of `memories` besides vid/vector/seq
+# columns of `memories` besides vid/vector/seq: the table's columns plus the context window's
+# embedding (schema 0005; NULL when the memory has no context)
+ROW_COLUMNS = (*COLUMNS, "context_vector")
 # uuid5 namespace for category ids derived from names (stable across imports and stores)
 CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
 
@@ -52,6 +54,12 @@ class Transaction:
             raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
         values = [row.get(c) for c in ROW_COLUMNS]
         values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
+        ctx = row.get("context_vector")
+        if ctx is not None:
+            ctx = np.ascontiguousarray(ctx, dtype=np.float32)
+            if ctx.shape != (self.store.dims,):
+                raise StoreError(f"context vector has shape {ctx.shape}, store expects ({self.store.dims},)")
+            values[ROW_COLUMNS.index("context_vector")] = ctx.tobytes()
         # One statement for insert-or-replace; the vid (FAISS id) of an existing row is kept.
         sets = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "id")
         vid = int(self.conn.execute(

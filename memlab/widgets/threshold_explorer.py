@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from memlab.errors import ValidationError
@@ -200,9 +201,14 @@ class ThresholdExplorer:
 
         self.model = model
         lo, hi = model.score_range()
-        self.threshold = W.FloatSlider(value=model.threshold, min=round(min(lo, model.threshold), 2),
-                                       max=round(max(hi, model.threshold), 2) + 0.01, step=0.01,
-                                       description="threshold", continuous_update=False, readout_format=".2f")
+        # the scale follows the score kind: cosines need 0.01 steps, fused z-sums or BM25 coarser ones
+        step = float(10 ** np.floor(np.log10(max(hi - lo, 1e-6) / 100))) if hi > lo else 0.01
+        step = min(max(step, 0.001), 1.0)
+        digits = max(0, -int(np.floor(np.log10(step))))
+        self.threshold = W.FloatSlider(value=model.threshold, min=round(min(lo, model.threshold), digits),
+                                       max=round(max(hi, model.threshold), digits) + step, step=step,
+                                       description="threshold", continuous_update=False,
+                                       readout_format=f".{digits}f")
         depth = int(max(r["rank"].max() for r in model.runs.values() if len(r)) if any(
             len(r) for r in model.runs.values()) else 1)
         self.k = W.IntSlider(value=min(model.k, depth), min=1, max=depth, description="k",

@@ -92,7 +92,7 @@ CASES = [
      dict(vs="faiss", dims=1536, collection="prod")),
     ("v2-reranker", {"reranker": {"provider": "cohere", "config": {"model": "rerank-english-v3.0", "api_key": "co"}},
                      "custom_instructions": "Keep only durable preferences."},
-     dict(changed=[], warn=["does not rerank"])),
+     dict(changed=["reranker"], warn=["hosted service"])),
     ("graph-memgraph-deepseek", {"graph_store": {
         "provider": "memgraph", "config": {"url": "bolt://mg:7687", "username": "u", "password": "p"},
         "llm": {"provider": "deepseek", "config": {}}, "threshold": 0.75}},

@@ -1,6 +1,6 @@
 """Tie-breaking of every ranking, on cases where the possible rules disagree.
 
-Documented rules (memlab.store.keyword.fuse, memlab.evaluate.retrieval.fuse_rrf, Store.search):
+Documented rules (memlab.store.keyword.fuse, Store.search; evaluation calls the engine, so they hold there too):
 - hybrid: equal RRF values are ordered by the dense rank, then the keyword rank, then position
   (insertion order);
 - keyword: equal BM25 scores are ordered by position (older first);
@@ -14,7 +14,6 @@ the fusion changes, the expected order here changes with its documented tie rule
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from memlab import Memory
 from memlab.store.keyword import fuse
@@ -74,19 +73,6 @@ def test_keyword_and_dense_ties_go_to_the_older_memory():
         assert res[0]["score"] == res[1]["score"]
         assert [r["id"] for r in res] == [first, second], mode
     m.close()
-
-
-def test_offline_fuse_rrf_tie_follows_the_first_run():
-    from memlab.evaluate.retrieval import fuse_rrf
-
-    # m2 is dense's first, m1 keyword's first: equal RRF; m1 sorts first by id and by keyword rank
-    dense = pd.DataFrame({"query_id": "q", "memory_id": ["m2", "m1", "m3"], "score": [0.9, 0.8, 0.1],
-                          "rank": [1, 2, 3]})
-    bm25 = pd.DataFrame({"query_id": "q", "memory_id": ["m1", "m2"], "score": [3.0, 1.0], "rank": [1, 2]})
-    fused = fuse_rrf([dense, bm25], k_rrf=60)
-    assert fused["memory_id"].tolist() == ["m2", "m1", "m3"]
-    assert fused["score"].iloc[0] == fused["score"].iloc[1]
-    assert fuse_rrf([bm25, dense], k_rrf=60)["memory_id"].tolist() == ["m1", "m2", "m3"]
 
 
 def test_rankings_over_more_than_four_times_the_depth_keep_position_ties():

@@ -1,4 +1,5 @@
-"""Keyword (BM25) and hybrid (RRF) search in the engine: exactness against rank_bm25, incremental
+"""Keyword (BM25) and hybrid (RRF) search in the engine: exactness against rank_bm25 with the same
+analyzer (Snowball stems, stop words) and BM25 parameters, incremental
 maintenance of the keyword index, scoped statistics, fusion order, threshold and mode validation,
 and retrieval quality on LoCoMo."""
 
@@ -12,7 +13,16 @@ from rank_bm25 import BM25Okapi
 from memlab import Memory
 from memlab.errors import ConfigError, ValidationError
 from memlab.store import filters as F
-from memlab.store.keyword import KeywordIndex, fuse, tokenize
+from memlab.store.analyzer import default_analyzer
+from memlab.store.keyword import KeywordIndex, fuse
+
+ANALYZE = default_analyzer().analyze
+K1, B = 0.9, 0.4  # the config's defaults (vector_store.config.bm25_k1 / bm25_b)
+
+
+def tokenize(text: str) -> list[str]:
+    """The engine's index terms of a text (what 'contains a query token' means)."""
+    return ANALYZE(text)
 
 # "the" and "i" are in more than half of alice's memories: their idf is negative and gets
 # rank_bm25's epsilon floor, so the floor's scoped mean idf is exercised too.
@@ -57,7 +67,7 @@ def _fill(m: Memory) -> dict[str, str]:
 
 
 def _reference(texts: list[str], query: str) -> np.ndarray:
-    return np.asarray(BM25Okapi([tokenize(t) for t in texts]).get_scores(tokenize(query)), dtype=float)
+    return np.asarray(BM25Okapi([tokenize(t) for t in texts], k1=K1, b=B).get_scores(tokenize(query)), dtype=float)
 
 
 def _engine_scores(m: Memory, query: str, user_id: str) -> dict[str, float]:
@@ -80,7 +90,7 @@ def _postings(index: KeywordIndex, n: int) -> tuple[dict, list]:
 def _assert_matches_fresh_build(m: Memory) -> None:
     t = m.store.table
     assert t.keyword is not None, "the keyword index should be maintained, not dropped"
-    fresh = KeywordIndex.build(t.column("memory"))
+    fresh = KeywordIndex.build(t.column("memory"), k1=K1, b=B)
     assert _postings(t.keyword, t.n) == _postings(fresh, t.n)
     mask = m.store.mask(None)
     allowed = np.flatnonzero(mask)
@@ -137,7 +147,7 @@ def test_scoped_statistics(mem):
 def test_index_is_lazy_then_maintained_on_writes(mem):
     ids = _fill(mem)
     assert mem.store.table.keyword is None  # dense-only use builds nothing
-    mem.search("pizza", user_id="alice")
+    mem.search("pizza", user_id="alice", mode="dense")
     assert mem.store.table.keyword is None
     mem.search("pizza", user_id="alice", mode="hybrid")
     _assert_matches_fresh_build(mem)
@@ -203,14 +213,14 @@ def test_fuse_by_hand():
 def test_hybrid_order_is_rrf_of_dense_and_keyword(mem):
     _fill(mem)
     q = "Rex the dog and the pizza"
-    dense = [r["memory"] for r in mem.search(q, user_id="alice", limit=100)["results"]]
+    dense = [r["memory"] for r in mem.search(q, user_id="alice", limit=100, mode="dense")["results"]]
     kw = [r["memory"] for r in mem.search(q, user_id="alice", mode="keyword", limit=100)["results"]]
     rrf = {t: 1 / (60 + dense.index(t) + 1) + (1 / (60 + kw.index(t) + 1) if t in kw else 0) for t in dense}
     want = sorted(dense, key=lambda t: (-rrf[t], dense.index(t)))
     res = mem.search(q, user_id="alice", mode="hybrid", limit=100)["results"]
     assert [r["memory"] for r in res] == want
     assert [r["rank_score"] for r in res] == pytest.approx([rrf[t] for t in want])
-    cos = {r["memory"]: r["score"] for r in mem.search(q, user_id="alice", limit=100)["results"]}
+    cos = {r["memory"]: r["score"] for r in mem.search(q, user_id="alice", limit=100, mode="dense")["results"]}
     assert {r["memory"]: r["score"] for r in res} == pytest.approx(cos)  # score stays the cosine
     assert all(r["keyword_score"] == 0 for r in res if r["memory"] not in kw)
     # k_rrf through the store
@@ -241,7 +251,7 @@ def test_mode_validation_and_config_default(tmp_path):
     m = _hash_memory()
     _fill(m)
     before = m.to_pandas()
-    with pytest.raises(ValidationError, match="'dense', 'hybrid', 'keyword'.*'bm25'"):
+    with pytest.raises(ValidationError, match="'dense', 'hybrid', 'keyword', 'fusion'.*'bm25'"):
         m.search("pizza", user_id="alice", mode="bm25")
     with pytest.raises(ValidationError):
         m.search("   ", user_id="alice", mode="hybrid")
@@ -251,7 +261,8 @@ def test_mode_validation_and_config_default(tmp_path):
     with pytest.raises(ValidationError, match="k_rrf"):
         m.store.search(vec, None, 5, mode="hybrid", text="pizza", k_rrf=-1)
     pd.testing.assert_frame_equal(m.to_pandas(), before)
-    assert "rank_score" not in m.search("pizza", user_id="alice")["results"][0]  # default stays dense
+    assert "rank_score" in m.search("pizza", user_id="alice")["results"][0]  # default: fusion
+    assert "rank_score" not in m.search("pizza", user_id="alice", mode="dense")["results"][0]
     m.close()
     h = _hash_memory(search_mode="hybrid")
     _fill(h)
@@ -288,18 +299,33 @@ def _engine_run(ds, memory, mode: str, k: int) -> pd.DataFrame:
 
 
 def test_locomo_keyword_ranking_equals_bm25_reference(locomo):
-    """Engine keyword search ranks exactly like the rank_bm25 baseline (embedder-independent)."""
-    from memlab.evaluate import bm25_retrieve, build_memory
+    """Engine keyword search ranks exactly like rank_bm25 with the same analyzer and k1/b over the
+    same documents (speaker + turn text), conversation by conversation (embedder-independent)."""
+    from memlab.evaluate import build_memory
+    from memlab.store.context import keyword_document
 
     memory = build_memory(locomo, "hash")
     try:
         run = _engine_run(locomo, memory, "keyword", 10)
+        frame = memory.to_pandas()
+        dataset_id = memory.dataset_ids
     finally:
         memory.close()
-    ref = bm25_retrieve(locomo, depth=10)
-    ref = ref[ref["score"] > 0]  # the engine ranks only memories holding a query token
+    run["memory_id"] = run["memory_id"].map(dataset_id)
+    rows = []
+    for scope, group in locomo.queries.groupby("scope", sort=False):
+        docs = frame[frame["user_id"] == scope]  # insertion order = the engine's tie order
+        ids = docs["id"].map(dataset_id).to_numpy()
+        bm25 = BM25Okapi([tokenize(keyword_document(t, a)) for t, a in zip(docs["memory"], docs["actor_id"])],
+                         k1=K1, b=B)
+        for qid, text in zip(group["id"], group["text"]):
+            scores = np.asarray(bm25.get_scores(tokenize(text)), dtype=float)
+            order = np.lexsort((np.arange(len(scores)), -scores))[:10]
+            rows += [(qid, ids[i], scores[i], r) for r, i in enumerate(order, 1)]
+    ref = pd.DataFrame(rows, columns=["query_id", "memory_id", "score", "rank"])
+    ref = ref[ref["score"] != 0]  # the engine ranks only memories holding a query term
     got = run.merge(ref, on=["query_id", "rank"], how="outer", suffixes=("", "_ref"))
-    assert len(got) == len(run) == len(ref) > 7000
+    assert len(got) == len(run) == len(ref) > 6000
     assert (got["memory_id"] == got["memory_id_ref"]).all()
     np.testing.assert_allclose(got["keyword_score"], got["score_ref"], rtol=1e-9)
 

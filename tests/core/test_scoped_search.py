@@ -1,4 +1,4 @@
-"""A scoped search returns EVERY memory of the scope that passes the threshold, up to the limit,
+"""A scoped (dense) search returns EVERY memory of the scope that passes the threshold, up to the limit,
 in score order — where mem0 (filter after 2*top_k nearest neighbours) loses most of them."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_every_scope_member_is_found_at_12k(big):
     assert m.store.count() == n_users * per_user
     for q in range(50):
         user = f"user{q * 17 % n_users}"
-        res = m.search(f"query {q}", user_id=user, limit=per_user)["results"]
+        res = m.search(f"query {q}", user_id=user, limit=per_user, mode="dense")["results"]
         assert len(res) == per_user                          # all of them, not ~2
         assert [r["id"] for r in res] == brute_force(emb, m, user, f"query {q}", per_user)
         assert all(r["user_id"] == user for r in res)
@@ -58,7 +58,7 @@ def test_threshold_and_limit_on_scope(big):
     m, emb, n_users, per_user = big
     for q in range(20):
         user = f"user{q}"
-        res = m.search(f"query {q}", user_id=user, limit=5, threshold=0.0)["results"]
+        res = m.search(f"query {q}", user_id=user, limit=5, threshold=0.0, mode="dense")["results"]
         assert [r["id"] for r in res] == brute_force(emb, m, user, f"query {q}", 5, threshold=0.0)
         assert all(r["score"] >= 0.0 for r in res)
 
@@ -69,9 +69,9 @@ def test_large_subset_goes_through_faiss_selector_and_agrees(big):
     try:
         flt = {"user_id": {"in": [f"user{i}" for i in range(600)]}}
         m.store.exact_subset_max = 10**9
-        exact = m.search("query 3", filters=flt, limit=25)["results"]
+        exact = m.search("query 3", filters=flt, limit=25, mode="dense")["results"]
         m.store.exact_subset_max = 10
-        via_faiss = m.search("query 3", filters=flt, limit=25)["results"]
+        via_faiss = m.search("query 3", filters=flt, limit=25, mode="dense")["results"]
     finally:
         m.store.exact_subset_max = old
     assert [r["id"] for r in exact] == [r["id"] for r in via_faiss]
@@ -80,7 +80,7 @@ def test_large_subset_goes_through_faiss_selector_and_agrees(big):
 
 def test_unscoped_search_matches_brute_force(big):
     m, emb, n_users, per_user = big
-    res = m.search("query 7", limit=10, all_scopes=True)["results"]
+    res = m.search("query 7", limit=10, mode="dense", all_scopes=True)["results"]
     q = emb.vectors["query 7"]
     all_scores = sorted(((float(v @ q), t) for t, v in emb.vectors.items() if t.startswith("memory")), reverse=True)
     assert [r["memory"] for r in res] == [t for _, t in all_scores[:10]]

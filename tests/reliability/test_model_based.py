@@ -97,7 +97,8 @@ class MemoryMachine(RuleBasedStateMachine):
         res = self.m.search(query, user_id=user, limit=limit)["results"]
         live = {k for k, r in self.model.items() if r["user_id"] == user and r["state"] == "active"}
         assert {r["id"] for r in res} <= live and len(res) == min(limit, len(live))
-        scores = [r["score"] for r in res]
+        # ordered by the value the search ranks by: the fused rank_score (default), else the cosine
+        scores = [r.get("rank_score", r["score"]) for r in res]
         assert scores == sorted(scores, reverse=True)
 
     @invariant()

@@ -11,7 +11,7 @@ from memlab.migrate.importers.base import ImportReport, write_records
 
 RECORD_KEYS = ("id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
                "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date",
-               "history", "categories")
+               "history", "categories", "context")
 
 
 def import_export(path: Any, into: Any, *, on_conflict: str = "error", reuse_vectors: bool = True) -> ImportReport:

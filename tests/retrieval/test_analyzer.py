@@ -1,0 +1,99 @@
+"""The keyword analyzer on hand-worked examples, and the BM25 index over it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from memlab import Memory
+from memlab.errors import ConfigError
+from memlab.store.analyzer import Analyzer
+from memlab.store.keyword import KeywordIndex
+
+
+def test_english_pipeline_by_hand():
+    a = Analyzer()
+    # tokens: she was painting sunsets in bogotá; stop words she/was/in go; Snowball stems the rest
+    assert a.analyze("She was painting sunsets in Bogotá!") == ["paint", "sunset", "bogotá"]
+    # apostrophes split; "i", "m", "don", "t" are stop words
+    assert a.analyze("I'm running, don't stop") == ["run", "stop"]
+    assert a.tokens("Adoption agencies") == ["adoption", "agencies"]
+    assert a.analyze("Adoption agencies adopted") == ["adopt", "agenc", "adopt"]
+    assert a.analyze("the of and") == []  # only stop words: no terms
+    assert a.analyze("") == []
+
+
+def test_unicode_case_and_digits():
+    a = Analyzer()
+    assert a.analyze("ÉCOLE Straße 42 ÇA") == ["école", "straße", "42", "ça"]
+    assert a.analyze("東京 tokyo") == ["東京", "tokyo"]
+
+
+def test_options_language_and_stop_words():
+    assert Analyzer(None, False).analyze("The Running dogs") == ["the", "running", "dogs"]
+    assert Analyzer("english", False).analyze("The Running dogs") == ["the", "run", "dog"]
+    assert Analyzer("english", ["dogs"]).analyze("The dogs run") == ["the", "run"]
+    # a language without a shipped stop list stems but keeps every token
+    assert Analyzer("german").analyze("die Häuser") == ["die", "haus"]
+    with pytest.raises(ConfigError, match="Snowball"):
+        Analyzer("klingon")
+
+
+def test_index_equals_rank_bm25_with_the_same_analyzer_and_parameters():
+    texts = ["I adopted two dogs", "The dog is adopting habits", "Cats are fine", "dogs dogs dogs and cats"]  # (rank_bm25 gives NaN for empty docs)
+    a = Analyzer()
+    for k1, b in ((1.5, 0.75), (0.9, 0.4), (1.2, 1.0)):
+        index = KeywordIndex.build(texts, analyzer=a, k1=k1, b=b)
+        ref = BM25Okapi([a.analyze(t) for t in texts], k1=k1, b=b)
+        allowed = np.arange(len(texts))
+        mask = np.ones(len(texts), dtype=bool)
+        for q in ("adopted dog", "cats", "the dogs and cats"):
+            pos, scores = index.score(q, allowed, mask)
+            want = np.asarray(ref.get_scores(a.analyze(q)))
+            got = np.zeros(len(texts))
+            got[pos] = scores
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_config_reaches_the_engine():
+    m = Memory({"embedder": {"provider": "hash"}, "vector_store": {"provider": "faiss", "config": {
+        "keyword_language": "none", "keyword_stop_words": False, "bm25_k1": 1.2, "bm25_b": 0.75}}})
+    m.add("running dogs", user_id="u", infer=False)
+    assert m.search("running", user_id="u", mode="keyword")["results"]
+    assert m.search("run", user_id="u", mode="keyword")["results"] == []  # no stemming configured
+    idx = m.store.table.keyword_index()
+    assert (idx.k1, idx.b, idx.analyzer.language) == (1.2, 0.75, None)
+    m.close()
+    stemmed = Memory({"embedder": {"provider": "hash"}})
+    stemmed.add("running dogs", user_id="u", infer=False)
+    assert stemmed.search("run", user_id="u", mode="keyword")["results"]
+    stemmed.close()
+    with pytest.raises(ConfigError):
+        Memory({"embedder": {"provider": "hash"}, "vector_store": {"provider": "faiss", "config": {
+            "keyword_language": "klingon"}}})
+
+
+def test_small_scope_in_a_big_store_scores_exactly_like_rank_bm25():
+    """A scope much smaller than the query terms' postings is scored from its rows' term lists
+    (the scope-sized path); the numbers and ties must equal rank_bm25 over the scope alone."""
+    a = Analyzer()
+    mine = ["the dog chews shoes", "dog dog walk", "shoes and socks", "a cat", "dog", "walk the dog daily",
+            "socks for the dog"]
+    others = [f"dog walk shoes number {i}" for i in range(400)]
+    texts = others + mine
+    index = KeywordIndex.build(texts, analyzer=a, k1=0.9, b=0.4)
+    allowed = np.arange(len(others), len(texts))
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[allowed] = True
+    ref = BM25Okapi([a.analyze(t) for t in mine], k1=0.9, b=0.4)
+    for q, scope_path in (("dog shoes", True), ("dog dog walk", True), ("cat dog", True), ("socks", False),
+                          ("unknown words", False)):
+        terms = [index.vocab[t] for t in set(a.analyze(q)) if t in index.vocab]
+        assert (len(allowed) * 16 < sum(len(index.postings[t]) for t in terms)) == scope_path
+        pos, scores = index.score(q, allowed, mask)
+        got = np.zeros(len(mine))
+        got[pos - len(others)] = scores
+        want = np.asarray(ref.get_scores(a.analyze(q)))
+        np.testing.assert_array_equal(got[want != 0] if len(pos) else got, want[want != 0] if len(pos) else want)
+        assert set((pos - len(others)).tolist()) == set(np.flatnonzero(want != 0).tolist())
