@@ -21,7 +21,7 @@ from memlab.errors import (
     ValidationError,
 )
 from memlab.pipeline import Engine, add_inferred, add_procedural
-from memlab.store import Store, now_iso
+from memlab.store import now_iso, open_store
 from memlab.store import filters as F
 from memlab.store.keyword import check_mode
 from memlab.store.records import MEMORY_TYPES, row_from_record
@@ -91,8 +91,7 @@ class Memory:
                 f"{self.embedder.name!r} produces {dims}-d vectors; remove the setting or fix it."
             )
         self._llm = llm
-        self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
-                           exact_subset_max=vs.exact_subset_max)
+        self.store = open_store(self.config.vector_store.provider, vs, dims, str(self.embedder.name))
         self._search_mode = vs.search_mode
         self.graph = None  # GraphMemory when config.graph_store is set (memlab.graph; needs memlab[graph])
         if self.config.graph_store is not None:
@@ -491,7 +490,7 @@ class Memory:
         self.close()
 
     def __repr__(self) -> str:
-        where = str(self.store.path) if self.store.path else "in-memory"
+        where = str(self.store.path) if self.store.path else getattr(self.store, "location", "in-memory")
         try:
             count = self.store.count()
         except MemlabError:  # a repr must not raise (e.g. after close())
