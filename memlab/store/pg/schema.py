@@ -119,7 +119,7 @@ def ensure_extension(conn: Any) -> None:
                           f"ask an administrator to run `CREATE EXTENSION {EXTENSION};` in it, or use a server "
                           "started by `memlab pg start DIR`.") from None
     except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedObject) as exc:
-        raise ConfigError(f"The PostgreSQL server has no pgvector extension ({str(exc).strip()}). Install pgvector "
+        raise ConfigError(f"The PostgreSQL server has no pgvector extension ({str(exc).splitlines()[0]}). Install pgvector "
                           "(https://github.com/pgvector/pgvector, e.g. the postgresql-NN-pgvector package) or run "
                           "`memlab pg start DIR` (pip install 'memlab[pg]'), which ships PostgreSQL with pgvector.") from None
 

