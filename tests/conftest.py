@@ -61,17 +61,21 @@ def openai_server():
 
 # ----------------------------------------------------------------------------- engines (faiss, pgvector)
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
+def pg_url():
     """A PostgreSQL with pgvector for this test session: $MEMLAB_PG_URL, or one pgserver started in a temp
     dir (skips when the pg extra is not installed)."""
     from tests.pg.support import start_session_server
 
-    url, data = start_session_server(tmp_path_factory)
+    url, data = start_session_server()
     yield url
     if data is not None:
+        import shutil
+        from pathlib import Path
+
         from memlab.store.pg import server
 
         server.stop(data)
+        shutil.rmtree(Path(data).parent, ignore_errors=True)
 
 
 @pytest.fixture

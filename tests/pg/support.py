@@ -25,8 +25,9 @@ def pg_available() -> Optional[str]:
     return None
 
 
-def start_session_server(tmp_path_factory) -> tuple[str, Optional[str]]:
-    """(url, data dir we started or None)."""
+def start_session_server() -> tuple[str, Optional[str]]:
+    """(url, data dir we started or None). The data dir is a tempfile.mkdtemp of its own, not pytest's
+    basetemp: other pytest sessions on the machine rotate (delete) old basetemp dirs under /tmp/pytest-of-USER."""
     url = os.environ.get(PG_URL_ENV)
     if url:
         return url, None
@@ -35,7 +36,10 @@ def start_session_server(tmp_path_factory) -> tuple[str, Optional[str]]:
         pytest.skip(reason)
     from memlab.store.pg import server
 
-    data = tmp_path_factory.mktemp("pg") / "data"
+    import tempfile
+    from pathlib import Path
+
+    data = Path(tempfile.mkdtemp(prefix="memlab-pg-tests-")) / "data"
     return server.start(data), str(data)
 
 

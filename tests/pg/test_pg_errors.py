@@ -93,3 +93,18 @@ def test_hnsw_index_keeps_searches_exact(pg_url, pg_collection):
         with psycopg.connect(pg_url) as conn:
             assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s",
                                 (f"{pg_collection}_hnsw",)).fetchone()[0] == 1
+
+
+def test_doctor_checks_a_postgres_store(pg_url, pg_collection):
+    import psycopg
+
+    with Memory(pg_config(pg_url, pg_collection)) as m:
+        mid = m.add("healthy", user_id="u", infer=False)["results"][0]["id"]
+        report = m.check()
+        assert report.ok and {f.check for f in report.findings} >= {"pgvector", "schema", "vectors", "rows"}
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # damage a row behind memlab's back
+            conn.execute(f"UPDATE {pg_collection} SET hash = 'x', metadata = '[1]'::jsonb WHERE id = %s", (mid,))
+        report = m.check()
+        assert not report.ok
+        bad = {f.message for f in report.findings if f.status != "ok"}
+        assert any("hash" in b for b in bad) and any("JSON object" in b for b in bad)

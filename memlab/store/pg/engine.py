@@ -207,6 +207,12 @@ class PgStore:
             return [{"key": k, "value": v, "created_at": c, "updated_at": u} for k, v, c, u in conn.execute(
                 f"SELECT key, value, created_at, updated_at FROM {self.table_name}_configs ORDER BY key COLLATE \"C\"")]
 
+    def health(self, embedder_name: Optional[str] = None) -> tuple[list[tuple], dict]:
+        """``memlab doctor`` checks of this store (:mod:`memlab.store.pg.health`)."""
+        from memlab.store.pg.health import health
+
+        return health(self, embedder_name)
+
     # ------------------------------------------------------------------ lifecycle
     def snapshot(self, reason: str) -> Optional[str]:
         """None: PostgreSQL has its own backups (pg_dump; docs/engines.md); destructive steps are transactions."""
