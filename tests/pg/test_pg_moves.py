@@ -47,8 +47,13 @@ def test_memlab_export_import_into_postgres(tmp_path, pg_url, pg_collection):
         assert verify_migration(src, dst).ok
 
 
-def test_pg_cli_start_url_stop(tmp_path, capsys):
-    data = tmp_path / "pgdata"
+def test_pg_cli_start_url_stop(capsys):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    base = Path(tempfile.mkdtemp(prefix="memlab-pg-cli-"))  # not pytest's basetemp (rotated by other sessions)
+    data = base / "pgdata"
     assert main(["pg", "start", str(data)]) == 0
     url = capsys.readouterr().out.strip()
     try:
@@ -64,3 +69,4 @@ def test_pg_cli_start_url_stop(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith("stopped")
     assert main(["pg", "url", str(data)]) == 2  # not running: a typed error, exit code 2
     assert "memlab pg start" in capsys.readouterr().err
+    shutil.rmtree(base, ignore_errors=True)

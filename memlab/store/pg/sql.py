@@ -4,9 +4,11 @@ The SQL keeps the FAISS engine's semantics exactly (``tests/pg`` runs both engin
 filters): a field is a column of the memories table, ``categories`` (the memory's category names),
 or else a key of the JSONB ``metadata``; a missing field satisfies no condition (``ne`` / ``nin``
 included), ``NOT`` is the plain complement (so every condition is wrapped in ``COALESCE(..., false)``:
-SQL's three-valued NULL must never leak into ``NOT``); order comparisons hold only between numbers
+SQL's three-valued NULL must never leak into ``NOT``; see :meth:`Compiler.compile`); order comparisons hold only between numbers
 or between strings (strings compare by code point: ``COLLATE "C"``); ``True`` never equals ``1``
 (JSONB keeps booleans and numbers apart). Values travel as query parameters, never as SQL text.
+Outside any ``NOT`` a condition stays bare (``m.user_id = %(f0)s``) so PostgreSQL can use the scope
+indexes: there NULL and false select the same rows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Compiler:
     def __init__(self, table: str):
         self.t = table
         self.params: dict[str, Any] = {}
+        self.negated = 0  # NOT levels above the node being compiled
 
     def p(self, value: Any) -> str:
         name = f"f{len(self.params)}"
@@ -39,7 +42,11 @@ class Compiler:
             return TRUE
         if isinstance(node, F.Logic):
             if node.kind == "not":
-                return f"(NOT {self.compile(node.children[0])})"
+                self.negated += 1
+                try:
+                    return f"(NOT {self.compile(node.children[0])})"
+                finally:
+                    self.negated -= 1
             joiner = " AND " if node.kind == "and" else " OR "
             return "(" + joiner.join(self.compile(c) for c in node.children) + ")"
         if node.field in TEXT_COLUMNS:
@@ -49,7 +56,9 @@ class Compiler:
         else:
             key = node.field[len("metadata."):] if node.field.startswith("metadata.") else node.field
             sql = self._metadata(key, node)
-        return sql if sql in (TRUE, FALSE) else f"COALESCE({sql}, false)"
+        # Under a NOT, SQL's NULL must become false (NOT NULL is NULL, not true). Elsewhere NULL already
+        # acts as false, and a bare condition keeps the scope indexes usable (COALESCE would hide them).
+        return sql if sql in (TRUE, FALSE) or not self.negated else f"COALESCE({sql}, false)"
 
     # ------------------------------------------------------------------ text columns (str or NULL)
     def _column(self, c: F.Cond) -> str:
