@@ -35,6 +35,7 @@ bench: setup
 	$(PY) benchmarks/bench_locomo.py
 	$(PY) benchmarks/bench_graph.py
 	$(PY) benchmarks/bench_server.py
+	$(PY) benchmarks/bench_pg.py
 
 # Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
 # One notebook only: make notebooks NB=notebooks/01_quickstart.ipynb
