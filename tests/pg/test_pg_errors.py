@@ -108,3 +108,20 @@ def test_doctor_checks_a_postgres_store(pg_url, pg_collection):
         assert not report.ok
         bad = {f.message for f in report.findings if f.status != "ok"}
         assert any("hash" in b for b in bad) and any("JSON object" in b for b in bad)
+
+
+def test_mem0_connection_keys(pg_url, pg_collection):
+    """host/port/user/password/dbname (mem0's keys) instead of a connection string; minconn/maxconn size the pool."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(pg_url)
+    cfg = pg_config(pg_url, pg_collection, minconn=2, maxconn=3)
+    cfg["vector_store"]["config"].pop("connection_string")
+    cfg["vector_store"]["config"].update(host=parts["host"], user=parts["user"], dbname=parts["dbname"],
+                                         password="unused-with-trust-auth")
+    with Memory(cfg) as m:
+        m.add("via mem0 keys", user_id="u", infer=False)
+        assert m.store.pool.max_size == 3 and m.store.pool.min_size == 2
+        assert "unused-with-trust-auth" not in repr(m)  # the password never shows
+    with Memory(pg_config(pg_url, pg_collection)) as again:
+        assert again.get_all(user_id="u")["results"][0]["memory"] == "via mem0 keys"
