@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,serve]'
+	$(PY) -m pip install --quiet -e '.[test,serve,pg]'
 	touch $(STAMP)
 
 demo: setup
@@ -35,6 +35,7 @@ bench: setup
 	$(PY) benchmarks/bench_locomo.py
 	$(PY) benchmarks/bench_graph.py
 	$(PY) benchmarks/bench_server.py
+	$(PY) benchmarks/bench_pg.py
 
 # Re-execute the notebooks, keeping outputs only of cells marked NBVAL_CHECK_OUTPUT.
 # One notebook only: make notebooks NB=notebooks/01_quickstart.ipynb

@@ -94,22 +94,10 @@ LLM_SETTINGS: dict[str, type[BaseModel]] = {"rules": RulesLLMSettings, "openai":
 
 
 # --------------------------------------------------------------------------- vector store
-class FaissStoreSettings(BaseModel):
-    """Settings of memlab's store (SQLite + pandas + FAISS)."""
+class SearchStackSettings(BaseModel):
+    """The search stack's settings, shared by every engine (context and fusion run on the faiss engine)."""
 
     model_config = _STRICT
-    path: Optional[str] = Field(None, description="Store directory; None keeps everything in memory.")
-    collection_name: str = Field("memlab")
-    embedding_model_dims: Optional[int] = Field(None, ge=1, description="Checked against the embedder if given.")
-    distance_strategy: Literal["cosine"] = Field("cosine", description="Scores are cosine similarities.")
-    busy_timeout_ms: int = Field(30_000, ge=0)
-    exact_subset_max: int = Field(
-        20_000, ge=0, description="Filtered searches over at most this many rows use numpy; larger use FAISS."
-    )
-    search_mode: Literal["fusion", "dense", "hybrid", "keyword"] = Field(
-        "fusion", description="Default ranking of Memory.search: fusion (normalised CombSUM of dense, keyword and "
-        "their context channels), cosine only, RRF of cosine + BM25, or BM25 only."
-    )
     keyword_language: Optional[str] = Field(
         "english", description="Snowball stemming language of keyword search (and its stop list); 'none': no stemming."
     )
@@ -128,7 +116,47 @@ class FaissStoreSettings(BaseModel):
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
 
 
-VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings}
+class FaissStoreSettings(SearchStackSettings):
+    """Settings of memlab's store (SQLite + pandas + FAISS)."""
+
+    model_config = _STRICT
+    path: Optional[str] = Field(None, description="Store directory; None keeps everything in memory.")
+    collection_name: str = Field("memlab")
+    embedding_model_dims: Optional[int] = Field(None, ge=1, description="Checked against the embedder if given.")
+    distance_strategy: Literal["cosine"] = Field("cosine", description="Scores are cosine similarities.")
+    busy_timeout_ms: int = Field(30_000, ge=0)
+    exact_subset_max: int = Field(
+        20_000, ge=0, description="Filtered searches over at most this many rows use numpy; larger use FAISS."
+    )
+    search_mode: Literal["fusion", "dense", "hybrid", "keyword"] = Field(
+        "fusion", description="Default ranking of Memory.search: fusion (normalised CombSUM of dense, keyword and "
+        "their context channels), cosine only, RRF of cosine + BM25, or BM25 only."
+    )
+
+
+class PgvectorStoreSettings(SearchStackSettings):
+    """PostgreSQL + pgvector (``memlab[pg]``), with mem0's pgvector keys; see docs/engines.md."""
+
+    model_config = _STRICT
+    connection_string: Optional[str] = Field(None, description="postgresql://user:password@host:port/dbname; wins.")
+    host: Optional[str] = None
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    user: Optional[str] = None
+    password: Optional[str] = None
+    dbname: Optional[str] = None
+    sslmode: Optional[str] = Field(None, description="libpq sslmode (disable, require, verify-full, ...).")
+    path: Optional[str] = Field(None, description="A data directory where memlab runs PostgreSQL itself (pgserver).")
+    collection_name: str = Field("memlab", description="The memories table (its companions use it as a prefix).")
+    embedding_model_dims: Optional[int] = Field(None, ge=1, description="Checked against the embedder if given.")
+    hnsw: bool = Field(False, description="Create an HNSW index (searches stay exact; see docs/engines.md).")
+    diskann: bool = Field(False, description="Create a pgvectorscale DiskANN index (needs that extension).")
+    minconn: int = Field(1, ge=0, description="Connections the pool keeps open.")
+    maxconn: int = Field(5, ge=1, description="Most connections the pool opens.")
+    busy_timeout_ms: int = Field(30_000, ge=0, description="Longest wait for a row lock (lock_timeout).")
+    search_mode: Literal["dense", "hybrid", "keyword"] = Field("dense", description="Default ranking of Memory.search.")
+
+
+VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings, "pgvector": PgvectorStoreSettings}
 
 
 # --------------------------------------------------------------------------- graph store
@@ -220,7 +248,7 @@ class VectorStoreConfig(_Block):
 
     KIND: ClassVar[str] = "vector_store"
     SETTINGS: ClassVar[dict[str, type[BaseModel]]] = VECTOR_STORE_SETTINGS
-    provider: str = Field("faiss", description="faiss (SQLite + pandas + FAISS)")
+    provider: str = Field("faiss", description="faiss (SQLite + pandas + FAISS) or pgvector (PostgreSQL)")
 
 
 class GraphStoreConfig(_Block):

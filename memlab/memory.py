@@ -23,7 +23,7 @@ from memlab.errors import (
 from memlab.pipeline import Engine, add_inferred, add_procedural
 from memlab.search import check_search_flags, ranked_hits
 from memlab.search_settings import SearchSettings
-from memlab.store import Store, now_iso
+from memlab.store import now_iso, open_store
 from memlab.store import filters as F
 from memlab.store.context import build_contexts
 from memlab.store.keyword import check_mode
@@ -90,8 +90,8 @@ class Memory:
             )
         self._llm = llm
         self.search_settings = SearchSettings.from_config(self.config, self.embedder, llm)  # analyzer, fusion, reranker
-        self.store = Store(vs.path, dims, str(self.embedder.name), busy_timeout_ms=vs.busy_timeout_ms,
-                           exact_subset_max=vs.exact_subset_max, keyword_args=self.search_settings.keyword_args())
+        self.store = open_store(self.config.vector_store.provider, vs, dims, str(self.embedder.name),
+                                keyword_args=self.search_settings.keyword_args())
         self._search_mode = vs.search_mode
         self.graph = None  # GraphMemory when config.graph_store is set (memlab.graph; needs memlab[graph])
         if self.config.graph_store is not None:
@@ -459,7 +459,7 @@ class Memory:
         self.close()
 
     def __repr__(self) -> str:
-        where = str(self.store.path) if self.store.path else "in-memory"
+        where = str(self.store.path) if self.store.path else getattr(self.store, "location", "in-memory")
         try:
             count = self.store.count()
         except MemlabError:  # a repr must not raise (e.g. after close())

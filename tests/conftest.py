@@ -57,3 +57,53 @@ def openai_server():
     srv = OpenAICompatServer().start()
     yield srv
     srv.stop()
+
+
+# ----------------------------------------------------------------------------- engines (faiss, pgvector)
+@pytest.fixture(scope="session")
+def pg_url():
+    """A PostgreSQL with pgvector for this test session: $MEMLAB_PG_URL, or one pgserver started in a temp
+    dir (skips when the pg extra is not installed)."""
+    from tests.pg.support import start_session_server
+
+    url, data = start_session_server()
+    yield url
+    if data is not None:
+        import shutil
+        from pathlib import Path
+
+        from memlab.store.pg import server
+
+        server.stop(data)
+        shutil.rmtree(Path(data).parent, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_collection(pg_url):
+    """A fresh collection name (its tables are dropped after the test)."""
+    from tests.pg.support import drop_collection, new_collection
+
+    name = new_collection()
+    yield name
+    drop_collection(pg_url, name)
+
+
+@pytest.fixture(params=["faiss", "pgvector"])
+def engine_config(request, hash_config):
+    """The hash-embedder config on each engine (faiss: in memory; pgvector: a fresh collection)."""
+    if request.param == "faiss":
+        return hash_config
+    url, name = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_collection")
+    from tests.pg.support import pg_config
+
+    return pg_config(url, name)
+
+
+@pytest.fixture
+def engine_mem(engine_config):
+    """A Memory on each engine (parametrised): behavioural tests run on both."""
+    from memlab import Memory
+
+    m = Memory(engine_config)
+    yield m
+    m.close()

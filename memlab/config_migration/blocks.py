@@ -22,6 +22,7 @@ from memlab.errors import ConfigError
 EMBEDDER_FIELDS = {p: set(m.model_fields) for p, m in EMBEDDER_SETTINGS.items()}
 LLM_FIELDS = {p: set(m.model_fields) for p, m in LLM_SETTINGS.items()}
 FAISS_FIELDS = set(VECTOR_STORE_SETTINGS["faiss"].model_fields)
+PGVECTOR_FIELDS = set(VECTOR_STORE_SETTINGS["pgvector"].model_fields)
 MINILM_SOURCES = {"huggingface", "sentence_transformers", "sentence-transformers", "sentence_transformer",
                   "fastembed", "ollama"}
 _MEMLAB_DEFAULT = {"embedder": "minilm", "llm": "rules", "vector_store": "faiss"}
@@ -352,8 +353,8 @@ def vector_store(value: Any, rep) -> Optional[dict]:
     provider, cfg, _ = _split(value, "vector_store", rep)
     provider = provider or _default_provider("vector_store", cfg, rep)
     if provider not in T.MEM0_VECTOR_STORES:
-        raise ConfigError(f"vector_store.provider {provider!r} is not known; memlab runs: faiss; "
-                          f"mem0 stores it maps: {', '.join(sorted(T.MEM0_VECTOR_STORES - {'faiss'}))}.")
+        raise ConfigError(f"vector_store.provider {provider!r} is not known; memlab runs: faiss, pgvector; "
+                          f"mem0 stores it maps: {', '.join(sorted(T.MEM0_VECTOR_STORES - {'faiss', 'pgvector'}))}.")
     if provider == "faiss":
         strategy = cfg.get("distance_strategy", "cosine")
         if strategy not in ("cosine", "euclidean", "inner_product"):
@@ -372,6 +373,9 @@ def vector_store(value: Any, rep) -> Optional[dict]:
                          "for normalised embeddings, but scores of unnormalised ones change: re-check thresholds.")
         out = _keep(cfg, "vector_store.config", FAISS_FIELDS, {}, rep, "no equivalent in memlab's store")
         return {"provider": "faiss", "config": out}
+    if provider == "pgvector":  # memlab runs it (memlab[pg]): mem0's keys carry over as they are
+        out = _keep(cfg, "vector_store.config", PGVECTOR_FIELDS, {}, rep, "a pgvector setting memlab does not use")
+        return {"provider": "pgvector", "config": out}
     out = {}
     for k, v in cfg.items():
         if k == "collection_name" and isinstance(v, str) and v:

@@ -72,6 +72,11 @@ def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorRe
 def check_memory(memory, *, repair: bool = False) -> DoctorReport:
     """``Memory.check()``: the same checks on a live Memory, through its own connection."""
     store = memory.store
+    if hasattr(store, "health"):  # an engine that checks itself (PostgreSQL: memlab.store.pg.health)
+        report = DoctorReport(store.location, repair)
+        findings, report.stats = store.health(str(memory.embedder.name))
+        report.findings = [Finding(*f) for f in findings]
+        return report
     report = DoctorReport(str(store.path) if store.path else "in-memory", repair)
     with store.lock:
         doc = StoreChecks(store.conn, report, memory.embedder)

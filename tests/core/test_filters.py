@@ -6,6 +6,12 @@ import pytest
 
 from memlab.errors import ValidationError
 
+
+@pytest.fixture
+def mem(engine_mem):
+    """Every test here runs on both engines (FAISS + SQLite and PostgreSQL + pgvector)."""
+    return engine_mem
+
 ROWS = [
     ("m0", "alice", {"category": "food", "priority": 1, "tags": ["x", "y"], "note": "Likes SUSHI", "flag": True}),
     ("m1", "alice", {"category": "travel", "priority": 5, "tags": ["y"], "note": "trip to Rome"}),

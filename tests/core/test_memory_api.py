@@ -11,6 +11,12 @@ from memlab import Memory, MemoryConfig, MemoryType
 from memlab.errors import NotFoundError, ValidationError
 
 
+@pytest.fixture
+def mem(engine_mem):
+    """Every test here runs on both engines (FAISS + SQLite and PostgreSQL + pgvector)."""
+    return engine_mem
+
+
 def test_add_infer_false_stores_each_non_system_message(mem):
     res = mem.add(
         [

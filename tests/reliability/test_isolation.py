@@ -12,6 +12,12 @@ from memlab import Memory
 from memlab.errors import ValidationError
 from tests.reliability._rel_support import WORDS, hash_cfg
 
+
+@pytest.fixture
+def mem(engine_mem):
+    """Every test here runs on both engines (FAISS + SQLite and PostgreSQL + pgvector)."""
+    return engine_mem
+
 SCOPE = ("user_id", "agent_id", "run_id")
 
 

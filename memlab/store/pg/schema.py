@@ -1,0 +1,186 @@
+"""PostgreSQL schema of a memlab store: one set of tables per ``collection_name``, versioned.
+
+``collection_name`` names the memories table, as in mem0's pgvector store; its companions carry
+it as a prefix: ``<name>_history``, ``<name>_categories``, ``<name>_memory_categories``,
+``<name>_configs`` and ``<name>_meta`` (key/value: ``schema_version``, ``embedder``, ``dims``).
+The ``tokens`` column holds the memory text as memlab's keyword analyzer tokenises it
+(:func:`memlab.store.keyword.tokenize`, computed on write), so BM25 runs in SQL over the same
+terms as the FAISS engine's index (a GIN index finds the rows holding a query term).
+
+Versioning (the PostgreSQL side of the Alembic chain of the SQLite engine, kept deliberately
+simple): :data:`REVISIONS` is an ordered list of ``(revision id, [DDL...])``; ``<name>_meta``
+records the newest applied id under ``schema_version``. :func:`ensure_schema` runs, in ONE
+transaction under an advisory lock (so concurrent openers serialise and a failure leaves nothing
+half-created, PostgreSQL DDL being transactional), every revision after the recorded one. A new
+schema change appends a revision here; it never edits an old one.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any, Optional
+
+from memlab.errors import ConfigError
+
+EXTENSION = "vector"  # pgvector's extension name
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+HNSW_OPTIONS = "(m = 16, ef_construction = 64)"
+
+
+def check_collection(name: str) -> str:
+    """``collection_name`` as a safe SQL identifier (it names tables)."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(f"vector_store.config.collection_name {name!r} must be 1-40 characters of a-z, 0-9 and _ "
+                          "(starting with a letter or _): it names the PostgreSQL table.")
+    return name
+
+
+def revisions(t: str, dims: int) -> list[tuple[str, list[str]]]:
+    """The revision chain of collection ``t`` (identifiers are checked by :func:`check_collection`)."""
+    return [
+        ("0001_initial", [
+            f"""CREATE TABLE {t} (
+                vid BIGSERIAL PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                memory TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                metadata JSONB NOT NULL DEFAULT '{{}}'::jsonb,
+                user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT, role TEXT, memory_type TEXT,
+                state TEXT NOT NULL DEFAULT 'active',
+                created_at TEXT NOT NULL, updated_at TEXT, archived_at TEXT, deleted_at TEXT,
+                expiration_date TEXT,
+                embedding vector({int(dims)}) NOT NULL,
+                tokens TEXT[] NOT NULL DEFAULT '{{}}'
+            )""",
+            f"CREATE INDEX {t}_user ON {t} (user_id)",
+            f"CREATE INDEX {t}_agent ON {t} (agent_id)",
+            f"CREATE INDEX {t}_run ON {t} (run_id)",
+            f"CREATE INDEX {t}_expiry ON {t} (expiration_date) WHERE expiration_date IS NOT NULL",
+            f"CREATE INDEX {t}_tokens ON {t} USING gin (tokens)",
+            f"""CREATE TABLE {t}_history (
+                hseq BIGSERIAL PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                memory_id TEXT NOT NULL,
+                old_memory TEXT, new_memory TEXT, event TEXT NOT NULL,
+                created_at TEXT, updated_at TEXT, is_deleted INTEGER NOT NULL DEFAULT 0,
+                actor_id TEXT, role TEXT
+            )""",
+            f"CREATE INDEX {t}_history_memory ON {t}_history (memory_id, hseq)",
+            f"""CREATE TABLE {t}_categories (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,
+                created_at TEXT, updated_at TEXT
+            )""",
+            f"""CREATE TABLE {t}_memory_categories (
+                memory_id TEXT NOT NULL, category_id TEXT NOT NULL, PRIMARY KEY (memory_id, category_id)
+            )""",
+            f"CREATE INDEX {t}_memory_categories_category ON {t}_memory_categories (category_id)",
+            f"""CREATE TABLE {t}_configs (
+                key TEXT PRIMARY KEY, value JSONB NOT NULL, created_at TEXT, updated_at TEXT
+            )""",
+        ]),
+        # the conversational context window of a message (issue 14): kept, exported and shown by
+        # to_pandas(); the pgvector engine does not search it (fusion runs on the faiss engine)
+        ("0002_context", [f"ALTER TABLE {t} ADD COLUMN context TEXT"]),
+    ]
+
+
+def head_revision() -> str:
+    return revisions("t", 1)[-1][0]
+
+
+def lock_key(t: str) -> int:
+    """Advisory-lock key of a collection (schema changes of one collection serialise on it)."""
+    return zlib.crc32(f"memlab:{t}".encode()) & 0x7FFFFFFF
+
+
+def _table_exists(conn: Any, name: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+
+
+def existing_dims(conn: Any, t: str) -> Optional[int]:
+    """Vector size of an existing memories table ``t`` (None when there is no such table)."""
+    row = conn.execute(
+        "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attname = 'embedding' AND NOT a.attisdropped", (t,)).fetchone()
+    if row is None:
+        return None
+    m = re.match(r"vector\((\d+)\)", row[0] or "")
+    return int(m.group(1)) if m else -1
+
+
+def ensure_extension(conn: Any) -> None:
+    """``CREATE EXTENSION vector`` unless present; typed errors saying how to get it."""
+    import psycopg
+
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (EXTENSION,)).fetchone():
+        return
+    try:
+        conn.execute(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}")
+    except psycopg.errors.InsufficientPrivilege:
+        raise ConfigError(f"The pgvector extension is not enabled in this database and this user may not enable it: "
+                          f"ask an administrator to run `CREATE EXTENSION {EXTENSION};` in it, or use a server "
+                          "started by `memlab pg start DIR`.") from None
+    except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedObject) as exc:
+        raise ConfigError(f"The PostgreSQL server has no pgvector extension ({str(exc).splitlines()[0]}). Install pgvector "
+                          "(https://github.com/pgvector/pgvector, e.g. the postgresql-NN-pgvector package) or run "
+                          "`memlab pg start DIR` (pip install 'memlab[pg]'), which ships PostgreSQL with pgvector.") from None
+
+
+def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[str]) -> dict:
+    """Create or upgrade collection ``t`` in one transaction; returns its meta (key -> value).
+
+    Raises ``ConfigError`` when ``t`` exists with another vector size or embedder, or is not a memlab table.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(t),))
+        ensure_extension(conn)
+        have = existing_dims(conn, t)
+        if have is not None and have != dims:
+            raise ConfigError(
+                f"PostgreSQL table {t!r} already holds {have}-d vectors, but the embedder makes {dims}-d ones. "
+                "Use another vector_store.config.collection_name for this embedder, or configure the embedder the "
+                "table was built with (moving memories between embedders: memlab.migrate.DataMigrator re-embeds).")
+        if _table_exists(conn, t) and not _table_exists(conn, f"{t}_meta"):
+            raise ConfigError(f"PostgreSQL table {t!r} exists but is not a memlab store (no {t}_meta table); "
+                              "choose another vector_store.config.collection_name.")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
+        done = meta.get("schema_version")
+        chain = revisions(t, dims)
+        ids = [rid for rid, _ in chain]
+        if done is not None and done not in ids:
+            raise ConfigError(f"PostgreSQL table {t!r} has schema version {done!r}, newer than this memlab knows "
+                              f"({ids[-1]}); upgrade memlab.")
+        for rid, ddls in chain[(ids.index(done) + 1 if done else 0):]:
+            for ddl in ddls:
+                conn.execute(ddl)
+            conn.execute(f"INSERT INTO {t}_meta VALUES ('schema_version', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (rid,))
+        if "embedder" not in meta:
+            for key, value in (("embedder", embedder), ("dims", str(dims))):
+                conn.execute(f"INSERT INTO {t}_meta VALUES (%s, %s) ON CONFLICT DO NOTHING", (key, value))
+        ensure_index(conn, t, index)
+        meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
+    if meta["embedder"] != embedder:
+        raise ConfigError(
+            f"PostgreSQL table {t!r} was built with embedder {meta['embedder']!r}, but the config asks for "
+            f"{embedder!r}. Vectors of different models are not comparable: configure the original embedder, use "
+            "another collection_name, or migrate the memories (memlab.migrate.DataMigrator re-embeds).")
+    return meta
+
+
+def ensure_index(conn: Any, t: str, index: Optional[str]) -> None:
+    """The approximate index mem0's ``hnsw`` / ``diskann`` flags ask for (created once, inside the schema transaction)."""
+    if index == "hnsw":
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (embedding vector_ip_ops) "
+                     f"WITH {HNSW_OPTIONS}")
+    elif index == "diskann":
+        import psycopg
+
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vectorscale CASCADE")
+        except psycopg.Error:
+            raise ConfigError("diskann=True needs the pgvectorscale extension (`vectorscale`), which this server lacks; "
+                              "install it (https://github.com/timescale/pgvectorscale) or use hnsw=True.") from None
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_diskann ON {t} USING diskann (embedding vector_ip_ops)")

@@ -1,0 +1,127 @@
+"""One write transaction of the PostgreSQL engine (:class:`memlab.store.base.StoreTransaction`).
+
+Everything runs on the transaction's own connection between ``BEGIN`` and ``COMMIT`` (see
+:meth:`PgStore.transaction`). :meth:`PgTransaction.get_row` locks the row (``SELECT ... FOR UPDATE``):
+a second client updating the same memory waits for the first to commit and then reads its result,
+so read-modify-write verbs (update, delete, set_state) never lose an update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Optional
+
+import numpy as np
+
+from memlab.errors import StoreError
+from memlab.store.context import keyword_document
+from memlab.store.table import COLUMNS
+from memlab.store.transaction import CATEGORY_NS
+
+
+def row_sql(t: str, *, vector: bool = False) -> str:
+    """The SELECT list of a memory row (alias ``m``): vid, the columns, categories (by name)[, embedding]."""
+    cats = (f"ARRAY(SELECT c.name FROM {t}_memory_categories mc JOIN {t}_categories c ON c.id = mc.category_id "
+            f"WHERE mc.memory_id = m.id ORDER BY c.name COLLATE \"C\")")
+    cols = ", ".join(f"m.{c}" for c in COLUMNS)
+    return f"m.vid, {cols}, {cats}" + (", m.embedding" if vector else "")
+
+
+def decode(r: tuple, *, vector: bool = False) -> dict:
+    """A row dict from a :func:`row_sql` tuple (``vid`` and, when asked, ``vector`` included)."""
+    row = dict(zip(("vid", *COLUMNS), r))
+    row["metadata"] = row["metadata"] if isinstance(row["metadata"], dict) else {}
+    row["categories"] = list(r[1 + len(COLUMNS)] or [])
+    if vector:
+        row["vector"] = r[2 + len(COLUMNS)]
+    return row
+
+
+class PgTransaction:
+    """Row upserts, category links, history and configs of one PostgreSQL transaction."""
+
+    def __init__(self, store: Any, conn: Any):
+        self.store = store
+        self.conn = conn
+        self.t = store.table_name
+        self.category_catalog: dict[str, dict] = {}  # name -> {id, description, ...} for new categories
+        self.wiped = False
+
+    def get_row(self, memory_id: str) -> Optional[dict]:
+        """The current row, locked until this transaction ends (vector included)."""
+        r = self.conn.execute(f"SELECT {row_sql(self.t, vector=True)} FROM {self.t} m WHERE m.id = %s FOR UPDATE OF m",
+                              (memory_id,)).fetchone()
+        return None if r is None else decode(r, vector=True)
+
+    def put_row(self, row: dict, vector: np.ndarray) -> int:
+        """Insert or replace a memory row (its vid, hence its insertion rank, is kept); returns the vid."""
+        from psycopg.types.json import Jsonb
+
+        vec = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape != (self.store.dims,):
+            raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
+        values = [row.get(c) for c in COLUMNS]
+        values[COLUMNS.index("metadata")] = Jsonb(row.get("metadata") or {})
+        sets = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+        vid = self.conn.execute(
+            f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, embedding) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %b) "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, embedding = excluded.embedding "
+            "RETURNING vid",
+            (*values, self.store.analyzer.analyze(keyword_document(row.get("memory"), row.get("actor_id"))),
+             vec)).fetchone()[0]
+        if row.get("categories") is not None:  # absent = unchanged
+            self.set_categories(row["id"], row["categories"])
+        return int(vid)
+
+    def set_categories(self, memory_id: str, names: Any) -> None:
+        """Replace a memory's category links; unknown names become categories (catalogue or uuid5 ids)."""
+        self.conn.execute(f"DELETE FROM {self.t}_memory_categories WHERE memory_id = %s", (memory_id,))
+        for name in dict.fromkeys(names):
+            cat = self.category_catalog.get(name) or {}
+            self._insert_category({**cat, "name": name})
+            self.conn.execute(
+                f"INSERT INTO {self.t}_memory_categories (memory_id, category_id) "
+                f"SELECT %s, id FROM {self.t}_categories WHERE name = %s ON CONFLICT DO NOTHING", (memory_id, name))
+
+    def _insert_category(self, category: dict) -> bool:
+        cid = category.get("id") or str(uuid.uuid5(CATEGORY_NS, category["name"]))
+        cur = self.conn.execute(
+            f"INSERT INTO {self.t}_categories (id, name, description, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+            (cid, category["name"], category.get("description"), category.get("created_at"), category.get("updated_at")))
+        return cur.rowcount == 1
+
+    def add_history(self, memory_id: str, old_memory: Optional[str], new_memory: Optional[str], event: str,
+                    *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
+                    is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
+                    history_id: Optional[str] = None) -> str:
+        hid = history_id or str(uuid.uuid4())
+        self.conn.execute(
+            f"INSERT INTO {self.t}_history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
+            "is_deleted, actor_id, role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (hid, memory_id, old_memory, new_memory, event, created_at, updated_at, int(bool(is_deleted)),
+             actor_id, role))
+        return hid
+
+    def clear_history(self, memory_id: str) -> None:
+        self.conn.execute(f"DELETE FROM {self.t}_history WHERE memory_id = %s", (memory_id,))
+
+    def ensure_category(self, category: dict) -> bool:
+        """Add a category by name unless one of that name exists; True when added."""
+        return self._insert_category(category)
+
+    def put_config(self, key: str, value: Any, *, created_at: Optional[str] = None,
+                   updated_at: Optional[str] = None) -> None:
+        from psycopg.types.json import Jsonb
+
+        self.conn.execute(
+            f"INSERT INTO {self.t}_configs (key, value, created_at, updated_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, created_at = excluded.created_at, "
+            "updated_at = excluded.updated_at", (key, Jsonb(value), created_at, updated_at))
+
+    def wipe(self) -> None:
+        """Remove every memory, history row and category link (the category catalogue stays)."""
+        for suffix in ("", "_history", "_memory_categories"):
+            self.conn.execute(f"DELETE FROM {self.t}{suffix}")
+        self.wiped = True
