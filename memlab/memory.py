@@ -11,30 +11,27 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from memlab.config_migration import resolve_config
-from memlab.embedders import check_embedder, check_vectors, create_embedder
+from memlab.embedders import check_embedder, create_embedder, embed_checked
 from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
 from memlab.errors import (
     ConfigError,
-    EmbeddingError,
     MemlabError,
     NotFoundError,
     ValidationError,
 )
+from memlab.graph.hooks import attach_relations, graph_scope
 from memlab.pipeline import Engine, add_inferred, add_procedural
 from memlab.search import check_search_flags, ranked_hits
 from memlab.search_settings import SearchSettings
-from memlab.store import now_iso, open_store
 from memlab.store import filters as F
-from memlab.store.context import build_contexts
+from memlab.store import now_iso, open_store
 from memlab.store.keyword import check_mode
-from memlab.store.records import MEMORY_TYPES, insert_records
+from memlab.store.records import MEMORY_TYPES, insert_messages, insert_records
 from memlab.store.rows import (
-    apply_add,
     apply_delete,
     apply_state,
     apply_update,
     item_of,
-    new_row,
 )
 from memlab.store.scoping import merge_scope, read_filter, resolve_limit
 from memlab.validation import (
@@ -53,11 +50,6 @@ V10_WARNING = (
     "Set MemoryConfig(version='v1.1') and read results from response['results']."
 )
 _UNSET: Any = object()  # update(expiration_date=None) clears the date; leaving it out keeps it
-
-
-def _graph_scope(merged: dict) -> dict:
-    """The scope keys of a merged filter dict: relations are scoped like memories, other filters do not apply."""
-    return {k: v for k, v in merged.items() if k in SCOPE_FIELDS and isinstance(v, str)}
 
 
 class Memory:
@@ -136,17 +128,7 @@ class Memory:
 
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
         """Embed texts with the configured embedder, checked (finite, right size) and L2-normalised."""
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.store.dims), dtype=np.float32)
-        try:
-            raw = self.embedder.embed(texts, purpose)
-        except MemlabError:
-            raise
-        except Exception as exc:  # a custom embedder's own failure: typed, nothing written yet
-            raise EmbeddingError(f"Embedder {self.embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc
-        return check_vectors(raw, len(texts), self.store.dims,
-                             str(self.embedder.name))
+        return embed_checked(self.embedder, texts, purpose, self.store.dims)
 
     # ------------------------------------------------------------------ verbs
     def add(self, messages: Any, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
@@ -197,21 +179,10 @@ class Memory:
             result = self._wrap(items)
             if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
                 result["problems"] = list(trace["problems"])
-            return self._with_trace(self._with_graph(result, plan, scope, items), trace, return_trace)
-        items = self._add_raw(msgs, scope, metadata, memory_type, expires)
-        return self._with_trace(self._with_graph(self._wrap(items), plan, scope, items), None, return_trace)
-
-    def _with_graph(self, result, plan, scope: dict, items: list):
-        """Write the graph plan (linked to this call's memories); mem0's add "relations" and problems."""
-        if plan is None:
-            return result
-        written = [(i["id"], i["memory"]) for i in items if i.get("event") in ("ADD", "UPDATE")]
-        relations = self.graph.apply(plan, scope, written)
-        if isinstance(result, dict):  # v1.0 lists cannot carry relations
-            result["relations"] = relations
-            if plan.problems:
-                result["problems"] = result.get("problems", []) + plan.problems
-        return result
+            return self._with_trace(attach_relations(self.graph, result, plan, scope, items), trace, return_trace)
+        items = insert_messages(self.store, self.embed, msgs, scope, metadata, memory_type=memory_type,
+                                expiration_date=expires, context_window=self.search_settings.context_window)
+        return self._with_trace(attach_relations(self.graph, self._wrap(items), plan, scope, items), None, return_trace)
 
     @staticmethod
     def _with_trace(result, trace, wanted: bool):
@@ -221,27 +192,6 @@ class Memory:
             return {"results": result, "trace": trace}
         result["trace"] = trace
         return result
-
-    def _add_raw(self, msgs: list[dict], scope: dict, metadata: dict, memory_type: Optional[str],
-                 expiration_date: Optional[str] = None) -> list[dict]:
-        kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
-        if not kept:
-            return []
-        # the messages of one call form a conversation: each is also indexed with its neighbours
-        contexts = build_contexts(kept, self.search_settings.context_window)
-        windows = list(dict.fromkeys(c for c in contexts if c is not None))  # short calls repeat windows
-        embedded = self.embed([m["content"] for m in kept] + windows)  # one call for texts and windows
-        vectors = embedded[: len(kept)]
-        by_window = dict(zip(windows, embedded[len(kept):]))
-        now = now_iso()
-        rows = [new_row(msg["content"], scope, metadata, now=now, actor_id=msg.get("name"), role=msg["role"],
-                        memory_type=memory_type, expiration_date=expiration_date, context=context,
-                        context_vector=by_window.get(context) if context is not None else None)
-                for msg, context in zip(kept, contexts)]
-        with self.store.transaction() as tx:
-            for row, vec in zip(rows, vectors):
-                apply_add(tx, row, vec)
-        return [{**item_of(r), "event": "ADD"} for r in rows]
 
     def add_records(self, records: Sequence[dict], *, batch_size: int = 512, history: bool = True,
                     on_conflict: str = "error", in_transaction: Any = None,
@@ -296,7 +246,7 @@ class Memory:
         merged, node = read_filter(self.store, user_id, agent_id, run_id, filters, all_scopes, show_expired)
         limit = resolve_limit(limit, top_k)
         rows = self.store.select(node, limit=limit)
-        relations = self.graph.get_all(_graph_scope(merged), limit) if self.graph is not None else None
+        relations = self.graph.get_all(graph_scope(merged), limit) if self.graph is not None else None
         return self._wrap([item_of(r) for r in rows], relations)
 
     def search(self, query: str, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
@@ -335,11 +285,11 @@ class Memory:
             raise ConfigError("search(graph=True) needs a graph store: add {'graph_store': {'provider': 'kuzu'}} "
                               "to the config (pip install 'memlab[graph]').")
         qvec = self.embed([query], purpose="search")[0]
-        relations = self.graph.search(query, _graph_scope(merged), limit) if self.graph is not None else None
+        relations = self.graph.search(query, graph_scope(merged), limit) if self.graph is not None else None
         if graph:
             from memlab.graph.retrieval import graph_fused_search
 
-            hits = graph_fused_search(self, query, qvec, node, _graph_scope(merged), limit, threshold, mode)
+            hits = graph_fused_search(self, query, qvec, node, graph_scope(merged), limit, threshold, mode)
             return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
         hits = ranked_hits(self.store, self.search_settings, query, qvec, node, mode=mode, limit=limit,
                            threshold=threshold, rerank=rerank, explain=explain)
@@ -402,9 +352,9 @@ class Memory:
                 if current is not None and current["state"] == MemoryState.ACTIVE.value:
                     apply_delete(tx, current, now)
         if self.graph is not None and set(merged) <= set(SCOPE_FIELDS):
-            self.graph.delete_all(_graph_scope(merged))  # a whole scope: its graph goes
+            self.graph.delete_all(graph_scope(merged))  # a whole scope: its graph goes
         elif self.graph is not None:  # a filtered subset: unlink those memories only
-            self.graph.forget(set(ids), _graph_scope(merged))
+            self.graph.forget(set(ids), graph_scope(merged))
         return {"message": "Memories deleted successfully!"}
 
     def set_state(self, memory_id: str, state: str) -> dict:

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from memlab.config import MemoryConfig, parse_config_text
 from memlab.config_migration import blocks as B
+from memlab.config_migration import optional_blocks as O
 from memlab.config_migration import tables as T
 from memlab.errors import ConfigError
 
@@ -279,8 +280,8 @@ def migrate_config(old: Any, *, keep_version: bool = False) -> ConfigMigration:
     embedder, dims = B.embedder(data.get("embedder"), rep)
     llm = B.llm(data.get("llm"), "llm", rep)
     vector_store = B.vector_store(data.get("vector_store"), rep)
-    graph = B.graph_store(data.get("graph_store"), rep)
-    reranker = B.reranker(data.get("reranker"), rep)
+    graph = O.graph_store(data.get("graph_store"), rep)
+    reranker = O.reranker(data.get("reranker"), rep)
     for key, value in (("embedder", embedder), ("llm", llm), ("vector_store", vector_store),
                        ("graph_store", graph), ("reranker", reranker)):
         if value is not None:

@@ -6,7 +6,7 @@ provider name is a config error at construction, not a surprise at run time.
 
 from __future__ import annotations
 
-from memlab.embedders.base import Embedder, check_embedder, check_vectors
+from memlab.embedders.base import Embedder, check_embedder, check_vectors, embed_checked
 from memlab.errors import ConfigError
 
 
@@ -38,4 +38,4 @@ def _create(provider: str, config: dict) -> Embedder:
     raise ConfigError(f"Unknown embedder provider {provider!r}; allowed: minilm, hash, openai.")
 
 
-__all__ = ["check_embedder", "Embedder", "check_vectors", "create_embedder"]
+__all__ = ["check_embedder", "embed_checked", "Embedder", "check_vectors", "create_embedder"]

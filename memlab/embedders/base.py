@@ -6,7 +6,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from memlab.errors import ConfigError, EmbeddingError
+from memlab.errors import ConfigError, EmbeddingError, MemlabError
 
 
 @runtime_checkable
@@ -74,3 +74,20 @@ def check_embedder(embedder: Any) -> int:
     if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
         raise ConfigError(f"embedder.dims must be a positive integer, got {dims!r}.")
     return int(dims)
+
+
+def embed_checked(embedder: Any, texts: Sequence[str], purpose: str, dims: int) -> np.ndarray:
+    """``embedder.embed(texts, purpose)``, checked (finite, ``dims`` wide) and L2-normalised.
+
+    A custom embedder's own exception becomes an :class:`EmbeddingError` (nothing is written yet).
+    """
+    texts = list(texts)
+    if not texts:
+        return np.zeros((0, dims), dtype=np.float32)
+    try:
+        raw = embedder.embed(texts, purpose)
+    except MemlabError:
+        raise
+    except Exception as exc:
+        raise EmbeddingError(f"Embedder {embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc
+    return check_vectors(raw, len(texts), dims, str(embedder.name))

@@ -9,7 +9,8 @@ import numpy as np
 
 from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
 from memlab.errors import ValidationError
-from memlab.store.rows import text_hash
+from memlab.store.context import build_contexts
+from memlab.store.rows import apply_add, item_of, new_row, text_hash
 from memlab.store.sqlite import now_iso
 from memlab.validation import (
     MISSING_SCOPE,
@@ -125,3 +126,30 @@ def insert_records(store: Any, embed: Callable[[Sequence[str]], np.ndarray], rec
         if in_transaction is not None:
             in_transaction(tx, written)
     return written
+
+
+def insert_messages(store: Any, embed: Callable[[Sequence[str]], np.ndarray], msgs: list[dict], scope: dict,
+                    metadata: dict, *, memory_type: Optional[str] = None, expiration_date: Optional[str] = None,
+                    context_window: int = 2) -> list[dict]:
+    """``add(infer=False)``: one memory per non-system message, in one transaction; the ADD items.
+
+    The messages of one call form a conversation: each memory is also indexed with its neighbours
+    (``context_window`` messages before and after; see memlab.store.context).
+    """
+    kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
+    if not kept:
+        return []
+    contexts = build_contexts(kept, context_window)
+    windows = list(dict.fromkeys(c for c in contexts if c is not None))  # short calls repeat windows
+    embedded = embed([m["content"] for m in kept] + windows)  # one call for texts and windows
+    vectors = embedded[: len(kept)]
+    by_window = dict(zip(windows, embedded[len(kept):]))
+    now = now_iso()
+    rows = [new_row(msg["content"], scope, metadata, now=now, actor_id=msg.get("name"), role=msg["role"],
+                    memory_type=memory_type, expiration_date=expiration_date, context=context,
+                    context_vector=by_window.get(context) if context is not None else None)
+            for msg, context in zip(kept, contexts)]
+    with store.transaction() as tx:
+        for row, vec in zip(rows, vectors):
+            apply_add(tx, row, vec)
+    return [{**item_of(r), "event": "ADD"} for r in rows]
