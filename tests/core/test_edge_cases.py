@@ -162,3 +162,12 @@ def test_sweep_micro_precision_is_undefined_when_nothing_is_returned():
         for col in ("micro_precision", "micro_recall", "empty_rate_answerable", "precision", "ndcg", "mrr"):
             assert sweep.loc[t, col] == pytest.approx(direct[col], nan_ok=True), (t, col)
     assert math.isnan(sweep.loc[0.95, "micro_precision"]) and sweep.loc[0.9, "micro_precision"] == 0.0
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_a_scope_without_memories_finds_nothing_of_other_scopes(mode):
+    m = Memory(HASH)
+    m.add("green tea", user_id="someone", infer=False)
+    assert m.search("green tea", user_id="nobody", mode=mode)["results"] == []
+    assert m.search("green tea", user_id="someone", filters={"i": 5}, mode=mode)["results"] == []
+    m.close()
