@@ -134,6 +134,9 @@ def main() -> None:
 
         dense_t = per_query(lambda q, node, text: store.search(q, node, 10))
         fusion_t = per_query(lambda q, node, text: store.search(q, node, 10, mode="fusion", text=text))
+        # first pass: each scope's first keyword search since the last write (no per-scope cache yet)
+        results["scoped_default_cold_p50_ms"] = round(statistics.median(fusion_t) * 1e3, 3)
+        results["default_cold_vs_dense"] = round(statistics.median(fusion_t) / statistics.median(dense_t), 2)
         dense_t = [min(a, b) for a, b in zip(dense_t, per_query(lambda q, node, text: store.search(q, node, 10)))]
         fusion_t = [min(a, b) for a, b in zip(fusion_t, per_query(
             lambda q, node, text: store.search(q, node, 10, mode="fusion", text=text)))]
@@ -151,7 +154,8 @@ def main() -> None:
         results["default_end_to_end_p50_ms"] = round(statistics.median(plain) * 1e3, 3)
         results["reranked_end_to_end_p50_ms"] = round(statistics.median(reranked) * 1e3, 3)
         print(f"scoped search p50 (engine): dense {results['scoped_dense_p50_ms']} ms | default fusion "
-              f"{results['scoped_default_p50_ms']} ms ({results['default_vs_dense']}x) | end to end m.search "
+              f"{results['scoped_default_p50_ms']} ms ({results['default_vs_dense']}x; first search of a scope {results['scoped_default_cold_p50_ms']} ms, "
+              f"{results['default_cold_vs_dense']}x) | end to end m.search "
               f"{results['default_end_to_end_p50_ms']} ms, + features rerank {results['reranked_end_to_end_p50_ms']} ms",
               flush=True)
         m.close()

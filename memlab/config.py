@@ -109,8 +109,8 @@ class SearchStackSettings(BaseModel):
         "indexed as its context (0: no context)."
     )
     fusion_weights: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 1.0, "dense_context": 1.0, "keyword": 1.0, "keyword_context": 1.0,
-                                 "speaker": 1.5},
+        default_factory=lambda: {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "keyword_context": 1.0,
+                                 "speaker": 2.0},
         description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker).",
     )
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")

@@ -30,6 +30,8 @@ from memlab.store.analyzer import Analyzer, default_analyzer
 
 SEARCH_MODES = ("dense", "hybrid", "keyword", "fusion")
 K1, B, EPSILON = 1.5, 0.75, 0.25
+# term occurrences the per-scope cache of the forward BM25 path may hold (~24 bytes each: ~24 MB)
+SCOPE_CACHE_OCCURRENCES = 1_000_000
 _TOKEN = re.compile(r"\w+")
 
 
@@ -65,6 +67,10 @@ class KeywordIndex:
         self.doc_len = np.zeros(capacity, dtype=np.float64)
         # mean idf of a subset's vocabulary, by subset; valid until the next write
         self._mean_idf_cache: dict[tuple[int, bytes], float] = {}
+        # a small subset's concatenated term lists (terms, row of each, tfs), by subset; valid until
+        # the next write, so repeated searches of one user's scope skip gathering them
+        self._scope_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._scope_cached = 0  # term occurrences held by _scope_cache
 
     @classmethod
     def build(cls, texts: Iterable[Optional[str]], analyzer: Optional[Analyzer] = None,
@@ -79,6 +85,8 @@ class KeywordIndex:
     def set(self, pos: int, text: Optional[str]) -> None:
         """Index ``text`` at ``pos``, replacing whatever that position held."""
         self._mean_idf_cache.clear()
+        self._scope_cache.clear()
+        self._scope_cached = 0
         old = self.doc_terms[pos] if pos < len(self.doc_terms) else None
         if old is not None:
             for tid in old.tolist():
@@ -130,18 +138,28 @@ class KeywordIndex:
             terms = self.doc_terms
             parts = [terms[p] for p in allowed.tolist() if terms[p] is not None]
             all_terms = np.concatenate(parts) if parts else None
-        df = np.bincount(all_terms) if all_terms is not None and len(all_terms) else np.zeros(0, dtype=np.int64)
-        df = df[df > 0].astype(np.float64)
+        if all_terms is None or not len(all_terms):
+            df = np.zeros(0)
+        elif len(all_terms) * 8 < len(self.postings):
+            # a small scope in a large vocabulary: sorting its few terms beats a vocabulary-sized
+            # bincount (same document frequencies, same ascending term order, so the same mean)
+            df = np.unique(all_terms, return_counts=True)[1].astype(np.float64)
+        else:
+            df = np.bincount(all_terms)
+            df = df[df > 0].astype(np.float64)
         n = float(len(allowed))
         mean = float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
-        if len(self._mean_idf_cache) >= 256:
-            self._mean_idf_cache.clear()
+        if len(self._mean_idf_cache) >= 4096:  # oldest subset out first
+            self._mean_idf_cache.pop(next(iter(self._mean_idf_cache)))
         self._mean_idf_cache[key] = mean
         return mean
 
-    def _score_forward(self, query_terms: list[str], allowed: np.ndarray,
-                       avgdl: float) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
+    def _scope_terms(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(term ids, row index into ``allowed``, tfs) of every term occurrence of the allowed rows."""
+        key = (len(allowed), hashlib.blake2b(allowed.tobytes(), digest_size=16).digest())
+        cached = self._scope_cache.get(key)
+        if cached is not None:
+            return cached
         positions = allowed.tolist()
         doc_terms, doc_tfs = self.doc_terms, self.doc_tfs  # every indexed position holds arrays
         parts = [doc_terms[p] for p in positions]
@@ -149,29 +167,37 @@ class KeywordIndex:
         rows = np.repeat(np.arange(len(positions)), np.fromiter(map(len, parts), dtype=np.int64,
                                                                   count=len(parts)))
         tfs = np.concatenate([doc_tfs[p] for p in positions])
+        # bounded by term occurrences (~24 bytes each), oldest scope out first
+        self._scope_cached += len(terms)
+        while self._scope_cache and self._scope_cached > SCOPE_CACHE_OCCURRENCES:
+            self._scope_cached -= len(self._scope_cache.pop(next(iter(self._scope_cache)))[0])
+        self._scope_cache[key] = (terms, rows, tfs)
+        return terms, rows, tfs
+
+    def _score_forward(self, query_terms: list[str], allowed: np.ndarray,
+                       avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
+        terms, rows, tfs = self._scope_terms(allowed)
         n_docs = len(allowed)
         k1, b = self.k1, self.b
         known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
-        all_terms = terms
-        sel = np.isin(terms, np.asarray(known, dtype=np.int64))  # keep only query-term occurrences
-        terms, rows, tfs = terms[sel], rows[sel], tfs[sel]
-        # the BM25 term-frequency part of every occurrence at once (same operations as score())
-        norm = k1 * (1 - b + b * self.doc_len[allowed[rows]] / avgdl)
-        tf_part = tfs * (k1 + 1) / (tfs + norm)
         per_term = {}
         eps = None
         for tid in known:
-            hit = terms == tid
-            r = rows[hit]
-            df = len(r)
+            hit = np.flatnonzero(terms == tid)
+            df = len(hit)
             if df == 0:
                 continue
+            r = rows[hit]
             idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
             if idf < 0:
                 if eps is None:
-                    eps = EPSILON * self._mean_idf(allowed, all_terms)
+                    eps = EPSILON * self._mean_idf(allowed, terms)
                 idf = eps
-            per_term[tid] = (r, idf * tf_part[hit])
+            # the BM25 term-frequency part of every occurrence at once (same operations as score())
+            tf = tfs[hit]
+            norm = k1 * (1 - b + b * self.doc_len[allowed[r]] / avgdl)
+            per_term[tid] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
         if not per_term:
             return np.empty(0, dtype=np.int64), np.empty(0)
         scores = np.zeros(n_docs)

@@ -97,3 +97,31 @@ def test_small_scope_in_a_big_store_scores_exactly_like_rank_bm25():
         want = np.asarray(ref.get_scores(a.analyze(q)))
         np.testing.assert_array_equal(got[want != 0] if len(pos) else got, want[want != 0] if len(pos) else want)
         assert set((pos - len(others)).tolist()) == set(np.flatnonzero(want != 0).tolist())
+
+
+def test_scope_cache_is_dropped_by_a_write():
+    """The scope-sized path caches a scope's term lists; a write to any row must invalidate them,
+    so a repeated search sees the new text and still equals rank_bm25 exactly."""
+    a = Analyzer()
+    mine = ["the dog chews shoes", "dog dog walk", "shoes and socks", "walk the dog daily"]
+    others = [f"dog walk shoes number {i}" for i in range(400)]
+    index = KeywordIndex.build(others + mine, analyzer=a, k1=0.9, b=0.4)
+    allowed = np.arange(len(others), len(others) + len(mine))
+    mask = np.zeros(len(others) + len(mine), dtype=bool)
+    mask[allowed] = True
+
+    def check(texts):
+        ref = BM25Okapi([a.analyze(t) for t in texts], k1=0.9, b=0.4)
+        pos, scores = index.score("dog shoes", allowed, mask)
+        got = np.zeros(len(texts))
+        got[pos - len(others)] = scores
+        want = np.asarray(ref.get_scores(a.analyze("dog shoes")))
+        np.testing.assert_array_equal(got, np.where(want != 0, want, 0.0))
+
+    check(mine)
+    check(mine)  # served from the scope cache: same numbers
+    assert index._scope_cache
+    mine[2] = "shoes shoes dog"
+    index.set(len(others) + 2, mine[2])
+    assert not index._scope_cache
+    check(mine)
