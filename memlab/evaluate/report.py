@@ -80,7 +80,7 @@ class EvaluationReport:
             "by_category.png": plots.category_bars(self.by_category),
         }
         for name, fig in figures.items():
-            fig.savefig(out / name, dpi=110)
+            fig.savefig(out / name, dpi=200, bbox_inches="tight")  # crisp when zoomed or on HiDPI
             written.append(out / name)
         (out / "summary.md").write_text(self.summary() + "\n", encoding="utf-8")
         written.append(out / "summary.md")
