@@ -326,5 +326,5 @@ def run_sqlite_checks(doc: StoreChecks) -> bool:
 
 
 def _as_int(value):
-    """store_meta keeps values as text; report a numeric ``seq`` as a number (JSON readers compare it)."""
+    """store_meta keeps values as text; report a numeric ``seq`` as a number (for JSON readers)."""
     return int(value) if isinstance(value, str) and value.isdigit() else value

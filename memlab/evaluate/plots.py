@@ -8,12 +8,11 @@ screens without any ``%config``. Legends sit outside the axes, never over bars o
 
 from __future__ import annotations
 
+import struct
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import struct
-
 from matplotlib.figure import Figure
 
 from memlab.errors import ValidationError
