@@ -65,6 +65,14 @@ _ERROR_OUTPUTS = """() => {
 }"""
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when pytest dies (killed by a timeout, Ctrl-C twice): no orphans."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,7 +115,8 @@ class LabServer:
         if hasattr(os, "getuid") and os.getuid() == 0:
             cmd.append("--allow-root")
         self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self.log.open("wb"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
