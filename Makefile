@@ -49,8 +49,9 @@ TARGETS ?=
 mutate: setup
 	OMP_NUM_THREADS=1 $(PY) tools/mutate.py --json reports/mutation.json $(TARGETS)
 
+# --allow-root only when run as root (common in containers), where Jupyter refuses to start otherwise.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

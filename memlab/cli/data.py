@@ -41,7 +41,9 @@ def register(sub) -> None:
                         "jsonl: memlab export (.jsonl or .parquet).")
     p.add_argument("path", help="The source: a folder or file, as KIND says.")
     p.add_argument("--store", required=True, help="Target store directory (created if missing).")
-    p.add_argument("--embedder", choices=["minilm", "hash"], default=None, help="Embedder of a NEW store (default minilm).")
+    p.add_argument("--embedder", choices=["minilm", "hash"], default=None,
+                   help="Embedder of a NEW store (default: a jsonl export's own embedder, "
+                        "else minilm); an existing store keeps its own and must match.")
     p.add_argument("--on-conflict", choices=["error", "skip", "replace"], default="error",
                    help="What to do with ids already in the store (default error: nothing is written).")
     p.add_argument("--collection", default=None, help="mem0 collection name (file stem) if the folder has several.")

@@ -40,7 +40,7 @@ def side_rows(hits: list[dict], keys: list[str], other_rank: dict, other_score: 
         else:
             status = "same"
         rows.append({"rank": i + 1, "memory": hit["memory"], "id": hit["id"], "score": hit.get("score"),
-                     "other_rank": other_rank.get(key), "status": status})
+                     "other_rank": other_rank.get(key), "other_score": other_score.get(key), "status": status})
     return rows
 
 
@@ -50,6 +50,13 @@ def _score_moved(a: Optional[float], b: Optional[float], tol: float = 1e-6) -> b
     return abs(a - b) > tol
 
 
+def _moved_note(row: dict) -> str:
+    """Why a row on both sides is marked: its rank moved ("was #3"), or only its score did."""
+    if row.get("other_rank") and row["other_rank"] != row["rank"]:
+        return f"was #{row['other_rank']}"
+    return f"score was {_fmt(row.get('other_score'))}"
+
+
 def column_html(title: str, rows: list[dict], only_word: str, only_color: str) -> str:
     """One column (before or after) as an HTML table, gains/losses highlighted."""
     cells = [f"<tr><th colspan='3' style='text-align:left'>{html.escape(title)}</th></tr>"]
@@ -57,8 +64,7 @@ def column_html(title: str, rows: list[dict], only_word: str, only_color: str) -
         cells.append("<tr><td colspan='3'><i>no results</i></td></tr>")
     for r in rows:
         color = {"only": only_color, "moved": MOVED}.get(r["status"], "transparent")
-        note = only_word if r["status"] == "only" else (
-            f"was #{r['other_rank']}" if r["status"] == "moved" and r["other_rank"] else "")
+        note = only_word if r["status"] == "only" else _moved_note(r) if r["status"] == "moved" else ""
         cells.append(
             f"<tr style='background:{color}'><td>{r['rank']}</td><td>{html.escape(r['memory'])}"
             f"{' <small>(' + html.escape(note) + ')</small>' if note else ''}</td>"

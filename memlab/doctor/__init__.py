@@ -44,6 +44,11 @@ def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorRe
         StoreError: ``path`` is not a store directory (no ``memlab.db``).
     """
     db = Path(path) / DB_NAME
+    if not Path(path).exists():
+        raise StoreError(f"{str(path)!r} does not exist: give the directory of a memlab store "
+                         f"(the folder passed as Memory(path=...), holding {DB_NAME}).")
+    if not Path(path).is_dir():
+        raise StoreError(f"{str(path)!r} is a file, not a store directory: give the folder that holds {DB_NAME}.")
     if not db.is_file():
         raise StoreError(f"{str(path)!r} is not a memlab store: {DB_NAME} not found in it.")
     report = DoctorReport(str(path), repair)

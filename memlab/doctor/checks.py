@@ -180,7 +180,7 @@ class StoreChecks:
                 bad_hash.append(mid)
         hist = self.conn.execute("SELECT count(*) FROM history").fetchone()[0]
         self.report.stats.update(rows=n, active=active, history=hist, dims=dims,
-                                 embedder=self.meta.get("embedder"), seq=self.meta.get("seq"))
+                                 embedder=self.meta.get("embedder"), seq=_as_int(self.meta.get("seq")))
         self._vectors(unusable, unnormalised)
         if bad_meta or bad_state:
             self.add("rows", "error", f"{len(bad_meta)} row(s) with unreadable metadata, {len(bad_state)} with an "
@@ -323,3 +323,8 @@ def run_sqlite_checks(doc: StoreChecks) -> bool:
         return False
     doc.rows()
     return doc.can_open and not any(f.status == "error" and f.check in ("vectors", "meta", "rows") for f in doc.report.findings)
+
+
+def _as_int(value):
+    """store_meta keeps values as text; report a numeric ``seq`` as a number (for JSON readers)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value

@@ -105,12 +105,12 @@ class DataMigrator:
 
         ``max_batches`` stops early (as an interruption would); run again to continue.
         """
-        from tqdm.auto import tqdm
+        from memlab.progress import progress_bar
 
         records = self.records(user_id=user_id, agent_id=agent_id, run_id=run_id, scopes=scopes, filters=filters)
         start = self._load_checkpoint(records)
         result = MigrationResult(resumed_from=start, total=len(records))
-        bar = tqdm(total=len(records), initial=start, disable=not self.progress, desc="migrating", unit="mem")
+        bar = progress_bar(total=len(records), initial=start, enabled=self.progress, desc="migrating", unit="mem")
         try:
             for offset in range(start, len(records), self.batch_size):
                 if max_batches is not None and result.batches >= max_batches:

@@ -130,41 +130,64 @@ class CompareModel:
         if self.comparison is None:
             return "Type a query or pick one, then press Compare."
         c = self.comparison.results[0].changes
+        # a query without user_id/agent_id/run_id searches every scope: say so, it surprises people
+        everyone = " · no user_id: searched all users" if not self.current_query().scope else ""
         return (f"overlap@{self.k} {c['overlap_at_k']:.2f} · Jaccard {c['jaccard']:.2f} · "
                 f"+{len(c['gained_keys'])} gained · −{len(c['lost_keys'])} lost"
-                + (" · top-1 changed" if c["top1_changed"] else ""))
+                + (" · top-1 changed" if c["top1_changed"] else "") + everyone)
 
     def close(self) -> None:
         for side in self._sides:
             side.close()
 
 
+TYPED = ""  # the picker's "(type a query)" entry (None would leave the dropdown blank)
+
+
 class CompareWidget:
-    """The ipywidgets view of a :class:`CompareModel` (display it, or its ``.box``, in a notebook)."""
+    """The ipywidgets view of a :class:`CompareModel` (display it, or its ``.box``, in a notebook).
+
+    Picking a dataset query runs it; so does pressing Enter in the query or user_id box, or Compare.
+    """
 
     def __init__(self, model: CompareModel):
         import ipywidgets as w
 
         self.model = model
-        options = [("(type a query)", None)] + [(f"{q.query_id}: {q.text}", q.query_id) for q in model.dataset]
-        self.picker = w.Dropdown(options=options, value=None, description="Dataset")
-        self.query_box = w.Text(value=model.query_text, placeholder="Ask something...", description="Query")
-        self.user_box = w.Text(value=model.scope.get("user_id", ""), placeholder="optional", description="user_id")
+        options = [("(type a query)", TYPED)] + [(f"{q.query_id}: {q.text}", q.query_id) for q in model.dataset]
+        self.picker = w.Dropdown(options=options, value=model.selected or TYPED, description="Dataset",
+                                 layout=w.Layout(width="min(100%, 640px)"))
+        # continuous_update=False: the value is sent (and observed) on Enter or when the box loses focus
+        self.query_box = w.Text(value=model.query_text, placeholder="Ask something...", description="Query",
+                                continuous_update=False, layout=w.Layout(flex="1 1 auto", min_width="240px"))
+        self.user_box = w.Text(value=model.scope.get("user_id", ""), placeholder="empty = all users",
+                               description="user_id", continuous_update=False,
+                               layout=w.Layout(width="220px"))
         self.run_button = w.Button(description="Compare", button_style="primary")
         self.status = w.HTML()
         self.columns = w.HTML()
         self.answer_panel = w.HTML()
+        self._syncing = False  # set while the view writes its own inputs, so observers do not re-run
         self.picker.observe(self._on_pick, names="value")
+        self.query_box.observe(self._on_submit, names="value")
+        self.user_box.observe(self._on_submit, names="value")
         self.run_button.on_click(self._on_run)
-        self.box = w.VBox([self.picker, w.HBox([self.query_box, self.user_box, self.run_button]),
+        self.box = w.VBox([self.picker,
+                           w.HBox([self.query_box, self.user_box, self.run_button], layout=w.Layout(width="100%")),
                            self.status, self.columns, self.answer_panel])
         self.refresh()
 
     def _on_pick(self, change) -> None:
-        self.model.choose(change["new"])
-        if change["new"] is not None:
-            self.query_box.value = self.model.query_text
-            self.user_box.value = self.model.scope.get("user_id", "")
+        if self._syncing:
+            return
+        picked = change["new"] or None
+        self.model.choose(picked)
+        if picked is not None:
+            self._sync_inputs()
+            self._on_run()
+
+    def _on_submit(self, _change) -> None:
+        if not self._syncing:
             self._on_run()
 
     def _on_run(self, *_args) -> None:
@@ -172,7 +195,17 @@ class CompareWidget:
         scope["user_id"] = self.user_box.value.strip() or None
         self.model.set_query(self.query_box.value, **scope)
         self.model.run()
+        self._sync_inputs()  # a typed query clears the pick: the dropdown must not show a stale one
         self.refresh()
+
+    def _sync_inputs(self) -> None:
+        self._syncing = True
+        try:
+            self.picker.value = self.model.selected or TYPED
+            self.query_box.value = self.model.query_text
+            self.user_box.value = self.model.scope.get("user_id", "")
+        finally:
+            self._syncing = False
 
     def refresh(self) -> None:
         """Redraw every panel from the model."""

@@ -144,7 +144,9 @@ class ConfigMigrationWidget:
         for i, title in enumerate(("Migrated config", "Changes", "Warnings", "Diff")):
             self.tabs.set_title(i, title)
         self.save_path = w.Text(value="memlab_config.json", description="Save as")
-        self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False)
+        # A Checkbox is 300 px wide by default, which pushed the Save button far right: size it to its label.
+        self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False,
+                                    layout=w.Layout(width="auto", margin="0 12px"))
         self.save_button = w.Button(description="Save")
         self.save_status = w.HTML()
         self.migrate_button.on_click(self._on_migrate)
@@ -162,6 +164,7 @@ class ConfigMigrationWidget:
 
     def _on_migrate(self, *_args: Any) -> None:
         self.session.migrate_text(self.input.value)
+        self.save_status.value = ""  # a save message belongs to the previous migration
         self.refresh()
 
     def _on_upload(self, change: dict) -> None:
@@ -171,6 +174,7 @@ class ConfigMigrationWidget:
         item = files[0]  # ipywidgets 8: a tuple of {"name", "content", ...}
         self.session.migrate_upload(item["name"], item["content"])
         self.input.value = self.session.text
+        self.save_status.value = ""
         self.refresh()
 
     def _on_save(self, *_args: Any) -> None:
@@ -192,6 +196,8 @@ class ConfigMigrationWidget:
                                     if s.warnings else "<i>No warnings.</i>")
         self.diff_view.value = _pre(s.diff()) if s.diff() else "<i>No differences.</i>"
         self.save_button.disabled = not s.ok
+        # Without a migration the tabs would be an empty bordered box: hide them (the status says why).
+        self.tabs.layout.display = None if s.ok else "none"
 
     def _repr_mimebundle_(self, **kwargs: Any):
         return self.box._repr_mimebundle_(**kwargs)

@@ -19,6 +19,7 @@ from memlab.evaluate.metrics import aggregate, cut, evaluate_run, rank_run
 from memlab.evaluate.sweep import recommend_threshold, sweep_thresholds
 
 ALL = "all"
+DPI = 96  # CSS pixels per inch: the plot is drawn at 2 * DPI and shown at DPI, so it stays sharp on HiDPI
 
 
 class ThresholdExplorerModel:
@@ -33,6 +34,7 @@ class ThresholdExplorerModel:
     def __init__(self, dataset: Dataset, runs: dict, *, threshold: float = 0.3, k: int = 5, beta: float = 1.0):
         if not runs:
             raise ValidationError("ThresholdExplorerModel needs at least one run ({label: run DataFrame}).")
+        self._listeners: list = []  # callbacks(name) run after a setting changes (the view syncs itself)
         self.dataset = dataset
         self.runs = {label: rank_run(run) for label, run in runs.items()}
         self.beta = beta
@@ -60,6 +62,17 @@ class ThresholdExplorerModel:
                 memory.close()
         return cls(dataset, runs, **kwargs)
 
+    def observe(self, callback) -> None:
+        """Call ``callback(name)`` after ``threshold``, ``k``, ``embedder`` or ``category`` is set.
+
+        The widget uses it so that ``model.threshold = 0.5`` in a later cell moves its slider.
+        """
+        self._listeners.append(callback)
+
+    def _notify(self, name: str) -> None:
+        for callback in list(self._listeners):
+            callback(name)
+
     # ------------------------------------------------------------------ settings
     @property
     def embedders(self) -> list:
@@ -79,6 +92,7 @@ class ThresholdExplorerModel:
         if value not in self.runs:
             raise ValidationError(f"unknown embedder {value!r}; choose one of {', '.join(self.runs)}.")
         self._embedder = value
+        self._notify("embedder")
 
     @property
     def category(self) -> Any:
@@ -89,6 +103,7 @@ class ThresholdExplorerModel:
         if value not in self.categories:
             raise ValidationError(f"unknown category {value!r}; choose one of {self.categories}.")
         self._category = value
+        self._notify("category")
 
     @property
     def k(self) -> int:
@@ -99,6 +114,7 @@ class ThresholdExplorerModel:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValidationError(f"k must be a positive integer, got {value!r}.")
         self._k = value
+        self._notify("k")
 
     @property
     def threshold(self) -> float:
@@ -114,6 +130,7 @@ class ThresholdExplorerModel:
             raise ValidationError("threshold must not be NaN.")
         self.previous_threshold = getattr(self, "_threshold", value)
         self._threshold = value
+        self._notify("threshold")
 
     def score_range(self) -> tuple:
         """(min, max) score over all runs (slider bounds)."""
@@ -189,8 +206,31 @@ class ThresholdExplorerModel:
 
         fig = metrics_vs_threshold(self.sweep(), self.recommendation(),
                                    title=f"{self._embedder} · category {self._category} · k={self._k}")
-        fig.axes[0].axvline(self._threshold, color="black", linewidth=1.2, label="current")
+        from memlab.evaluate.plots import legend_outside
+
+        fig.axes[0].axvline(self._threshold, color="black", linewidth=1.2, label=f"current {self._threshold:.2f}")
+        legend_outside(fig.axes[0])  # again, so the legend lists the current threshold too
         return fig
+
+    def metrics_text(self) -> str:
+        """The metrics line as plain text; undefined metrics (no answerable query here) say why."""
+        m = self.metrics()
+        if self._queries()["answerable"].astype(bool).sum() == 0:
+            return (f"no answerable queries in category {self._category!r}: precision, recall, F1 and hit are "
+                    f"undefined here (n/a); unanswerable queries left empty "
+                    f"{_pct(m['empty_rate_unanswerable'])} · {m['mean_results']:.2f} results/query")
+        return (f"precision {_num(m['precision'])} · recall {_num(m['recall'])} · F1 {_num(m['f1'])} · "
+                f"hit {_num(m['hit'])} · answerable empty {_pct(m['empty_rate_answerable'])} · "
+                f"unanswerable empty {_pct(m['empty_rate_unanswerable'])} · {m['mean_results']:.2f} results/query")
+
+
+
+def _num(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.3f}"
+
+
+def _pct(x: float) -> str:
+    return "n/a (none in this category)" if pd.isna(x) else f"{x:.1%}"
 
 
 class ThresholdExplorer:
@@ -216,45 +256,88 @@ class ThresholdExplorer:
         self.embedder = W.Dropdown(options=model.embedders, value=model.embedder, description="embedder")
         self.category = W.Dropdown(options=model.categories, value=model.category, description="category")
         self.metrics_html = W.HTML()
-        self.plot = W.Image(format="png")  # PNG bytes: shows in any frontend, whatever the matplotlib backend
-        self.table = W.Output()
+        # PNG bytes: shows in any frontend, whatever the matplotlib backend; drawn at 2x and shown at 1x (crisp)
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self.table = W.HTML()  # plain HTML (not an Output): testable without a kernel, never holds stale rows
+        self._syncing = False  # set while the view writes its own controls from the model
         for w in (self.threshold, self.k, self.embedder, self.category):
             w.observe(self._on_change, names="value")
+        model.observe(self._on_model_change)
         self.widget = W.VBox([W.HBox([self.threshold, self.k]), W.HBox([self.embedder, self.category]),
                               self.metrics_html, self.plot, self.table])
         self.refresh()
 
     def _on_change(self, change) -> None:
-        self.model.embedder = self.embedder.value
-        self.model.category = self.category.value
-        self.model.k = int(self.k.value)
-        if change["owner"] is self.threshold:
-            self.model.threshold = self.threshold.value
-        self.refresh(show_changes=change["owner"] is self.threshold)
+        if self._syncing:
+            return
+        self._syncing = True  # the model notifies us back; the controls already show these values
+        try:
+            self.model.embedder = self.embedder.value
+            self.model.category = self.category.value
+            self.model.k = int(self.k.value)
+            if change["owner"] is self.threshold:
+                self.model.threshold = self.threshold.value
+        finally:
+            self._syncing = False
+        self.refresh()
 
-    def refresh(self, show_changes: bool = False) -> None:
-        m = self.model.metrics()
-        rec = self.model.recommendation()
-        self.metrics_html.value = (
-            f"<b>precision</b> {m['precision']:.3f} · <b>recall</b> {m['recall']:.3f} · <b>F1</b> {m['f1']:.3f} · "
-            f"<b>hit</b> {m['hit']:.3f} · answerable empty {m['empty_rate_answerable']:.1%} · "
-            f"unanswerable empty {m['empty_rate_unanswerable']:.1%} · {m['mean_results']:.2f} results/query"
-            f"<br>recommended: {rec.summary()}"
-        )
+    def _on_model_change(self, name: str) -> None:
+        """A setting was changed in code (e.g. ``model.threshold = 0.5``): move the control, redraw."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            if name == "threshold":
+                t = self.model.threshold
+                self.threshold.max = max(self.threshold.max, t)
+                self.threshold.min = min(self.threshold.min, t)
+                self.threshold.value = t
+            elif name == "k":
+                self.k.max = max(self.k.max, self.model.k)
+                self.k.value = self.model.k
+            else:
+                getattr(self, name).value = getattr(self.model, name)
+        finally:
+            self._syncing = False
+        self.refresh()
+
+    def refresh(self, show_changes: bool = True) -> None:
+        """Redraw metrics, plot and the table of changed queries from the model."""
+        import html
         import io
 
-        from IPython.display import display
 
+        if self.model.metrics()["n_answerable"] == 0:
+            advice = ("no recommendation here: every threshold is equally right for answerable queries "
+                      "(there are none); pick it on a category that has some")
+        else:
+            advice = f"recommended: {self.model.recommendation().summary()}"
+        self.metrics_html.value = (f"<b>{html.escape(self.model.metrics_text())}</b>"
+                                   f"<br>{html.escape(advice)}")
+        fig = self.model.figure()
         buf = io.BytesIO()
-        self.model.figure().savefig(buf, format="png", dpi=90)
+        fig.savefig(buf, format="png", dpi=2 * DPI)
         self.plot.value = buf.getvalue()
-        self.table.clear_output(wait=True)
-        if show_changes:
-            with self.table:
-                ch = self.model.changes()
-                print(f"{len(ch)} queries changed between threshold {self.model.previous_threshold:.2f} "
-                      f"and {self.model.threshold:.2f}")
-                display(ch)
+        self.plot.layout.width = f"{round(fig.get_figwidth() * DPI)}px"
+        # every setting redraws the table for the current embedder/category/k (never stale rows)
+        self.table.value = self.changes_html() if show_changes else ""
+
+    def changes_html(self, max_rows: int = 20) -> str:
+        """The queries that gained or lost results between the previous and the current threshold."""
+        import html
+
+        prev, now = self.model.previous_threshold, self.model.threshold
+        if prev == now:
+            return "<p><i>Move the threshold to see which queries gain or lose results.</i></p>"
+        ch = self.model.changes()
+        head = (f"<p><b>{len(ch)} queries changed between threshold {prev:.2f} and {now:.2f}</b> "
+                f"({html.escape(str(self.model.embedder))}, category {html.escape(str(self.model.category))}, "
+                f"k={self.model.k})</p>")
+        if ch.empty:
+            return head
+        shown = ch.drop(columns=["query_id"]).head(max_rows)
+        more = f"<p>… and {len(ch) - max_rows} more (model.changes() has them all).</p>" if len(ch) > max_rows else ""
+        return head + shown.to_html(index=False, escape=True).replace("<td>", "<td style='text-align:left'>") + more
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

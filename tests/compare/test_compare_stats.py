@@ -68,3 +68,15 @@ def test_score_tolerance_boundary_is_exclusive():
 def test_bootstrap_ci_of_two_different_values_has_a_spread():
     mean, low, high, n = bootstrap_ci([0.0, 1.0], n_boot=400, seed=0)
     assert (mean, n) == (0.5, 2) and low == 0.0 and high == 1.0  # resample means are 0, 0.5 or 1
+
+
+def test_rendered_notes_say_whether_the_rank_or_only_the_score_moved():
+    from memlab.compare.render import column_html, side_rows
+
+    hits = [{"id": "a", "memory": "Alice plays the cello", "score": 0.81},
+            {"id": "b", "memory": "Bob plays chess", "score": 0.40}]
+    rows = side_rows(hits, ["a", "b"], other_rank={"a": 1, "b": 3}, other_score={"a": 0.75, "b": 0.40})
+    assert [r["status"] for r in rows] == ["moved", "moved"]
+    html = column_html("after", rows, "gained", "#fff")
+    assert "score was 0.750" in html  # same rank, other score: not "was #1"
+    assert "was #1" not in html and "was #3" in html

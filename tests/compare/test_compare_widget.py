@@ -98,3 +98,29 @@ def test_widget_view(pair):
     assert view.model.selected is None and view.model.scope == {"user_id": "bob"}
     assert "Bob lives in Lisbon." in view.columns.value
     assert view.box.children[0] is view.picker
+
+
+def test_widget_enter_runs_and_picker_never_stale(pair):
+    view = CompareWidget(CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial")))
+    assert view.picker.value == "" and view.picker.label == "(type a query)"  # not a blank dropdown
+    view.picker.value = "home"
+    assert view.picker.label.startswith("home:")
+    # typing a new query and pressing Enter (the value is sent on Enter) runs it and clears the pick
+    view.query_box.value = "What does Bob like to drink?"
+    assert view.model.query_text == "What does Bob like to drink?"
+    assert view.picker.value == "" and view.model.selected is None
+    # the user box still says alice: the search stayed in alice's scope
+    assert "Bob prefers" not in view.columns.value and "alice" == view.user_box.value
+    view.user_box.value = "bob"  # Enter in the user_id box runs too
+    assert "Bob prefers tea over coffee." in view.columns.value
+    view.user_box.value = ""
+    assert "searched all users" in view.status.value
+
+
+def test_widget_shows_why_a_closed_memory_fails():
+    full = Memory(HASH_CONFIG)
+    full.add_records(records())
+    view = CompareWidget(CompareModel(full, full, queries=QUERIES, k=3))
+    full.close()
+    view.picker.value = "home"
+    assert "Error:" in view.status.value and "closed" in view.status.value

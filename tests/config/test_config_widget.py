@@ -68,6 +68,21 @@ def test_widget_paste_migrate_save(tmp_path):
     w.input.value = "{oops"
     w.migrate_button.click()
     assert "Error:" in w.status.value and w.save_button.disabled and "No changes" in w.changes_view.value
+    # a failed migration hides the (empty) tabs, and the old save error does not linger
+    assert w.tabs.layout.display == "none" and w.save_status.value == ""
+    w.input.value = json.dumps(GUIDE_FLAT)
+    w.migrate_button.click()
+    assert w.tabs.layout.display is None and "6 change(s)" in w.status.value
+
+
+def test_widget_save_error_cleared_by_next_migration(tmp_path):
+    w = ConfigMigrationWidget(text=json.dumps(GUIDE_FLAT))
+    w.save_path.value = str(tmp_path / "no-such-dir" / "cfg.json")
+    w.save_button.click()
+    assert "does not exist" in w.save_status.value
+    w.input.value = '{"embedder": "huggingface"}'
+    w.migrate_button.click()
+    assert w.save_status.value == "" and "Migrated" in w.status.value
 
 
 def test_widget_upload():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from matplotlib.figure import Figure
 
@@ -103,3 +105,46 @@ def test_model_from_dataset_retrieves_once_per_embedder(bundled):
     assert m.metrics()["n_queries"] == len(small.queries)
     with pytest.raises(ValidationError, match="at least one run"):
         ThresholdExplorerModel(small, {})
+
+
+def test_plots_read_well(bundled, bundled_minilm_run):
+    """Legends outside the data, empty categories labelled, a 2x PNG shown at 1x in notebooks."""
+    sweep = sweep_thresholds(bundled_minilm_run, bundled.qrels, bundled.queries, k=5)
+    fig = plots.metrics_vs_threshold(sweep, recommend_threshold(sweep))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend_box, axes_box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend_box.x0 >= axes_box.x1  # right of the plot area: it cannot cover a curve
+    by = aggregate_by(evaluate_run(bundled_minilm_run, bundled.qrels, bundled.queries, k=5), "category")
+    empty = by.index[by[["recall", "precision", "hit", "ndcg"]].isna().all(axis=1)].tolist()
+    assert empty, "the bundled dataset has a category without answerable queries"
+    fig = plots.category_bars(by)
+    notes = [t for t in fig.axes[0].texts if "no answerable" in t.get_text()]
+    assert len(notes) == len(empty)
+    data, meta = fig._repr_mimebundle_()
+    png = data["image/png"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(png[16:20], "big")
+    assert meta["image/png"]["width"] == width // 2 and width >= 2 * 0.9 * fig.get_figwidth() * fig.dpi
+
+
+def test_view_follows_code_and_keeps_table_current(model, bundled):
+    model.embedder, model.category, model.k, model.threshold = "minilm", "all", 5, 0.3
+    view = ThresholdExplorer(model)
+    model.threshold = 0.45  # set in code (a later cell): the slider moves and the table follows
+    assert view.threshold.value == pytest.approx(0.45)
+    assert "between threshold 0.30 and 0.45" in view.table.value
+    n_all = len(model.changes())
+    view.category.value = "home"  # a new category redraws the table for that category only
+    text = view.table.value
+    assert "category home" in text and f"{len(model.changes())} queries changed" in text
+    assert len(model.changes()) < n_all
+    model.k = 2
+    assert view.k.value == 2 and "k=2" in view.table.value
+    empty = [c for c in model.categories[1:]
+             if not bundled.queries.loc[bundled.queries["category"] == c, "answerable"].astype(bool).any()]
+    view.category.value = empty[0]
+    assert "no answerable queries" in view.metrics_html.value
+    assert not re.search(r"\bnan\b", view.metrics_html.value)  # ("finance" itself contains "nan")
+    assert view.plot.layout.width.endswith("px")
+    model.embedder, model.category, model.k = "minilm", "all", 5

@@ -51,6 +51,7 @@ def test_healthy_store(store, capsys):
     assert report.stats["rows"] == 12 and report.stats["active"] == 11 and report.stats["index_ntotal"] == 11
     d = report.to_dict()
     assert json.loads(json.dumps(d))["ok"] is True
+    assert isinstance(d["stats"]["seq"], int)  # a number in --json, not the text SQLite keeps
     assert "<table>" in report._repr_html_() and "memlab doctor" in str(report)
     assert cli_main(["doctor", store]) == 0
     assert "OK" in capsys.readouterr().out
@@ -157,8 +158,15 @@ def test_garbage_file_and_non_store(store, tmp_path, capsys):
     report = check_store(store, repair=True)
     assert not report.ok and "not a readable SQLite database" in report.findings[0].message
     assert cli_main(["doctor", store]) == 1
+    capsys.readouterr()
     assert cli_main(["doctor", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err  # not "memlab.db not found in it"
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["doctor", str(tmp_path / "empty")]) == 2
     assert "not a memlab store" in capsys.readouterr().err
+    (tmp_path / "file.txt").write_text("x")
+    assert cli_main(["doctor", str(tmp_path / "file.txt")]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_embedder_mismatch_is_an_error(store):
