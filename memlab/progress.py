@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Optional
 
 
 def progress_enabled(requested: Optional[bool] = True) -> bool:
@@ -40,3 +42,31 @@ def progress_bar(*, total: Optional[int] = None, desc: str = "", unit: str = "it
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress_enabled(enabled), **kwargs)
+
+
+# The bar of the enclosing `reporting(...)` block, if any: deep code (an import's embedding batches)
+# reports to it without every function in between passing a callback along.
+_ACTIVE: ContextVar = ContextVar("memlab_progress_bar", default=None)
+
+
+@contextmanager
+def reporting(desc: str, *, unit: str = "it", enabled: Optional[bool] = True) -> Iterator[Any]:
+    """One bar for everything :func:`report_progress` reports inside the block."""
+    with progress_bar(total=None, desc=desc, unit=unit, enabled=enabled) as bar:
+        token = _ACTIVE.set(bar)
+        try:
+            yield bar
+        finally:
+            _ACTIVE.reset(token)
+
+
+def report_progress(done: int = 0, *, total: Optional[int] = None) -> None:
+    """Advance the enclosing :func:`reporting` bar by ``done`` (and set its total); a no-op outside one."""
+    bar = _ACTIVE.get()
+    if bar is None:
+        return
+    if total is not None:
+        bar.total = (bar.total or 0) + total
+        bar.refresh()
+    if done:
+        bar.update(done)

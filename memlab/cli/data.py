@@ -117,8 +117,9 @@ def _import_into(args: argparse.Namespace, embedder: Optional[str], dims: Option
         import_mem0_json,
         import_openmemory,
     )
+    from memlab.progress import reporting
 
-    with open_memory(args.store, embedder, dims) as m:
+    with open_memory(args.store, embedder, dims) as m, reporting(f"Importing ({args.kind})", unit="mem"):
         if args.kind == "mem0":
             report = import_mem0(args.path, into=m, collection=args.collection, history_db=args.history_db,
                                  on_conflict=args.on_conflict)

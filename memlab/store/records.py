@@ -9,6 +9,7 @@ import numpy as np
 
 from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
 from memlab.errors import ValidationError
+from memlab.progress import report_progress
 from memlab.store.context import build_contexts
 from memlab.store.rows import apply_add, item_of, new_row, text_hash
 from memlab.store.sqlite import now_iso
@@ -96,17 +97,20 @@ def insert_records(store: Any, embed: Callable[[Sequence[str]], np.ndarray], rec
             todo.append(len(rows))
         rows.append(row)
         vectors.append(vec)
+    with_ctx = [j for j, r in enumerate(rows) if r.get("context")]
+    report_progress(len(rows) - len(todo), total=len(rows) + len(with_ctx))  # reused vectors: done already
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         embedded = embed([rows[j]["memory"] for j in chunk])
         for j, v in zip(chunk, embedded):
             vectors[j] = v
+        report_progress(len(chunk))
     # context windows (exports carry the text, not its vector): embedded like the texts
-    with_ctx = [j for j, r in enumerate(rows) if r.get("context")]
     for start in range(0, len(with_ctx), batch_size):
         chunk = with_ctx[start:start + batch_size]
         for j, v in zip(chunk, embed([rows[j]["context"] for j in chunk])):
             rows[j]["context_vector"] = v
+        report_progress(len(chunk))
     written: list[str] = []
     with store.transaction() as tx:
         tx.category_catalog = {c["name"]: c for c in category_catalog or () if isinstance(c, dict) and c.get("name")}
