@@ -18,7 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("MEMLAB_BROWSER_REPORTS", REPO / "reports" / "browser"))
 
 
+def _is_browser(item) -> bool:
+    return "tests/browser/" in str(item.fspath).replace(os.sep, "/")
+
+
 def pytest_collection_modifyitems(config, items):
+    # Playwright's sync API keeps an asyncio loop running in the main thread while it is open, which
+    # breaks asyncio.run() in any test that comes after it: the browser suite runs last, and its
+    # Playwright session closes when the suite's module ends.
+    items[:] = [i for i in items if not _is_browser(i)] + [i for i in items if _is_browser(i)]
     reason = None
     if not Path(CHROMIUM).exists():
         reason = (f"browser tests need Debian's Chromium at {CHROMIUM} "
@@ -30,7 +38,7 @@ def pytest_collection_modifyitems(config, items):
             reason = "browser tests need the playwright package (pip install playwright; it is in memlab[test])"
     if reason:
         for item in items:
-            if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            if _is_browser(item):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -41,7 +49,7 @@ def lab(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
