@@ -327,3 +327,12 @@ def ranked_search(index: KeywordIndex, vecs: np.ndarray, q: np.ndarray, query: s
         if len(out) == limit:
             break
     return out
+
+
+def add_rrf_explain(hits: list, mode: str, k_rrf: int) -> list:
+    """``explain`` of keyword/hybrid (RRF) hits ``(row, cosine, extra)``: the raw channel scores and the
+    fused value (channel ranks are in the RRF terms). Shared by every engine; returns ``hits``."""
+    for _, cos, extra in hits:
+        extra["explain"] = {"mode": mode, "fused": extra["rank_score"], "k_rrf": k_rrf, "channels": {
+            "dense": {"raw": cos}, "keyword": {"raw": extra["keyword_score"]}}}
+    return hits

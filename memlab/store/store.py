@@ -27,9 +27,9 @@ import numpy as np
 from memlab.enums import MemoryState
 from memlab.errors import ConfigError, ConflictError, StoreError, ValidationError
 from memlab.store import filters as F
-from memlab.store.index import VectorIndex
 from memlab.store.fusion import DEFAULT_WEIGHTS
-from memlab.store.keyword import check_k_rrf, check_mode, ranked_search
+from memlab.store.index import VectorIndex
+from memlab.store.keyword import add_rrf_explain, check_k_rrf, check_mode, ranked_search
 from memlab.store.loading import StoreLoading
 from memlab.store.migrations import upgrade_to_head
 from memlab.store.ranking import fused_search
@@ -273,11 +273,7 @@ class Store(StoreLoading):
             hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
                                  limit=limit, threshold=threshold, k_rrf=k_rrf, depth=depth)
             out = [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
-            if explain:  # RRF: the raw scores and the fused value (channel ranks are in the RRF terms)
-                for _, cos, extra in out:
-                    extra["explain"] = {"mode": mode, "fused": extra["rank_score"], "k_rrf": k_rrf, "channels": {
-                        "dense": {"raw": cos}, "keyword": {"raw": extra["keyword_score"]}}}
-            return out
+            return add_rrf_explain(out, mode, k_rrf) if explain else out
 
     def _dense_top(self, q: np.ndarray, node, limit: int,
                    allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:

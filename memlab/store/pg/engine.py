@@ -22,7 +22,7 @@ import numpy as np
 from memlab.enums import MemoryState
 from memlab.errors import ConflictError, StoreError, ValidationError
 from memlab.store.analyzer import default_analyzer
-from memlab.store.keyword import B, K1, check_k_rrf, check_mode
+from memlab.store.keyword import K1, B, add_rrf_explain, check_k_rrf, check_mode
 from memlab.store.pg import connection as C
 from memlab.store.pg import schema as S
 from memlab.store.pg import search as Q
@@ -175,11 +175,7 @@ class PgStore:
             hits = Q.ranked(conn, self.table_name, q, text, node, mode=mode, limit=limit, threshold=threshold,
                             k_rrf=k_rrf, depth=max(limit, HYBRID_DEPTH), analyzer=self.analyzer, k1=self.k1, b=self.b)
             out = [(_public(row), cos, extra) for row, cos, extra in hits]
-            if explain:  # as the FAISS engine's RRF modes: the raw scores and the fused value
-                for _, cos, extra in out:
-                    extra["explain"] = {"mode": mode, "fused": extra["rank_score"], "k_rrf": k_rrf, "channels": {
-                        "dense": {"raw": cos}, "keyword": {"raw": extra["keyword_score"]}}}
-            return out
+            return add_rrf_explain(out, mode, k_rrf) if explain else out
 
     def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False) -> Any:
         """The FAISS engine's DataFrame (same columns and dtypes), built from one SELECT."""
