@@ -94,6 +94,16 @@ LLM_SETTINGS: dict[str, type[BaseModel]] = {"rules": RulesLLMSettings, "openai":
 
 
 # --------------------------------------------------------------------------- vector store
+# Default channel weights of fusion search, chosen on the LoCoMo dev split (docs/engine.md, "Search
+# stack"): each context channel counts twice its plain channel (a conversational turn is mostly
+# understood through its neighbours); the 0/1 speaker and time channels (constant -> contribute 0
+# when the query names no speaker / no date) are worth 2. The plain/context/speaker weights won every
+# leave-one-conversation-out fold of a grid over 0.5..2; for time, 4 of 5 folds of a grid over
+# 0.5..4 picked 2 (the fifth 1 or 3).
+DEFAULT_FUSION_WEIGHTS = {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "keyword_context": 1.0,
+                          "speaker": 2.0, "time": 2.0}
+
+
 class SearchStackSettings(BaseModel):
     """The search stack's settings, shared by every engine (context and fusion run on the faiss engine)."""
 
@@ -109,9 +119,9 @@ class SearchStackSettings(BaseModel):
         "indexed as its context (0: no context)."
     )
     fusion_weights: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "keyword_context": 1.0,
-                                 "speaker": 2.0},
-        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker).",
+        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS),
+        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker, "
+        "time).",
     )
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
 

@@ -12,6 +12,9 @@ class MemoryType(Enum):
     PROCEDURAL = "procedural_memory"
 
 
+MEMORY_TYPES = tuple(t.value for t in MemoryType)
+
+
 class MemoryState(str, Enum):
     ACTIVE = "active"
     PAUSED = "paused"

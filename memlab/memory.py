@@ -26,7 +26,7 @@ from memlab.search_settings import SearchSettings
 from memlab.store import filters as F
 from memlab.store import now_iso, open_store
 from memlab.store.keyword import check_mode
-from memlab.store.records import MEMORY_TYPES, insert_messages, insert_records
+from memlab.store.records import insert_messages, insert_records
 from memlab.store.rows import (
     apply_delete,
     apply_state,
@@ -36,9 +36,11 @@ from memlab.store.rows import (
 from memlab.store.scoping import merge_scope, read_filter, resolve_limit
 from memlab.validation import (
     MISSING_SCOPE,
+    check_add_timestamp,
     check_expiration_date,
     check_id,
     check_memory_id,
+    check_memory_type,
     check_metadata,
     check_text,
     check_threshold,
@@ -134,7 +136,7 @@ class Memory:
     def add(self, messages: Any, *, user_id: Optional[str] = None, agent_id: Optional[str] = None,
             run_id: Optional[str] = None, metadata: Optional[dict] = None, infer: bool = True,
             memory_type: Optional[str] = None, prompt: Optional[str] = None, return_trace: bool = False,
-            expiration_date: Any = None):
+            expiration_date: Any = None, timestamp: Any = None):
         """Store memories from a conversation.
 
         ``infer=False`` stores every non-system message as one memory (``name`` becomes
@@ -143,6 +145,9 @@ class Memory:
         ``return_trace=True`` adds the pipeline's raw payloads and timings under ``"trace"``.
         ``expiration_date`` (``YYYY-MM-DD``, a date or datetime; mem0 >= 2.0.10) hides the new memories
         from search/get_all after that day; they stay in get(), history and exports.
+        ``timestamp`` (mem0 platform: Unix seconds; also ISO or a datetime) is when the conversation
+        happened: the memories' created_at / updated_at and history take it instead of now, and a
+        query naming that date finds them through the ``time`` search channel.
         """
         scope = {
             "user_id": check_id("user_id", user_id),
@@ -151,19 +156,14 @@ class Memory:
         }
         if not any(scope.values()):
             raise ValidationError(MISSING_SCOPE)
-        if isinstance(memory_type, MemoryType):
-            memory_type = memory_type.value
-        if memory_type is not None and memory_type not in MEMORY_TYPES:
-            raise ValidationError(
-                f"Invalid 'memory_type'. Please pass {MemoryType.PROCEDURAL.value} to create procedural memories "
-                f"(allowed: {', '.join(MEMORY_TYPES)})."
-            )
+        memory_type = check_memory_type(memory_type)
         if not isinstance(infer, bool):
             raise ValidationError(f"infer must be True or False, got {infer!r}.")
         if prompt is not None:
             check_text("prompt", prompt)
         metadata = check_metadata(metadata)
         expires = check_expiration_date(expiration_date)
+        when = check_add_timestamp(timestamp)
         msgs = normalize_messages(messages)
         if memory_type == MemoryType.PROCEDURAL.value:
             if scope["agent_id"] is None:
@@ -171,17 +171,20 @@ class Memory:
                     "Procedural memory needs an agent_id: it summarises an agent's run "
                     "(pass agent_id=..., and user_id/run_id if you like)."
                 )
-            items, trace = add_procedural(self._engine(), msgs, scope, metadata, prompt, expiration_date=expires)
+            items, trace = add_procedural(self._engine(), msgs, scope, metadata, prompt, expiration_date=expires,
+                                         timestamp=when)
             return self._with_trace(self._wrap(items), trace, return_trace)
         plan = self.graph.plan(msgs, scope) if self.graph is not None else None  # LLM work before any write
         if infer:
-            items, trace = add_inferred(self._engine(), msgs, scope, metadata, prompt, memory_type, expiration_date=expires)
+            items, trace = add_inferred(self._engine(), msgs, scope, metadata, prompt, memory_type, expiration_date=expires,
+                                        timestamp=when)
             result = self._wrap(items)
             if trace.get("problems") and isinstance(result, dict):  # reported, never silently dropped
                 result["problems"] = list(trace["problems"])
             return self._with_trace(attach_relations(self.graph, result, plan, scope, items), trace, return_trace)
         items = insert_messages(self.store, self.embed, msgs, scope, metadata, memory_type=memory_type,
-                                expiration_date=expires, context_window=self.search_settings.context_window)
+                                expiration_date=expires, context_window=self.search_settings.context_window,
+                                timestamp=when)
         return self._with_trace(attach_relations(self.graph, self._wrap(items), plan, scope, items), None, return_trace)
 
     @staticmethod

@@ -186,8 +186,10 @@ def _plan(entries: list[dict], facts: list[str], temp_rows: dict[str, dict], pro
 
 
 def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, prompt: Optional[str],
-                 memory_type: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
-    """Extract facts, reconcile them with the scope's memories and apply the events atomically."""
+                 memory_type: Optional[str], expiration_date: Optional[str] = None,
+                 timestamp: Optional[str] = None) -> tuple[list[dict], dict]:
+    """Extract facts, reconcile them with the scope's memories and apply the events atomically.
+    ``timestamp`` (ISO) replaces now as the time of every event of this call."""
     clock = _Clock()
     llm = engine.llm
     cfg = engine.config
@@ -241,7 +243,8 @@ def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, 
     vectors = dict(zip(new_texts, embed(new_texts))) if new_texts else {}
     t = clock.lap("decide", t)
 
-    items, events = _apply(engine.store, ops, vectors, scope, metadata, memory_type, msgs, problems, expiration_date)
+    items, events = _apply(engine.store, ops, vectors, scope, metadata, memory_type, msgs, problems, expiration_date,
+                           timestamp)
     trace["events"] = events
     clock.lap("apply", t)
     clock.total()
@@ -252,10 +255,11 @@ def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, 
 
 
 def _apply(store: Any, ops: list[dict], vectors: dict, scope: dict, metadata: dict, memory_type: Optional[str],
-           msgs: list[dict], problems: list[str], expiration_date: Optional[str] = None) -> tuple[list[dict], list[dict]]:
+           msgs: list[dict], problems: list[str], expiration_date: Optional[str] = None,
+           timestamp: Optional[str] = None) -> tuple[list[dict], list[dict]]:
     names = {m.get("name") for m in msgs if m["role"] == "user"}
     actor = next(iter(names)) if len(names) == 1 else None
-    now = now_iso()
+    now = timestamp or now_iso()
     items: list[dict] = []
     events: list[dict] = []
     with store.transaction() as tx:
@@ -294,7 +298,8 @@ def _apply(store: Any, ops: list[dict], vectors: dict, scope: dict, metadata: di
 
 
 def add_procedural(engine: Engine, msgs: list[dict], scope: dict, metadata: dict,
-                   prompt: Optional[str], expiration_date: Optional[str] = None) -> tuple[list[dict], dict]:
+                   prompt: Optional[str], expiration_date: Optional[str] = None,
+                   timestamp: Optional[str] = None) -> tuple[list[dict], dict]:
     """Summarise an agent's run into ONE memory with ``memory_type="procedural_memory"``."""
     clock = _Clock()
     llm = engine.llm
@@ -307,7 +312,7 @@ def add_procedural(engine: Engine, msgs: list[dict], scope: dict, metadata: dict
     t = clock.lap("summarize", t)
     vec = engine.embed([summary])[0]
     t = clock.lap("embed", t)
-    now = now_iso()
+    now = timestamp or now_iso()
     row = new_row(summary, scope, metadata, now=now, memory_type=MemoryType.PROCEDURAL.value,
                   expiration_date=expiration_date)
     with engine.store.transaction() as tx:

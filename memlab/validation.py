@@ -211,6 +211,43 @@ def check_timestamp(name: str, value: Any) -> Optional[str]:
     raise ValidationError(f"{name} must be an ISO-8601 string or a datetime, got {type(value).__name__}.")
 
 
+def check_memory_type(memory_type: Any) -> Optional[str]:
+    """None or one of mem0's memory types (an enum member or its value)."""
+    from memlab.enums import MEMORY_TYPES, MemoryType
+
+    if isinstance(memory_type, MemoryType):
+        memory_type = memory_type.value
+    if memory_type is not None and memory_type not in MEMORY_TYPES:
+        raise ValidationError(
+            f"Invalid 'memory_type'. Please pass {MemoryType.PROCEDURAL.value} to create procedural memories "
+            f"(allowed: {', '.join(MEMORY_TYPES)})."
+        )
+    return memory_type
+
+
+def check_add_timestamp(value: Any, name: str = "timestamp") -> Optional[str]:
+    """When the memories of an ``add()`` were written, as an ISO string (None: now).
+
+    mem0's platform API takes Unix seconds (``timestamp=1721577600``); memlab also takes an ISO-8601
+    string (kept verbatim, so its own time zone and calendar date stay as written), a datetime or a date.
+    """
+    import math
+    from datetime import date, datetime, timezone
+
+    if isinstance(value, bool):
+        raise ValidationError(f"{name} must be Unix seconds, an ISO-8601 string or a datetime, got {value!r}.")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise ValidationError(f"{name} must be a non-negative number of Unix seconds, got {value!r}.")
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):
+            raise ValidationError(f"{name} {value!r} is out of range for Unix seconds.") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day).isoformat()
+    return check_timestamp(name, value)
+
+
 def check_expiration_date(value: Any, name: str = "expiration_date") -> Optional[str]:
     """None, or a date as ``YYYY-MM-DD`` (from such a string, a date or a datetime), as mem0 >= 2.0.10."""
     from datetime import date, datetime

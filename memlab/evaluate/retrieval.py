@@ -84,7 +84,10 @@ def build_memory(dataset: Dataset, embedder: Any = "minilm", *, path: Optional[s
                 for text, meta in zip(group["text"], group["metadata"]):
                     content, who = _split_speaker(text, meta or {})
                     msgs.append({"role": "user", "content": content, **({"name": who} if who else {})})
-                added = memory.add(msgs, user_id=str(scope), infer=False)["results"]
+                # the session's time (its first message's) is when it happened: add(timestamp=...)
+                when = group["time"].dropna().min() if "time" in group else None
+                added = memory.add(msgs, user_id=str(scope), infer=False,
+                                   timestamp=None if when is None or pd.isna(when) else when)["results"]
                 kept = [i for i, msg in zip(group["id"], msgs) if msg["content"].strip()]
                 memory.dataset_ids.update({item["id"]: str(i) for item, i in zip(added, kept)})
                 if progress:

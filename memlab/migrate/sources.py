@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from memlab.enums import MEMORY_TYPES
 
 ITEM_FIELDS = ("id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
                "created_at", "updated_at", "expiration_date")  # mem0 >= 2.0.10 promotes expiration_date
-MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")
 
 
 def is_memlab(obj: Any) -> bool:

@@ -7,7 +7,7 @@ fields but refused with a 400 that says why (see :data:`UNSUPPORTED`), never ign
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,7 @@ UNSUPPORTED = {
     "custom_categories": "set categories on the project instead: client.project.update(custom_categories=...)",
     "custom_instructions": "set instructions on the project instead: client.project.update(custom_instructions=...)",
     "agent_custom_instructions": "set them on the project: client.project.update(agent_custom_instructions=...)",
-    "timestamp": "memlab records the time of the call; import old memories with `memlab import` to keep their dates",
+    "timestamp": "an update keeps the memory's created_at and records the time of the call (add() takes a timestamp)",
     "expiration_date": "memlab serve does not expire memories yet",
     "structured_data_schema": "memlab serve does not extract structured data",
     "includes": "memlab serve has no include/exclude extraction filters",
@@ -33,11 +33,13 @@ UNSUPPORTED = {
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    HONOURED: ClassVar[frozenset] = frozenset()  # UNSUPPORTED names this request does honour
 
     def unsupported(self) -> list[tuple[str, str]]:
         """(field, why) of every unsupported option this request sets."""
         return [(name, why) for name, why in UNSUPPORTED.items()
-                if name in type(self).model_fields and getattr(self, name) not in (None, False)]
+                if name in type(self).model_fields and name not in self.HONOURED
+                and getattr(self, name) not in (None, False)]
 
 
 class Message(BaseModel):
@@ -60,6 +62,7 @@ class _Scoped(_Body):
 
 
 class AddRequest(_Scoped):
+    HONOURED: ClassVar[frozenset] = frozenset({"timestamp"})  # Unix seconds -> the memories' created_at
     messages: list[Message] = Field(..., min_length=1, max_length=1000)
     metadata: Optional[dict[str, Any]] = None
     infer: bool = True

@@ -18,16 +18,13 @@ from typing import Mapping
 
 import numpy as np
 
+from memlab.config import DEFAULT_FUSION_WEIGHTS
 from memlab.errors import ValidationError
 
 NORMALIZATIONS = ("zscore", "minmax")
 _TOL = 1e-6
-CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker")
-# Chosen on the LoCoMo dev split (docs/engine.md, "Search stack"): each context channel counts
-# twice its plain channel (a conversational turn is mostly understood through its neighbours), and
-# the speaker channel (0/1, constant -> 0 when the query names nobody) is worth 2. The same weights
-# won every leave-one-conversation-out fold of a grid over 0.5..2.
-DEFAULT_WEIGHTS = {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "keyword_context": 1.0, "speaker": 2.0}
+CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker", "time")
+DEFAULT_WEIGHTS = DEFAULT_FUSION_WEIGHTS  # memlab.config: one source for the engine and the settings
 
 
 def normalize(scores: np.ndarray, how: str = "zscore") -> np.ndarray:

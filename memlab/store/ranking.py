@@ -1,4 +1,4 @@
-"""The default ("fusion") search: four channels over the allowed rows, fused by normalised CombSUM.
+"""The default ("fusion") search: six channels over the allowed rows, fused by normalised CombSUM.
 
 Channels, each scored exactly over every allowed row (no over-fetch-then-filter):
 
@@ -7,7 +7,9 @@ Channels, each scored exactly over every allowed row (no over-fetch-then-filter)
 - ``keyword``: BM25 of the query over the speaker + memory text;
 - ``keyword_context``: BM25 over the context window;
 - ``speaker``: 1 when the query names the memory's speaker (every word of its ``actor_id``
-  occurs in the query), else 0 — "what did Ana say about ..." prefers Ana's own messages.
+  occurs in the query), else 0 — "what did Ana say about ..." prefers Ana's own messages;
+- ``time``: 1 when the memory was written (``created_at``) in a date range the query names
+  ("... in November 2022?"), else 0 (memlab.store.when).
 
 A memory without a context uses its own text/vector in the context channels. The fused value
 (memlab.store.fusion) orders the results and is returned as ``rank_score``; ``score`` stays the
@@ -22,6 +24,7 @@ import numpy as np
 
 from memlab.store.fusion import combsum, ranks_of
 from memlab.store.keyword import KeywordIndex, tokenize
+from memlab.store.when import created_days, query_ranges, time_match
 
 
 def _bm25_over(index: KeywordIndex, text: str, allowed: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -64,6 +67,10 @@ def channel_scores(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: n
             else out["keyword"]
     if "speaker" in channels:
         out["speaker"] = _speaker_match(table.column("actor_id")[allowed], text)
+    if "time" in channels:
+        ranges = query_ranges(text)  # dates are read only for a query that names one
+        out["time"] = time_match(created_days(table.column("created_at")[allowed]), ranges) if ranges \
+            else np.zeros(len(allowed))
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from memlab.enums import SCOPE_FIELDS, MemoryState, MemoryType
+from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS, MemoryState
 from memlab.errors import ValidationError
 from memlab.progress import report_progress
 from memlab.store.context import build_contexts
@@ -24,7 +24,6 @@ from memlab.validation import (
     check_timestamp,
 )
 
-MEMORY_TYPES = tuple(t.value for t in MemoryType)
 STATES = {s.value for s in MemoryState}
 
 
@@ -134,8 +133,9 @@ def insert_records(store: Any, embed: Callable[[Sequence[str]], np.ndarray], rec
 
 def insert_messages(store: Any, embed: Callable[[Sequence[str]], np.ndarray], msgs: list[dict], scope: dict,
                     metadata: dict, *, memory_type: Optional[str] = None, expiration_date: Optional[str] = None,
-                    context_window: int = 2) -> list[dict]:
+                    context_window: int = 2, timestamp: Optional[str] = None) -> list[dict]:
     """``add(infer=False)``: one memory per non-system message, in one transaction; the ADD items.
+    ``timestamp`` (ISO) replaces now as the rows' created_at / updated_at.
 
     The messages of one call form a conversation: each memory is also indexed with its neighbours
     (``context_window`` messages before and after; see memlab.store.context).
@@ -148,7 +148,7 @@ def insert_messages(store: Any, embed: Callable[[Sequence[str]], np.ndarray], ms
     embedded = embed([m["content"] for m in kept] + windows)  # one call for texts and windows
     vectors = embedded[: len(kept)]
     by_window = dict(zip(windows, embedded[len(kept):]))
-    now = now_iso()
+    now = timestamp or now_iso()
     rows = [new_row(msg["content"], scope, metadata, now=now, actor_id=msg.get("name"), role=msg["role"],
                     memory_type=memory_type, expiration_date=expiration_date, context=context,
                     context_vector=by_window.get(context) if context is not None else None)

@@ -186,8 +186,21 @@ def test_malformed_and_invalid_input_get_4xx(client, live):
     big = {"messages": [{"role": "user", "content": "x" * 60_000}] * 20, "user_id": "u"}
     r = http.post("/v3/memories/add/", json=big)
     assert r.status_code == 413
-    with pytest.raises(ValidationError):
-        client.add("x", user_id="u", timestamp=1700000000)
+
+
+def test_add_timestamp_dates_the_memories_and_update_refuses_one(client):
+    # mem0's platform: timestamp (Unix seconds) is when the memory was created, not the call's time
+    added = client.add([{"role": "user", "content": "Went camping at the lake", "name": "Mel"},
+                        {"role": "assistant", "content": "Sounds lovely"}],
+                       user_id="dated", infer=False, timestamp=1700000000)["results"]
+    assert len(added) == 2
+    got = client.get(added[0]["id"])
+    assert got["created_at"].startswith("2023-11-14T22:13:20")
+    hits = client.search("What did Mel do in November 2023?", filters={"user_id": "dated"}, top_k=1)["results"]
+    assert hits[0]["id"] == added[0]["id"]
+    with pytest.raises(ValidationError, match="timestamp"):  # an update cannot move a memory in time
+        client.update(added[0]["id"], text="Went camping by the river", timestamp=1600000000)
+    assert client.get(added[0]["id"])["memory"] == "Went camping at the lake"
 
 
 def test_project_settings_persist_and_switch_the_response_format(live):

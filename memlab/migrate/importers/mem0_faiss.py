@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from memlab.enums import SCOPE_FIELDS
+from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
 from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
 from memlab.migrate.importers.safe_pickle import load_builtin_pickle
@@ -26,7 +26,6 @@ from memlab.validation import RESERVED_METADATA
 
 MEM0_KEYS = frozenset({"data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id",
                        "actor_id", "role", "text_lemmatized"})
-MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")
 SAME = 0.99          # cosine above which two vectors are "the same embedding"
 SAMPLE = 16          # texts re-embedded to decide whether stored vectors fit the target embedder
 

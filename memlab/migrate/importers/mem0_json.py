@@ -14,12 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from memlab.enums import SCOPE_FIELDS
+from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
 from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
 from memlab.validation import RESERVED_METADATA, check_expiration_date
 
-MEMORY_TYPES = ("semantic_memory", "episodic_memory", "procedural_memory")
 KNOWN = {"id", "memory", "content", "text", "data", "hash", "metadata", "user_id", "agent_id", "run_id",
          "actor_id", "role", "created_at", "updated_at", "categories", "score", "event", "previous_memory",
          "state", "expiration_date"}

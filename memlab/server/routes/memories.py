@@ -32,7 +32,7 @@ def add(body: AddRequest, tenant: Any = TenantDep):
     scope = add_scope(body)
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     result = tenant.memory.add(messages, **scope, metadata=body.metadata, infer=body.infer,
-                               memory_type=body.memory_type, prompt=body.prompt)
+                               memory_type=body.memory_type, prompt=body.prompt, timestamp=body.timestamp)
     return versioned(result, tenant.settings.version)
 
 
