@@ -71,6 +71,14 @@ class KeywordIndex:
         # the next write, so repeated searches of one user's scope skip gathering them
         self._scope_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._scope_cached = 0  # term occurrences held by _scope_cache
+        # every row's (term id, tf) list also lives in two flat append-only arrays (a row rewritten
+        # gets a new segment), so a scope's term lists are gathered by one vectorised index instead
+        # of concatenating one small array per row (the first search of a scope pays for that)
+        self._flat_terms = np.empty(4 * capacity, dtype=np.int64)
+        self._flat_tfs = np.empty(4 * capacity, dtype=np.float64)
+        self._flat_used = 0
+        self._seg_start = np.zeros(capacity, dtype=np.int64)
+        self._seg_len = np.zeros(capacity, dtype=np.int64)
 
     @classmethod
     def build(cls, texts: Iterable[Optional[str]], analyzer: Optional[Analyzer] = None,
@@ -113,6 +121,23 @@ class KeywordIndex:
             grown[: len(self.doc_len)] = self.doc_len
             self.doc_len = grown
         self.doc_len[pos] = sum(counts.values())
+        self._append_segment(pos, tids, tfs)
+
+    def _append_segment(self, pos: int, tids: np.ndarray, tfs: np.ndarray) -> None:
+        end = self._flat_used + len(tids)
+        if end > len(self._flat_terms):
+            size = max(2 * len(self._flat_terms), end)
+            self._flat_terms = np.resize(self._flat_terms, size)
+            self._flat_tfs = np.resize(self._flat_tfs, size)
+        self._flat_terms[self._flat_used:end] = tids
+        self._flat_tfs[self._flat_used:end] = tfs
+        if pos >= len(self._seg_start):
+            size = max(2 * len(self._seg_start), pos + 1)
+            self._seg_start = np.concatenate([self._seg_start, np.zeros(size - len(self._seg_start), np.int64)])
+            self._seg_len = np.concatenate([self._seg_len, np.zeros(size - len(self._seg_len), np.int64)])
+        self._seg_start[pos] = self._flat_used
+        self._seg_len[pos] = len(tids)
+        self._flat_used = end
 
     def _posting_arrays(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         arrays = self._arrays.get(tid)
@@ -160,13 +185,17 @@ class KeywordIndex:
         cached = self._scope_cache.get(key)
         if cached is not None:
             return cached
-        positions = allowed.tolist()
-        doc_terms, doc_tfs = self.doc_terms, self.doc_tfs  # every indexed position holds arrays
-        parts = [doc_terms[p] for p in positions]
-        terms = np.concatenate(parts)
-        rows = np.repeat(np.arange(len(positions)), np.fromiter(map(len, parts), dtype=np.int64,
-                                                                  count=len(parts)))
-        tfs = np.concatenate([doc_tfs[p] for p in positions])
+        inside = allowed[allowed < len(self._seg_len)]  # positions never indexed hold no terms
+        lens = np.zeros(len(allowed), dtype=np.int64)
+        lens[: len(inside)] = self._seg_len[inside]  # allowed is sorted: the indexed ones come first
+        starts = np.zeros(len(allowed), dtype=np.int64)
+        starts[: len(inside)] = self._seg_start[inside]
+        # flat index of every occurrence: its row's segment start + its offset inside the segment
+        ends = np.cumsum(lens)
+        at = np.repeat(starts - (ends - lens), lens) + np.arange(int(ends[-1]) if len(ends) else 0)
+        terms = self._flat_terms[at]
+        tfs = self._flat_tfs[at]
+        rows = np.repeat(np.arange(len(allowed)), lens)
         # bounded by term occurrences (~24 bytes each), oldest scope out first
         self._scope_cached += len(terms)
         while self._scope_cache and self._scope_cached > SCOPE_CACHE_OCCURRENCES:

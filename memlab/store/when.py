@@ -53,6 +53,15 @@ _PATTERNS = [
     ("y", re.compile(rf"\b{_YEAR}\b")),
 ]
 
+# every date form above holds a year or a word starting with a month's abbreviation: a cheap check
+# rules most queries out before the patterns run (they cost ~10 us on a typical question)
+_YEARISH = re.compile(r"(?:19|20)\d\d")
+_MONTH3 = frozenset(m.lower() for m in calendar.month_abbr if m)
+
+
+def _maybe_date(text: str) -> bool:
+    return bool(_YEARISH.search(text)) or not _MONTH3.isdisjoint(w[:3] for w in text.lower().split())
+
 Range = tuple  # (start: datetime64[D] | month number, end: datetime64[D] | None, year_known: bool)
 
 
@@ -70,6 +79,8 @@ def _day(y: int, m: int, d: int) -> Optional[np.datetime64]:
 def query_ranges(text: str) -> list[Range]:
     """The absolute date ranges ``text`` names (see the module docstring), in pattern order."""
     out: list[Range] = []
+    if not text or not _maybe_date(text):
+        return out
     taken: list[tuple[int, int]] = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text or ""):

@@ -125,3 +125,33 @@ def test_scope_cache_is_dropped_by_a_write():
     index.set(len(others) + 2, mine[2])
     assert not index._scope_cache
     check(mine)
+
+
+def test_scope_term_lists_gathered_from_flat_segments_after_growth_and_rewrites():
+    """The scope-sized path gathers term lists from flat append-only arrays: after the arrays grow
+    and rows are rewritten (a new segment each), a scattered scope must see exactly each row's
+    current terms, and score exactly like rank_bm25 over that scope."""
+    a = Analyzer()
+    rng = np.random.default_rng(3)
+    words = ["dog", "walk", "shoes", "socks", "cat", "daily", "park", "rain", "sun", "tea", "bread", "lake"]
+    texts = [" ".join(rng.choice(words, rng.integers(1, 9))) for _ in range(3000)]
+    index = KeywordIndex.build(texts, analyzer=a, k1=0.9, b=0.4)
+    for pos in rng.choice(len(texts), 300, replace=False).tolist():  # rewrites: new segments
+        texts[pos] = " ".join(rng.choice(words, rng.integers(1, 9)))
+        index.set(pos, texts[pos])
+    index.set(len(texts), "dog park rain")  # one more row past the initial capacity
+    texts.append("dog park rain")
+    allowed = np.arange(5, len(texts), 37)
+    terms, rows, tfs = index._scope_terms(allowed)
+    for i, pos in enumerate(allowed.tolist()):
+        np.testing.assert_array_equal(terms[rows == i], index.doc_terms[pos])
+        np.testing.assert_array_equal(tfs[rows == i], index.doc_tfs[pos])
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[allowed] = True
+    scope = [texts[p] for p in allowed.tolist()]
+    ref = BM25Okapi([a.analyze(t) for t in scope], k1=0.9, b=0.4)
+    for q in ("dog park", "rain rain sun", "bread"):
+        pos, scores = index._score_forward(a.analyze(q), allowed, float(index.doc_len[allowed].mean()))
+        got = np.zeros(len(scope))
+        got[np.searchsorted(allowed, pos)] = scores
+        np.testing.assert_allclose(got, np.asarray(ref.get_scores(a.analyze(q))), rtol=1e-12, atol=1e-12)
