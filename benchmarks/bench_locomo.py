@@ -2,7 +2,9 @@
 
 Turn level, categories 1-4, every question searched in its own conversation's scope. Each
 session is stored with ONE ``Memory.add(messages, infer=False)`` call (speaker -> ``name``), the
-way applications store chat history, so every turn is indexed with its conversational context.
+way applications store chat history, so every turn is indexed with its conversational context,
+and with the session's date as ``timestamp=`` (mem0 platform's add option), so a question naming a
+date can find what was said then (the ``time`` channel).
 All methods call the engine (``Memory.search``); nothing is re-implemented here.
 
     .venv/bin/python benchmarks/bench_locomo.py [PATH] [--methods default,bm25,dense,...]
@@ -10,7 +12,7 @@ All methods call the engine (``Memory.search``); nothing is re-implemented here.
 
 Methods (memlab.evaluate.retrieval.METHODS): default (the default configuration), fusion,
 rerank (fusion + the offline features reranker), dense, bm25 (= keyword), hybrid (RRF),
-dense_context, keyword_context.
+dense_context, keyword_context, and the ablations fusion_no_time / fusion_no_speaker.
 
 PATH defaults to $MEMLAB_LOCOMO_PATH, then ../shared/datasets/locomo/locomo-dev.json; any dataset
 ``memlab.evaluate.load_dataset`` reads works too (``assistant`` = the bundled set, and
@@ -36,7 +38,8 @@ from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evalu
 from memlab.evaluate.retrieval import METHODS, engine_retrieve  # noqa: E402
 
 KS = (1, 5, 10, 20)
-DEFAULT_METHODS = "default,fusion,rerank,bm25,dense,hybrid,keyword_context,dense_context"
+DEFAULT_METHODS = ("default,fusion,rerank,bm25,dense,hybrid,keyword_context,dense_context,fusion_no_time,"
+                   "fusion_no_speaker")
 
 
 def default_path() -> Path:

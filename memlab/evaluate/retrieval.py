@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from memlab.config import DEFAULT_FUSION_WEIGHTS
 from memlab.errors import ValidationError
 from memlab.evaluate.datasets import Dataset
 from memlab.store.keyword import tokenize  # noqa: F401 (re-exported: the pre-analyzer tokenizer)
@@ -36,6 +37,9 @@ METHODS = {
     "hybrid": ("hybrid", None, False),      # the engine's RRF of dense and BM25
     "dense_context": ("fusion", _CHANNEL["dense_context"], False),
     "keyword_context": ("fusion", _CHANNEL["keyword_context"], False),
+    # ablations of the default fusion: without the time channel, without the speaker channel
+    "fusion_no_time": ("fusion", {c: w for c, w in DEFAULT_FUSION_WEIGHTS.items() if c != "time"}, False),
+    "fusion_no_speaker": ("fusion", {c: w for c, w in DEFAULT_FUSION_WEIGHTS.items() if c != "speaker"}, False),
 }
 
 
