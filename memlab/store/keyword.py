@@ -71,6 +71,7 @@ class KeywordIndex:
         # the next write, so repeated searches of one user's scope skip gathering them
         self._scope_cache: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._scope_cached = 0  # term occurrences held by _scope_cache
+        self._cached_upto = -1  # highest position in any cached subset
         # every row's (term id, tf) list also lives in two flat append-only arrays (a row rewritten
         # gets a new segment), so a scope's term lists are gathered by one vectorised index instead
         # of concatenating one small array per row (the first search of a scope pays for that)
@@ -92,10 +93,14 @@ class KeywordIndex:
 
     def set(self, pos: int, text: Optional[str]) -> None:
         """Index ``text`` at ``pos``, replacing whatever that position held."""
-        self._mean_idf_cache.clear()
-        self._scope_cache.clear()
-        self._scope_cached = 0
         old = self.doc_terms[pos] if pos < len(self.doc_terms) else None
+        if old is not None or pos <= self._cached_upto:
+            # a cached subset may hold this row: its term lists and mean idf are stale. A new row
+            # past every cached subset (an add) leaves them valid, so other scopes stay warm.
+            self._mean_idf_cache.clear()
+            self._scope_cache.clear()
+            self._scope_cached = 0
+            self._cached_upto = -1
         if old is not None:
             for tid in old.tolist():
                 self.postings[tid].pop(pos, None)
@@ -177,6 +182,8 @@ class KeywordIndex:
         if len(self._mean_idf_cache) >= 4096:  # oldest subset out first
             self._mean_idf_cache.pop(next(iter(self._mean_idf_cache)))
         self._mean_idf_cache[key] = mean
+        if len(allowed):
+            self._cached_upto = max(self._cached_upto, int(allowed.max()))
         return mean
 
     def _scope_terms(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,11 +192,11 @@ class KeywordIndex:
         cached = self._scope_cache.get(key)
         if cached is not None:
             return cached
-        inside = allowed[allowed < len(self._seg_len)]  # positions never indexed hold no terms
+        inside = allowed < len(self._seg_len)  # positions never indexed hold no terms
         lens = np.zeros(len(allowed), dtype=np.int64)
-        lens[: len(inside)] = self._seg_len[inside]  # allowed is sorted: the indexed ones come first
+        lens[inside] = self._seg_len[allowed[inside]]
         starts = np.zeros(len(allowed), dtype=np.int64)
-        starts[: len(inside)] = self._seg_start[inside]
+        starts[inside] = self._seg_start[allowed[inside]]
         # flat index of every occurrence: its row's segment start + its offset inside the segment
         ends = np.cumsum(lens)
         at = np.repeat(starts - (ends - lens), lens) + np.arange(int(ends[-1]) if len(ends) else 0)
@@ -201,6 +208,8 @@ class KeywordIndex:
         while self._scope_cache and self._scope_cached > SCOPE_CACHE_OCCURRENCES:
             self._scope_cached -= len(self._scope_cache.pop(next(iter(self._scope_cache)))[0])
         self._scope_cache[key] = (terms, rows, tfs)
+        if len(allowed):
+            self._cached_upto = max(self._cached_upto, int(allowed.max()))
         return terms, rows, tfs
 
     def _score_forward(self, query_terms: list[str], allowed: np.ndarray,

@@ -155,3 +155,83 @@ def test_scope_term_lists_gathered_from_flat_segments_after_growth_and_rewrites(
         got = np.zeros(len(scope))
         got[np.searchsorted(allowed, pos)] = scores
         np.testing.assert_allclose(got, np.asarray(ref.get_scores(a.analyze(q))), rtol=1e-12, atol=1e-12)
+
+
+def test_an_add_keeps_other_scopes_cached_and_stays_exact():
+    """A new row past every cached subset (an add) leaves the cached scopes valid; a rewrite of a
+    cached row drops them. Either way scores equal rank_bm25 over the scope's current texts."""
+    a = Analyzer()
+    texts = [f"dog walk {'shoes' if i % 3 else 'socks'} number {i}" for i in range(600)]
+    index = KeywordIndex.build(texts, analyzer=a, k1=0.9, b=0.4)
+    scope_a = np.arange(0, 600, 50)  # a small scope: scored from the cache
+
+    def check(allowed):
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[allowed] = True
+        pos, scores = index.score("dog socks", allowed, mask)
+        ref = BM25Okapi([a.analyze(texts[p]) for p in allowed.tolist()], k1=0.9, b=0.4)
+        got = np.zeros(len(allowed))
+        got[np.searchsorted(allowed, pos)] = scores
+        np.testing.assert_allclose(got, ref.get_scores(a.analyze("dog socks")), rtol=1e-12, atol=1e-12)
+
+    check(scope_a)
+    cached = dict(index._scope_cache)
+    assert cached
+    texts.append("dog socks socks")  # another user's new memory
+    index.set(len(texts) - 1, texts[-1])
+    assert index._scope_cache == cached  # still warm
+    check(scope_a)
+    check(np.append(scope_a, len(texts) - 1))  # a scope holding the new row is exact too
+    texts[100] = "socks socks socks dog"  # a cached row rewritten
+    index.set(100, texts[100])
+    assert not index._scope_cache
+    check(scope_a)
+
+
+def test_interleaved_writes_and_searches_equal_a_fresh_store(hash_config, tmp_path):
+    """Adds, updates and deletes across users between searches: every default (fusion) search of a
+    live store equals the same search after re-opening it (indexes rebuilt from disk)."""
+    from memlab import Memory
+
+    cfg = {**hash_config, "vector_store": {"provider": "faiss", "config": {"path": str(tmp_path / "s")}}}
+    rng = np.random.default_rng(7)
+    words = ["dog", "walk", "shoes", "socks", "cat", "park", "rain", "tea", "bread", "lake"]
+    m = Memory(cfg)
+    # a big other scope makes the query terms' postings long, so the small scopes below are scored
+    # on the scope-sized (cached) path
+    m.add_records([{"memory": " ".join(rng.choice(words, 5)), "user_id": "filler"} for _ in range(1500)])
+    ids = {u: [] for u in ("ana", "bo", "cy")}
+    queries = ["dog walk", "tea and bread", "rain at the lake", "socks"]
+    seen = []
+    cached = 0
+    for step in range(60):
+        user = str(rng.choice(list(ids)))
+        op = rng.random()
+        if op < 0.6 or not ids[user]:
+            msgs = [{"role": "user", "content": " ".join(rng.choice(words, 4))} for _ in range(2)]
+            ids[user] += [r["id"] for r in m.add(msgs, user_id=user, infer=False)["results"]]
+        elif op < 0.8:
+            m.update(str(rng.choice(ids[user])), " ".join(rng.choice(words, 3)))
+        else:
+            gone = str(rng.choice(ids[user]))
+            m.delete(gone)
+            ids[user].remove(gone)
+        for u in ids:
+            q = queries[step % len(queries)]
+            live = [(r["id"], r["rank_score"]) for r in m.search(q, user_id=u)["results"]]
+            table = m.store.table
+            cached += bool(table.keyword_index()._scope_cache)
+            for index in (table.keyword_index(), table.context_keyword_index()):
+                index._scope_cache.clear()  # what a cache-free search gives
+                index._mean_idf_cache.clear()
+                index._cached_upto = -1
+            assert live == [(r["id"], r["rank_score"]) for r in m.search(q, user_id=u)["results"]], (step, u, q)
+            seen.append(live)
+    final = [(u, q, [(r["id"], round(r["rank_score"], 9)) for r in m.search(q, user_id=u)["results"]])
+             for u in ids for q in queries]
+    m.close()
+    again = Memory(cfg)
+    assert [(u, q, [(r["id"], round(r["rank_score"], 9)) for r in again.search(q, user_id=u)["results"]])
+            for u in ids for q in queries] == final
+    again.close()
+    assert len(seen) == 180 and cached > 150  # the cache was really used
