@@ -3,9 +3,11 @@
 ``collection_name`` names the memories table, as in mem0's pgvector store; its companions carry
 it as a prefix: ``<name>_history``, ``<name>_categories``, ``<name>_memory_categories``,
 ``<name>_configs`` and ``<name>_meta`` (key/value: ``schema_version``, ``embedder``, ``dims``).
-The ``tokens`` column holds the memory text as memlab's keyword analyzer tokenises it
-(:func:`memlab.store.keyword.tokenize`, computed on write), so BM25 runs in SQL over the same
-terms as the FAISS engine's index (a GIN index finds the rows holding a query term).
+The ``tokens`` column holds the memory's keyword document (speaker + text) as memlab's keyword
+analyzer analyses it (computed on write), so BM25 runs over the same terms as the FAISS engine's
+index (a GIN index finds the rows holding a query term); ``context_tokens`` and
+``context_embedding`` do the same for the context window (NULL when the memory has none), for
+fusion search (:mod:`memlab.store.pg.fusion`).
 
 Versioning (the PostgreSQL side of the Alembic chain of the SQLite engine, kept deliberately
 simple): :data:`REVISIONS` is an ordered list of ``(revision id, [DDL...])``; ``<name>_meta``
