@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -152,6 +153,7 @@ def main() -> None:
     finally:
         if data is not None:
             server.stop(data)
+        shutil.rmtree(tmp, ignore_errors=True)  # the FAISS store and pgserver data: ~1.5 GB at 100k
     Path(args.out).mkdir(parents=True, exist_ok=True)
     Path(args.out, "pg_fusion.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
