@@ -105,7 +105,7 @@ DEFAULT_FUSION_WEIGHTS = {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "k
 
 
 class SearchStackSettings(BaseModel):
-    """The search stack's settings, shared by every engine (context and fusion run on the faiss engine)."""
+    """The search stack's settings, shared by every engine (context, fusion and BM25 run on both)."""
 
     model_config = _STRICT
     keyword_language: Optional[str] = Field(
@@ -163,7 +163,10 @@ class PgvectorStoreSettings(SearchStackSettings):
     minconn: int = Field(1, ge=0, description="Connections the pool keeps open.")
     maxconn: int = Field(5, ge=1, description="Most connections the pool opens.")
     busy_timeout_ms: int = Field(30_000, ge=0, description="Longest wait for a row lock (lock_timeout).")
-    search_mode: Literal["dense", "hybrid", "keyword"] = Field("dense", description="Default ranking of Memory.search.")
+    search_mode: Literal["fusion", "dense", "hybrid", "keyword"] = Field(
+        "fusion", description="Default ranking of Memory.search (as the faiss engine: fusion of dense, keyword and "
+        "their context channels; or cosine only, RRF of cosine + BM25, BM25 only)."
+    )
 
 
 VECTOR_STORE_SETTINGS: dict[str, type[BaseModel]] = {"faiss": FaissStoreSettings, "pgvector": PgvectorStoreSettings}

@@ -21,7 +21,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -38,6 +38,55 @@ _TOKEN = re.compile(r"\w+")
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens (``\\w+``), no stop words, no stemming (the pre-analyzer tokenizer)."""
     return _TOKEN.findall(text.lower())
+
+
+def mean_idf(df: np.ndarray, n_docs: int) -> float:
+    """Mean idf of a corpus vocabulary (rank_bm25's ``average_idf``): ``df`` holds each distinct term's
+    document frequency in a corpus of ``n_docs`` documents (0.0 for an empty vocabulary)."""
+    n = float(n_docs)
+    return float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
+
+
+def bm25_rows(query_keys: list, postings: dict, doc_len: np.ndarray, avgdl: float, k1: float, b: float,
+              corpus_mean_idf: Callable[[], float]) -> tuple[np.ndarray, np.ndarray]:
+    """Okapi BM25 (rank_bm25's arithmetic) of a query over a corpus of ``len(doc_len)`` documents.
+
+    ``query_keys`` are the query's terms in query order (repeats count again; a key absent from
+    ``postings`` contributes nothing); ``postings`` maps a term to (indices of the documents holding
+    it, each once; its term frequency there); ``doc_len`` is every document's length and ``avgdl``
+    their mean. A negative idf becomes ``EPSILON * corpus_mean_idf()`` (called at most once, only
+    then). Engine-independent: the FAISS engine's forward path and the PostgreSQL engine share it.
+
+    Returns (indices of the documents holding a query term, ascending; their scores).
+    """
+    n_docs = len(doc_len)
+    per_term = {}
+    eps = None
+    for key in dict.fromkeys(query_keys):
+        got = postings.get(key)
+        if got is None or not len(got[0]):
+            continue
+        r, tf = got
+        df = len(r)
+        idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
+        if idf < 0:
+            if eps is None:
+                eps = EPSILON * corpus_mean_idf()
+            idf = eps
+        # the BM25 term-frequency part of every occurrence at once
+        norm = k1 * (1 - b + b * doc_len[r] / avgdl)
+        per_term[key] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
+    if not per_term:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    scores = np.zeros(n_docs)
+    matched = np.zeros(n_docs, dtype=bool)
+    for key in query_keys:  # query order, repeats count again: like rank_bm25
+        got = per_term.get(key)
+        if got is not None:
+            scores[got[0]] += got[1]
+            matched[got[0]] = True
+    idx = np.flatnonzero(matched)
+    return idx, scores[idx]
 
 
 def check_mode(mode: object) -> str:
@@ -177,8 +226,7 @@ class KeywordIndex:
         else:
             df = np.bincount(all_terms)
             df = df[df > 0].astype(np.float64)
-        n = float(len(allowed))
-        mean = float(np.mean(np.log(n - df + 0.5) - np.log(df + 0.5))) if len(df) else 0.0
+        mean = mean_idf(df, len(allowed))
         if len(self._mean_idf_cache) >= 4096:  # oldest subset out first
             self._mean_idf_cache.pop(next(iter(self._mean_idf_cache)))
         self._mean_idf_cache[key] = mean
@@ -216,37 +264,15 @@ class KeywordIndex:
                        avgdl: float) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
         terms, rows, tfs = self._scope_terms(allowed)
-        n_docs = len(allowed)
-        k1, b = self.k1, self.b
         known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
-        per_term = {}
-        eps = None
+        postings = {}
         for tid in known:
             hit = np.flatnonzero(terms == tid)
-            df = len(hit)
-            if df == 0:
-                continue
-            r = rows[hit]
-            idf = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
-            if idf < 0:
-                if eps is None:
-                    eps = EPSILON * self._mean_idf(allowed, terms)
-                idf = eps
-            # the BM25 term-frequency part of every occurrence at once (same operations as score())
-            tf = tfs[hit]
-            norm = k1 * (1 - b + b * self.doc_len[allowed[r]] / avgdl)
-            per_term[tid] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
-        if not per_term:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        scores = np.zeros(n_docs)
-        matched = np.zeros(n_docs, dtype=bool)
-        for token in query_terms:  # query order, repeats count again: like rank_bm25 and score()
-            got = per_term.get(self.vocab.get(token))
-            if got is not None:
-                scores[got[0]] += got[1]
-                matched[got[0]] = True
-        idx = np.flatnonzero(matched)
-        return allowed[idx], scores[idx]
+            if len(hit):
+                postings[tid] = (rows[hit], tfs[hit])
+        idx, scores = bm25_rows([self.vocab.get(t) for t in query_terms], postings, self.doc_len[allowed], avgdl,
+                                self.k1, self.b, lambda: self._mean_idf(allowed, terms))
+        return allowed[idx], scores
 
     def score(self, query: str, allowed: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of ``query`` over the rows ``allowed`` (positions; ``mask`` is the same as booleans).

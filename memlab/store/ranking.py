@@ -84,10 +84,25 @@ def fused_search(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: np.
     per channel the raw score, its rank among the allowed rows, the normalised score and the
     weight, plus the fused score they add up to.
     """
+    raw = channel_scores(table, q, text, allowed, mask, fusion_channels(weights))
+    return rank_fused(raw, allowed, weights=weights, normalization=normalization, limit=limit,
+                      threshold=threshold, explain=explain)
+
+
+def fusion_channels(weights: Mapping[str, float]) -> list[str]:
+    """The channels a fusion search computes: those with a weight, and always ``dense`` (the score)."""
     names = [c for c, w in weights.items() if w]
     if "dense" not in names:
         names.append("dense")  # always computed: it is the item's score
-    raw = channel_scores(table, q, text, allowed, mask, names)
+    return names
+
+
+def rank_fused(raw: Mapping[str, np.ndarray], allowed: np.ndarray, *, weights: Mapping[str, float],
+               normalization: str, limit: int, threshold: Optional[float],
+               explain: bool = False) -> list[tuple[int, float, dict]]:
+    """The engine-independent half of :func:`fused_search`: fuse the raw channel scores of the
+    ``allowed`` rows (row keys in insertion order: FAISS positions, PostgreSQL vids), order, apply the
+    cosine ``threshold``, cut to ``limit`` and build ``extra``. Returns (row key, cosine, extra)."""
     fused, normed = combsum(raw, weights, normalization)
     # best fused first; ties by position (insertion order) so results are deterministic
     order = np.lexsort((allowed, -fused))

@@ -22,10 +22,12 @@ import numpy as np
 from memlab.enums import MemoryState
 from memlab.errors import ConflictError, StoreError, ValidationError
 from memlab.store.analyzer import default_analyzer
+from memlab.store.fusion import DEFAULT_WEIGHTS
 from memlab.store.keyword import K1, B, add_rrf_explain, check_k_rrf, check_mode
 from memlab.store.pg import connection as C
 from memlab.store.pg import schema as S
 from memlab.store.pg import search as Q
+from memlab.store.pg.fusion import fused
 from memlab.store.pg.sql import where
 from memlab.store.pg.transaction import PgTransaction, decode, row_sql
 from memlab.store.table import COLUMNS, Table
@@ -60,7 +62,7 @@ class PgStore:
         timeout = max(1.0, self.busy_timeout_ms / 1000)
         conn = C.connect(conninfo, timeout=min(timeout, 30.0))
         try:
-            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index)
+            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index, self.analyzer)
         finally:
             conn.close()
         self.pool = C.open_pool(conninfo, minconn, maxconn, timeout)
@@ -153,17 +155,14 @@ class PgStore:
         return None if r is None else r[0]
 
     def search(self, query_vec: np.ndarray, node: Any, limit: int, threshold: Optional[float] = None, *,
-               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60, explain: bool = False,
-               **options: Any) -> list[tuple]:
+               mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60, weights: Optional[dict] = None,
+               normalization: str = "zscore", explain: bool = False, **options: Any) -> list[tuple]:
         """The FAISS engine's search contract (see :meth:`memlab.store.store.Store.search`), run in SQL.
 
-        ``mode="fusion"`` (the FAISS engine's default, which needs its context channels) is not run
-        here: a typed error says so. ``weights`` / ``normalization`` belong to fusion and are ignored.
+        ``mode="fusion"`` runs the FAISS engine's channels and fusion (:mod:`memlab.store.pg.fusion`)
+        with ``weights`` / ``normalization``; the other modes ignore them.
         """
         mode = check_mode(mode)
-        if mode == "fusion":
-            raise ValidationError("mode='fusion' needs the faiss engine's context channels; on pgvector use "
-                                  "mode='dense', 'keyword' or 'hybrid' (vector_store.config.search_mode).")
         k_rrf = check_k_rrf(k_rrf)
         if mode != "dense" and not isinstance(text, str):
             raise ValidationError(f"A {mode} search needs the query text (text=...).")
@@ -172,6 +171,11 @@ class PgStore:
             if mode == "dense":
                 hits = Q.dense(conn, self.table_name, q, node, limit)
                 return [(_public(row), score) for row, score in hits if threshold is None or score >= threshold]
+            if mode == "fusion":
+                hits = fused(conn, self.table_name, q, text, node, weights=weights or DEFAULT_WEIGHTS,
+                             normalization=normalization, limit=limit, threshold=threshold, explain=explain,
+                             analyzer=self.analyzer, k1=self.k1, b=self.b)
+                return [(_public(row), cos, extra) for row, cos, extra in hits]
             hits = Q.ranked(conn, self.table_name, q, text, node, mode=mode, limit=limit, threshold=threshold,
                             k_rrf=k_rrf, depth=max(limit, HYBRID_DEPTH), analyzer=self.analyzer, k1=self.k1, b=self.b)
             out = [(_public(row), cos, extra) for row, cos, extra in hits]

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.errors import StoreError
-from memlab.store.context import keyword_document
+from memlab.store.context import context_document, keyword_document
 from memlab.store.table import COLUMNS
 from memlab.store.transaction import CATEGORY_NS
 
@@ -37,6 +37,14 @@ def decode(r: tuple, *, vector: bool = False) -> dict:
     return row
 
 
+def search_terms(analyzer: Any, row: dict) -> tuple[list[str], Optional[list[str]]]:
+    """(``tokens``, ``context_tokens``) of a row: its keyword and context documents analysed as the FAISS
+    engine indexes them (memlab.store.context); ``context_tokens`` is None when the row has no context."""
+    memory, actor, context = row.get("memory"), row.get("actor_id"), row.get("context")
+    tokens = analyzer.analyze(keyword_document(memory, actor))
+    return tokens, (analyzer.analyze(context_document(memory, actor, context)) if context else None)
+
+
 class PgTransaction:
     """Row upserts, category links, history and configs of one PostgreSQL transaction."""
 
@@ -49,9 +57,13 @@ class PgTransaction:
 
     def get_row(self, memory_id: str) -> Optional[dict]:
         """The current row, locked until this transaction ends (vector included)."""
-        r = self.conn.execute(f"SELECT {row_sql(self.t, vector=True)} FROM {self.t} m WHERE m.id = %s FOR UPDATE OF m",
-                              (memory_id,)).fetchone()
-        return None if r is None else decode(r, vector=True)
+        r = self.conn.execute(f"SELECT {row_sql(self.t, vector=True)}, m.context_embedding FROM {self.t} m "
+                              "WHERE m.id = %s FOR UPDATE OF m", (memory_id,), binary=True).fetchone()
+        if r is None:
+            return None
+        row = decode(r, vector=True)
+        row["context_vector"] = r[-1]  # kept by writes that do not change the text (see rows.apply_update)
+        return row
 
     def put_row(self, row: dict, vector: np.ndarray) -> int:
         """Insert or replace a memory row (its vid, hence its insertion rank, is kept); returns the vid."""
@@ -63,13 +75,17 @@ class PgTransaction:
         values = [row.get(c) for c in COLUMNS]
         values[COLUMNS.index("metadata")] = Jsonb(row.get("metadata") or {})
         sets = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+        ctx_vec = row.get("context_vector")
+        if ctx_vec is not None:
+            ctx_vec = np.ascontiguousarray(ctx_vec, dtype=np.float32).reshape(-1)
+            if ctx_vec.shape != (self.store.dims,):
+                raise StoreError(f"context vector has shape {ctx_vec.shape}, store expects ({self.store.dims},)")
         vid = self.conn.execute(
-            f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, embedding) "
-            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %b) "
-            f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, embedding = excluded.embedding "
-            "RETURNING vid",
-            (*values, self.store.analyzer.analyze(keyword_document(row.get("memory"), row.get("actor_id"))),
-             vec)).fetchone()[0]
+            f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, context_tokens, embedding, context_embedding) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %s, %b, %b) "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, context_tokens = excluded.context_tokens, "
+            "embedding = excluded.embedding, context_embedding = excluded.context_embedding RETURNING vid",
+            (*values, *search_terms(self.store.analyzer, row), vec, ctx_vec)).fetchone()[0]
         if row.get("categories") is not None:  # absent = unchanged
             self.set_categories(row["id"], row["categories"])
         return int(vid)
