@@ -36,7 +36,7 @@ def _bm25_over(index: KeywordIndex, text: str, allowed: np.ndarray, mask: np.nda
     return out
 
 
-def _speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
+def speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
     """1.0 where every word of the row's actor_id occurs in the query (None never matches)."""
     names = set(actors.tolist())
     names.discard(None)
@@ -66,12 +66,16 @@ def channel_scores(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: n
         out["keyword_context"] = _bm25_over(table.context_keyword_index(), text, allowed, mask) if any_ctx \
             else out["keyword"]
     if "speaker" in channels:
-        out["speaker"] = _speaker_match(table.column("actor_id")[allowed], text)
+        out["speaker"] = speaker_match(table.column("actor_id")[allowed], text)
     if "time" in channels:
-        ranges = query_ranges(text)  # dates are read only for a query that names one
-        out["time"] = time_match(created_days(table.column("created_at")[allowed]), ranges) if ranges \
-            else np.zeros(len(allowed))
+        out["time"] = time_scores(table.column("created_at")[allowed], text)
     return out
+
+
+def time_scores(created_at, text: str) -> np.ndarray:
+    """The time channel of rows written at ``created_at`` (ISO strings) for query ``text``."""
+    ranges = query_ranges(text)  # dates are read only for a query that names one
+    return time_match(created_days(created_at), ranges) if ranges else np.zeros(len(created_at))
 
 
 def fused_search(table, q: np.ndarray, text: str, allowed: np.ndarray, mask: np.ndarray, *,

@@ -26,7 +26,8 @@ WORDS = ("pizza dog Rex park Lyon sister hiking Alps cheese peanut allergy winte
          "sunset support group counseling career camping beach violin guitar concert museum").split()
 SPEAKERS = ("Ana", "Bob", "Caroline", "Melanie")
 QUERIES = ["pizza", "What did Ana say about the dog?", "Rex Rex park", "unknownword", "Bob Lyon sister",
-           "the the", "When did Caroline go camping at the beach?", "Melanie violin concert museum"]
+           "the the", "When did Caroline go camping at the beach?", "Melanie violin concert museum",
+           "What did Ana say about pizza in February 2023?", "Who went hiking on 10 March 2023?"]
 TOL = 1e-5
 
 
@@ -54,7 +55,10 @@ def _fill(mems: tuple[Memory, Memory]) -> dict[str, str]:
 
     for conv in range(9):
         msgs = _conversation(rng, rng.randint(1, 12))
-        both(lambda m: m.add(msgs, user_id=f"u{conv % 3}", infer=False, metadata={"conv": conv, "kind": "chat"}))
+        # dated conversations (the time channel): months 1-3 of 2023; the last ones undated (now)
+        when = f"2023-0{conv % 3 + 1}-10T10:00:00" if conv < 7 else None
+        both(lambda m: m.add(msgs, user_id=f"u{conv % 3}", infer=False, metadata={"conv": conv, "kind": "chat"},
+                             timestamp=when))
     both(lambda m: m.add("a single note about Rex the dog", user_id="u0", infer=False))
     both(lambda m: m.add([{"role": "user", "content": "Ana loves pizza in Lyon", "name": "Ana"}], user_id="u1",
                          infer=False))
@@ -130,6 +134,17 @@ def test_default_search_is_fusion_and_identical(engines, query, scope):
     # explain=False: the same items without the explanation
     plain = pg_mem.search(query, limit=8, **scope)["results"]
     assert [p["id"] for p in plain] == [g["id"] for g in got] and all("explain" not in p for p in plain)
+
+
+def test_time_channel_fires_the_same_on_both(engines):
+    faiss_mem, pg_mem, ids = engines
+    q = "What did Ana say about pizza in February 2023?"
+    want = faiss_mem.search(q, user_id="u1", limit=100, explain=True)["results"]
+    got = pg_mem.search(q, user_id="u1", limit=100, explain=True)["results"]
+    _same(want, got, ids, every=want)
+    dated = [r for r in got if r["explain"]["channels"]["time"]["raw"] == 1.0]
+    assert dated and all(r["created_at"].startswith("2023-02-10") for r in dated)
+    assert len(dated) < len(got)  # only February's memories are dated in February
 
 
 @pytest.mark.parametrize("threshold", [-1.0, 0.0, 0.05, 0.2, 0.99])

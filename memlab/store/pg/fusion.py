@@ -1,4 +1,4 @@
-"""Fusion search (the default mode) on PostgreSQL: the FAISS engine's five channels, fused by its code.
+"""Fusion search (the default mode) on PostgreSQL: the FAISS engine's six channels, fused by its code.
 
 Every row the filter allows is scored, as in :mod:`memlab.store.ranking`:
 
@@ -10,7 +10,8 @@ Every row the filter allows is scored, as in :mod:`memlab.store.ranking`:
   corpus rule of the FAISS engine: N, mean length, document frequencies and the idf floor over
   the allowed rows only. The arithmetic is :func:`memlab.store.keyword.bm25_rows` /
   :func:`~memlab.store.keyword.mean_idf`, the FAISS engine's own;
-- ``speaker``: :func:`memlab.store.ranking._speaker_match` on the rows' ``actor_id``.
+- ``speaker``: :func:`memlab.store.ranking.speaker_match` on the rows' ``actor_id``;
+- ``time``: :func:`memlab.store.ranking.time_scores` on the rows' ``created_at``.
 
 Then :func:`memlab.store.ranking.rank_fused` (the FAISS engine's CombSUM, order, cosine threshold
 and ``explain``), with ``vid`` as the row position (insertion order breaks ties, as there).
@@ -33,7 +34,7 @@ import numpy as np
 from memlab.store.keyword import bm25_rows, mean_idf
 from memlab.store.pg.sql import where
 from memlab.store.pg.transaction import decode, row_sql
-from memlab.store.ranking import _speaker_match, fusion_channels, rank_fused
+from memlab.store.ranking import fusion_channels, rank_fused, speaker_match, time_scores
 
 
 def _postings(docs: list[list[str]], terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -71,10 +72,11 @@ def channel_scores(conn: Any, t: str, q: np.ndarray, text: str, node: Any, chann
     cond, params = where(t, node)
     rows = conn.execute(
         f"SELECT m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
-        f"m.tokens, m.context_tokens FROM {t} m WHERE {cond} ORDER BY m.vid", {**params, "q": q}, binary=True).fetchall()
+        f"m.tokens, m.context_tokens, m.created_at FROM {t} m WHERE {cond} ORDER BY m.vid", {**params, "q": q},
+        binary=True).fetchall()
     if not rows:
         return np.empty(0, dtype=np.int64), {}
-    vids, actors, cos, ctx_cos, tokens, ctx_tokens = zip(*rows)
+    vids, actors, cos, ctx_cos, tokens, ctx_tokens, created = zip(*rows)
     vids = np.asarray(vids, dtype=np.int64)
     query_terms = analyzer.analyze(text)
     out: dict[str, np.ndarray] = {}
@@ -94,7 +96,9 @@ def channel_scores(conn: Any, t: str, q: np.ndarray, text: str, node: Any, chann
         out["keyword_context"] = _bm25(query_terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)],
                                        k1, b) if any_ctx else out["keyword"]
     if "speaker" in channels:
-        out["speaker"] = _speaker_match(np.array(actors, dtype=object), text)
+        out["speaker"] = speaker_match(np.array(actors, dtype=object), text)
+    if "time" in channels:
+        out["time"] = time_scores(list(created), text)
     return vids, out
 
 
