@@ -1,4 +1,5 @@
-"""``memlab db``: schema revisions of a store directory (mirrors Alembic), snapshots, rollback."""
+"""``memlab db``: schema revisions of a store directory (mirrors Alembic), snapshots, rollback; and the
+revision of a PostgreSQL store (``--store postgresql://...``: current, history, upgrade)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ def register(sub) -> None:
 
     def add(name: str, help_: str, store_required: bool = True):
         q = dbsub.add_parser(name, help=help_)
-        q.add_argument("--store", required=store_required, help="Store directory (holds memlab.db).")
+        q.add_argument("--store", required=store_required,
+                       help="Store directory (holds memlab.db), or a PostgreSQL connection string (postgresql://...).")
+        q.add_argument("--collection", default="memlab", help="PostgreSQL: the store's collection_name.")
         q.set_defaults(func=run)
         return q
 
@@ -27,10 +30,37 @@ def register(sub) -> None:
     add("snapshots", "List the store's snapshots.")
 
 
+def is_pg(store: object) -> bool:
+    return isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+
+
+def run_pg(args: argparse.Namespace) -> int:
+    from memlab.store.pg import revisions as R
+
+    action = args.db_command
+    if action == "current":
+        rev = R.current(args.store, args.collection)
+        print(f"{rev or '<base>'}{' (head)' if rev == R.history()[-1]['revision'] else ''}")
+    elif action == "history":
+        cur = R.current(args.store, args.collection)
+        for r in R.history():
+            marks = " ".join(m for m in ("(head)" if r["head"] else "", "(current)" if r["revision"] == cur else "") if m)
+            print(f"{r['down_revision'] or '<base>'} -> {r['revision']} {marks}".rstrip())
+    elif action == "upgrade":
+        before, after = R.upgrade(args.store, args.collection, args.revision)
+        print(f"{args.collection}: already at {after}" if before == after else
+              f"{args.collection}: {before or '<base>'} -> {after}")
+    else:
+        raise R.unsupported(action, args.collection)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from memlab.store import migrations as S
     from memlab.store.snapshots import list_snapshots
 
+    if is_pg(args.store):
+        return run_pg(args)
     action = args.db_command
     if action == "current":
         rev = S.current(args.store)
