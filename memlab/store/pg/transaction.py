@@ -74,6 +74,50 @@ class PgTransaction:
             self.set_categories(row["id"], row["categories"])
         return int(vid)
 
+    def existing_ids(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are in the store, in one statement; those rows stay locked (as by :meth:`get_row`)."""
+        if not ids:
+            return set()
+        return {r[0] for r in self.conn.execute(f"SELECT id FROM {self.t} WHERE id = ANY(%s) FOR UPDATE",
+                                                (list(ids),)).fetchall()}
+
+    def add_rows(self, pairs: list[tuple[dict, np.ndarray]], *, history: bool = True) -> None:
+        """Insert NEW rows (ids not in the store) and, with ``history``, their ADD rows, by binary COPY.
+
+        The same rows and history as :meth:`put_row` + :meth:`add_history` one by one (vids and hseqs
+        follow the input order: both are serials, assigned row by row as COPY reads), in far fewer
+        round trips. An id already present fails the COPY (unique violation): the transaction rolls back.
+        """
+        from psycopg.adapt import PyFormat
+        from psycopg.types.json import Jsonb
+
+        if not pairs:
+            return
+        vecs = [np.ascontiguousarray(v, dtype=np.float32).reshape(-1) for _, v in pairs]
+        for vec in vecs:
+            if vec.shape != (self.store.dims,):
+                raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
+        vector_oid = self.conn.adapters.get_dumper(np.ndarray, PyFormat.BINARY).oid
+        types = ["jsonb" if c == "metadata" else "text" for c in COLUMNS] + ["text[]", vector_oid]
+        analyze = self.store.analyzer.analyze
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY {self.t} ({', '.join(COLUMNS)}, tokens, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(types)
+                for (row, _), vec in zip(pairs, vecs):
+                    values = [row.get(c) for c in COLUMNS]
+                    values[COLUMNS.index("metadata")] = Jsonb(row.get("metadata") or {})
+                    cp.write_row([*values, analyze(keyword_document(row.get("memory"), row.get("actor_id"))), vec])
+            if history:
+                with cur.copy(f"COPY {self.t}_history (id, memory_id, old_memory, new_memory, event, created_at, "
+                              "updated_at, is_deleted, actor_id, role) FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["text"] * 7 + ["int4", "text", "text"])
+                    for row, _ in pairs:
+                        cp.write_row([str(uuid.uuid4()), row["id"], None, row["memory"], "ADD", row.get("created_at"),
+                                      row.get("updated_at"), 0, row.get("actor_id"), row.get("role")])
+        for row, _ in pairs:
+            if row.get("categories"):
+                self.set_categories(row["id"], row["categories"])
+
     def set_categories(self, memory_id: str, names: Any) -> None:
         """Replace a memory's category links; unknown names become categories (catalogue or uuid5 ids)."""
         self.conn.execute(f"DELETE FROM {self.t}_memory_categories WHERE memory_id = %s", (memory_id,))
