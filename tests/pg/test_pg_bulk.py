@@ -122,8 +122,13 @@ def test_a_failed_bulk_write_writes_nothing(pg_url, pg_collection):
         with pytest.raises(ValidationError, match="already exists"):
             m.add_records(fresh + [_records(5)[2]])
         assert _dump(pg_url, pg_collection) == before
-        with pytest.raises(ConflictError):  # a row no existence check saw (as a concurrent writer's would be)
-            with m.store.transaction() as tx:
-                tx.add_rows([({**_records(1)[0], "memory": "dup"}, m.embed(["dup"])[0])])
-        assert _dump(pg_url, pg_collection) == before
+        dup = ({**_records(1)[0], "memory": "dup"}, m.embed(["dup"])[0])
+        many = [({"id": f"10000000-0000-4000-8000-{i:012d}", "memory": f"x {i}", "user_id": "u0", "metadata": {},
+                  "state": "active", "created_at": "2024-01-01T00:00:00+00:00"}, m.embed([f"x {i}"])[0])
+                for i in range(30)]
+        for pairs in ([dup], many + [dup]):  # INSERT path (a few rows) and COPY path
+            with pytest.raises(ConflictError):  # a row no existence check saw (as a concurrent writer's would be)
+                with m.store.transaction() as tx:
+                    tx.add_rows(pairs)
+            assert _dump(pg_url, pg_collection) == before
 

@@ -18,6 +18,8 @@ from memlab.store.context import keyword_document
 from memlab.store.table import COLUMNS
 from memlab.store.transaction import CATEGORY_NS
 
+COPY_MIN_ROWS = 8  # bulk writes of fewer rows use INSERTs
+
 
 def row_sql(t: str, *, vector: bool = False) -> str:
     """The SELECT list of a memory row (alias ``m``): vid, the columns, categories (by name)[, embedding]."""
@@ -53,8 +55,9 @@ class PgTransaction:
                               (memory_id,)).fetchone()
         return None if r is None else decode(r, vector=True)
 
-    def put_row(self, row: dict, vector: np.ndarray) -> int:
-        """Insert or replace a memory row (its vid, hence its insertion rank, is kept); returns the vid."""
+    def put_row(self, row: dict, vector: np.ndarray, *, new: bool = False) -> int:
+        """Insert or replace a memory row (its vid, hence its insertion rank, is kept); returns the vid.
+        ``new``: insert only (an existing id is a unique violation, as in :meth:`add_rows`)."""
         from psycopg.types.json import Jsonb
 
         vec = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
@@ -66,8 +69,9 @@ class PgTransaction:
         vid = self.conn.execute(
             f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, embedding) "
             f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %b) "
-            f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, embedding = excluded.embedding "
-            "RETURNING vid",
+            + ("" if new else f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, "
+                              "embedding = excluded.embedding ")
+            + "RETURNING vid",
             (*values, self.store.analyzer.analyze(keyword_document(row.get("memory"), row.get("actor_id"))),
              vec)).fetchone()[0]
         if row.get("categories") is not None:  # absent = unchanged
@@ -87,11 +91,17 @@ class PgTransaction:
         The same rows and history as :meth:`put_row` + :meth:`add_history` one by one (vids and hseqs
         follow the input order: both are serials, assigned row by row as COPY reads), in far fewer
         round trips. An id already present fails the COPY (unique violation): the transaction rolls back.
+        Fewer than ``COPY_MIN_ROWS`` rows go by plain INSERTs (same result, same failure).
         """
         from psycopg.adapt import PyFormat
         from psycopg.types.json import Jsonb
 
-        if not pairs:
+        if len(pairs) < COPY_MIN_ROWS:  # a COPY costs more than a few INSERTs (a single add: ~25% slower)
+            for row, vec in pairs:
+                self.put_row(row, vec, new=True)
+                if history:
+                    self.add_history(row["id"], None, row["memory"], "ADD", created_at=row.get("created_at"),
+                                     updated_at=row.get("updated_at"), actor_id=row.get("actor_id"), role=row.get("role"))
             return
         vecs = [np.ascontiguousarray(v, dtype=np.float32).reshape(-1) for _, v in pairs]
         for vec in vecs:
