@@ -207,7 +207,7 @@ def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], 
                     recalls.append(sum(s >= floor for _, s in got) / len(want))
                     fallbacks += len(got) < 10
                 out[f"hnsw_ef{ef}"] = {**stats(times, [10] * len(times)), "recall_at_10": round(float(np.mean(recalls)), 4),
-                                       "min_recall": round(float(np.min(recalls)), 2)}
+                                       "min_recall": round(float(np.min(recalls)), 2), "exact_fallbacks": fallbacks}
                 print("ann ef", ef, json.dumps(out[f"hnsw_ef{ef}"]), flush=True)
         search_latency(m, users, 30, "dense", seed=1)
         out["pg_dense_scoped"] = search_latency(m, users, 200, "dense")
