@@ -25,6 +25,7 @@ import argparse
 import json
 import multiprocessing as mp
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -160,13 +161,15 @@ def ann_records(n: int, users: int, seed: int = 11) -> tuple[list, list]:
     rng = random.Random(seed)
     vocab = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti", "va", "ze") for b in range(500)]
     texts = [" ".join(rng.choices(vocab, k=rng.randint(5, 12))) for _ in range(n)]
-    queries = [" ".join(rng.choices(vocab, k=rng.randint(3, 8))) for _ in range(200)]
+    # a query shares words with some memory (about a stored fact) plus words of its own
+    queries = [" ".join(rng.sample(texts[rng.randrange(n)].split(), k=3) + rng.choices(vocab, k=2)) for _ in range(200)]
     return texts, queries
 
 
-def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], faiss_path: str) -> dict:
+def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], faiss_path: str, out: dict) -> dict:
+    """Fills ``out`` as it goes (a run stopped part way keeps what it measured)."""
     texts, queries = ann_records(n, users)
-    out: dict = {"n": n, "users": users}
+    out.update({"n": n, "users": users})
     t = time.perf_counter()
     with Memory(HASH) as e:
         vecs = np.concatenate([e.embed(texts[i:i + 50_000]) for i in range(0, n, 50_000)])
@@ -182,6 +185,7 @@ def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], 
         with m.store._conn() as conn:
             conn.execute("SET maintenance_work_mem = '4GB'")
             conn.execute("SET max_parallel_maintenance_workers = 1")
+            conn.execute("DROP INDEX IF EXISTS bench_ann_hnsw")
             t = time.perf_counter()
             conn.execute("CREATE INDEX bench_ann_hnsw ON bench_ann USING hnsw (embedding vector_ip_ops) "
                           "WITH (m = 16, ef_construction = 64)")
@@ -229,6 +233,10 @@ def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], 
     return out
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -244,6 +252,7 @@ def main() -> None:
     ap.add_argument("--url", default=None, help="an existing PostgreSQL with pgvector (default: a temp pgserver)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, _stop)  # kill PID: write what was measured, stop the server
 
     texts = [f"benchmark memory {i} about topic {i % 97} and item {i % 13}" for i in range(args.n)]
     with Memory(HASH) as embedder_only:
@@ -273,8 +282,8 @@ def main() -> None:
         with Memory(pg_cfg(url, "bench")) as m:
             m.reset()
         if args.ann_n:
-            results["ann"] = run_ann(url, args.ann_n, args.users, args.ann_queries,
-                                     [int(e) for e in args.ef.split(",")], str(Path(tmp) / "faiss_ann"))
+            run_ann(url, args.ann_n, args.users, args.ann_queries, [int(e) for e in args.ef.split(",")],
+                    str(Path(tmp) / "faiss_ann"), results.setdefault("ann", {}))
     finally:
         results["wall_s"] = round(time.perf_counter() - started, 1)
         Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _n(x) -> str:
+    return f"{x:,}" if isinstance(x, (int, float)) else "-"
+
+
 def _lat(d: dict) -> str:
     return f"{d['p50_ms']} / {d['p99_ms']}" if d else "-"
 
@@ -14,7 +18,7 @@ def write_report(r: dict, path: Path) -> None:
     lines = [f"# PostgreSQL + pgvector vs FAISS engine ({r['n']:,} memories, {r['users']:,} users, {r['embedder']})",
              "", f"Machine: {r.get('machine')}. One run of `benchmarks/bench_pg.py` (wall {r.get('wall_s')} s); "
              "both engines measured in the same run.", ""]
-    if f and p:
+    if f.get("dense_scoped") and p.get("dense_scoped"):
         lines += ["## Writes and scoped search", "", "| | FAISS engine | PostgreSQL |", "|---|---|---|",
                   f"| bulk add (`add_records`), memories/s | {f['bulk_add_per_s']:,} | {p['bulk_add_per_s']:,} (COPY) |",
                   f"| single `add(infer=False)`, calls/s | {f['single_add_per_s']:,} | {p['single_add_per_s']:,} |"]
@@ -37,7 +41,7 @@ def write_report(r: dict, path: Path) -> None:
     a = r.get("ann")
     if a:
         lines += [f"## HNSW at {a['n']:,} memories ({a['users']:,} users, one agent)", "",
-                  f"Bulk add (COPY, no history): {a.get('pg_bulk_add_per_s', '-'):,}/s; HNSW build (m=16, "
+                  f"Bulk add (COPY, no history): {_n(a.get('pg_bulk_add_per_s'))}/s; HNSW build (m=16, "
                   f"ef_construction=64, one maintenance worker): {a.get('hnsw_build_s', '-')} s.", "",
                   "| whole-collection dense search (top 10) | recall@10 vs exact | p50 / p99, ms |", "|---|---|---|"]
         if "exact_whole" in a:
