@@ -29,9 +29,13 @@ QUERIES = ["pizza", "memory", "memory pizza pizza", "lyon dog park", "wine chees
            "dog dog dog rex", "summer memory hiking"]
 
 
+@pytest.mark.parametrize("rows_with_hits", [400, 3])  # 3: most rows come from a second statement
 @pytest.mark.parametrize("scope", [{"user_id": "u1"}, {"user_id": "u2", "filters": {"n": {"gte": 5}}},
                                    {"filters": {"user_id": {"in": ["u0", "u3"]}}}])
-def test_keyword_scores_equal_the_faiss_engine(pg_url, pg_collection, scope):
+def test_keyword_scores_equal_the_faiss_engine(pg_url, pg_collection, scope, rows_with_hits, monkeypatch):
+    from memlab.store.pg import search as Q
+
+    monkeypatch.setattr(Q, "ROWS_WITH_HITS", rows_with_hits)
     records = _corpus()
     with Memory(HASH) as faiss_mem, Memory(pg_config(pg_url, pg_collection)) as pg_mem:
         for m in (faiss_mem, pg_mem):
@@ -39,6 +43,10 @@ def test_keyword_scores_equal_the_faiss_engine(pg_url, pg_collection, scope):
         for query in QUERIES:
             want = faiss_mem.search(query, mode="keyword", limit=200, **scope)["results"]
             got = pg_mem.search(query, mode="keyword", limit=200, **scope)["results"]
+            # hybrid: the same fused scores (dense rows tied up to rounding may swap: RRF moves < 1/60 - 1/61)
+            hybrid = [r["rank_score"] for r in pg_mem.search(query, mode="hybrid", limit=20, **scope)["results"]]
+            assert hybrid == pytest.approx([r["rank_score"] for r in faiss_mem.search(
+                query, mode="hybrid", limit=20, **scope)["results"]], abs=1e-3)
             assert len(got) == len(want)
             w_scores = {r["id"]: r["keyword_score"] for r in want}
             assert {r["id"] for r in got} == set(w_scores)
