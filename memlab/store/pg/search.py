@@ -12,13 +12,12 @@
   deterministic. Completeness is checked, not hoped for: fewer than ``limit`` rows back (a very
   selective filter inside a large scope) means the exact statement runs instead.
 * keyword: Okapi BM25 with the FAISS engine's constants and its corpus rule (N, mean length,
-  document frequencies and the idf floor computed over the allowed rows only). One statement
-  (:func:`bm25_sql`) returns the corpus figures, the allowed rows holding a query term with their
-  term counts, and those rows themselves; the arithmetic is the engine's, in Python, so scores
-  match up to float rounding.
+  document frequencies and the idf floor computed over the allowed rows only). SQL finds the
+  allowed rows holding a query term (GIN index on ``tokens``) with their term counts; the
+  arithmetic is the engine's, in numpy, so scores match up to float rounding.
 * hybrid: reciprocal-rank fusion (:func:`memlab.store.keyword.fuse`) of the two rankings, each
-  ``depth`` deep, ties by insertion order (``vid`` plays the FAISS engine's row position); the
-  rows come with the two rankings' statements (a third one only fetches what they did not bring).
+  ``depth`` deep, ties by insertion order (``vid`` plays the FAISS engine's row position). Rows
+  are fetched a page (``limit``) at a time, best first; hybrid reuses the dense statement's rows.
 """
 
 from __future__ import annotations
@@ -102,49 +101,36 @@ def dense(conn: Any, t: str, q: np.ndarray, node: Any, limit: int, *, ann: Optio
     return _exact(conn, t, q, cond, params, limit)
 
 
-ROWS_WITH_HITS = 400  # the BM25 statement returns the matching rows themselves up to this many
-
-
 def bm25_sql(t: str, cond: str) -> str:
-    """BM25 in ONE statement, scope first: the allowed rows are materialised once (through the scope
-    indexes; a GIN probe of a frequent term would walk the whole table), then N, the total length,
-    one line per allowed row holding a query term (its length, its query terms and their counts) and,
-    when there are at most ``%(cap)s`` such rows (a scope's usual case), the row itself and its cosine,
-    so no second statement fetches it. The document frequencies of the whole allowed vocabulary come
-    only when some query term is in more than half the allowed rows, i.e. has a negative idf (an
-    InitPlan under CASE runs only when its branch is taken)."""
+    """BM25's corpus figures in ONE statement, scope first: the allowed rows are materialised once
+    (through the scope indexes; a GIN probe of a frequent term would walk the whole table), then
+    N, the total length, each (row, query term) count, and -- only when some query term is in more
+    than half the allowed rows, i.e. has a negative idf -- the document frequencies of the whole
+    allowed vocabulary (an InitPlan under CASE runs only when its branch is taken)."""
     return f"""WITH a AS MATERIALIZED (SELECT m.vid, m.tokens FROM {t} m WHERE {cond}),
         s AS (SELECT count(*) AS n, coalesce(sum(cardinality(a.tokens)), 0) AS total FROM a),
         h AS (SELECT a.vid, cardinality(a.tokens) AS dl, u.tok, count(*) AS c
-              FROM a, unnest(a.tokens) AS u(tok) WHERE u.tok = ANY(%(terms)s::text[]) GROUP BY 1, 2, 3),
-        hv AS (SELECT h.vid, h.dl, array_agg(h.tok) AS toks, array_agg(h.c) AS cs FROM h GROUP BY 1, 2)
-    SELECT s.n, s.total,
+              FROM a, unnest(a.tokens) AS u(tok) WHERE u.tok = ANY(%(terms)s::text[]) GROUP BY 1, 2, 3)
+    SELECT s.n, s.total, hh.vids, hh.dls, hh.toks, hh.cs,
         CASE WHEN EXISTS (SELECT 1 FROM h GROUP BY h.tok HAVING 2 * count(*) > (SELECT n FROM s))
              THEN (SELECT array_agg(v.df) FROM (SELECT count(DISTINCT a.vid) AS df FROM a, unnest(a.tokens) AS u(tok)
-                                                GROUP BY u.tok) v) END,
-        hv.vid, hv.dl, hv.toks, hv.cs, {row_sql(t)}, (m.embedding <#> %(q)b) * -1
-    FROM s LEFT JOIN hv ON true
-        LEFT JOIN {t} m ON m.vid = hv.vid AND (SELECT count(*) FROM hv) <= %(cap)s"""
+                                                GROUP BY u.tok) v) END
+    FROM s, (SELECT array_agg(h.vid) AS vids, array_agg(h.dl) AS dls, array_agg(h.tok) AS toks,
+                    array_agg(h.c) AS cs FROM h) hh"""
 
 
-Found = dict  # vid -> (row, cosine)
-
-
-def _bm25(conn: Any, t: str, q: np.ndarray, text: str, node: Any, analyzer: Any, k1: float,
-          b: float) -> tuple[np.ndarray, np.ndarray, Found]:
-    """(vids holding a query term, their BM25 scores, the rows fetched with them) over the allowed rows."""
+def _bm25(conn: Any, t: str, text: str, node: Any, analyzer: Any, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """(vids holding a query term, their BM25 scores) over the allowed rows (see module docstring)."""
     query_tokens = analyzer.analyze(text)
     distinct = list(dict.fromkeys(query_tokens))
     if not distinct:
-        return np.empty(0, dtype=np.int64), np.empty(0), {}
+        return np.empty(0, dtype=np.int64), np.empty(0)
     cond, params = where(t, node)
-    lines = conn.execute(bm25_sql(t, cond), {**params, "terms": distinct, "q": q, "cap": ROWS_WITH_HITS}).fetchall()
-    n, total, vocab_dfs = lines[0][:3]
-    if not n or not total or lines[0][3] is None:  # no allowed row holds a query term (or any token)
-        return np.empty(0, dtype=np.int64), np.empty(0), {}
-    hits = [(vid, dl, tok, c) for _, _, _, vid, dl, toks, cs, *_ in lines for tok, c in zip(toks, cs)]
-    found = {int(r[3]): (decode(r[7:]), float(r[-1])) for r in lines if r[7] is not None}
+    n, total, vids_, dls, toks, cs, vocab_dfs = conn.execute(bm25_sql(t, cond), {**params, "terms": distinct}).fetchone()
+    if not n or not total or not vids_:  # no allowed row holds a query term (or any token)
+        return np.empty(0, dtype=np.int64), np.empty(0)
     avgdl = float(total) / float(n)
+    hits = list(zip(vids_, dls, toks, cs))
     df: dict[str, int] = {}
     for _, _, tok, _ in hits:
         df[tok] = df.get(tok, 0) + 1
@@ -161,11 +147,11 @@ def _bm25(conn: Any, t: str, q: np.ndarray, text: str, node: Any, analyzer: Any,
         if tok not in idf:
             continue
         for v in vids:
-            pair = tf_of.get((v, tok))
-            if pair is not None:
-                tf, dl = pair
+            found = tf_of.get((v, tok))
+            if found is not None:
+                tf, dl = found
                 scores[at[v]] += idf[tok] * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
-    return np.asarray(vids, dtype=np.int64), scores, found
+    return np.asarray(vids, dtype=np.int64), scores
 
 
 def ranked(conn: Any, t: str, q: np.ndarray, text: str, node: Any, *, mode: str, limit: int,
@@ -174,29 +160,34 @@ def ranked(conn: Any, t: str, q: np.ndarray, text: str, node: Any, *, mode: str,
     """Keyword or hybrid search: (row, cosine, {"keyword_score", "rank_score"}), best first.
 
     ``dense_opts``: the keyword arguments of :func:`dense` (its HNSW settings) for hybrid's dense ranking."""
-    kw_vids, kw_scores, found = _bm25(conn, t, q, text, node, analyzer, k1, b)
+    kw_vids, kw_scores = _bm25(conn, t, text, node, analyzer, k1, b)
     kw_rank = kw_vids[keyword_ranking(kw_vids, kw_scores, depth)] if len(kw_vids) else kw_vids
     rankings = [kw_rank]
+    found: dict[int, tuple[dict, float]] = {}  # vid -> (row, cosine)
     if mode == "hybrid":
         dense_rows = dense(conn, t, q, node, depth, **(dense_opts or {}))
         rankings = [np.asarray([r["vid"] for r, _ in dense_rows], dtype=np.int64), kw_rank]
-        found.update((r["vid"], (r, cos)) for r, cos in dense_rows)
+        found.update((r["vid"], (r, cos)) for r, cos in dense_rows)  # rows the dense statement brought
     fused = fuse(rankings, k_rrf)
-    if not fused:
-        return []
-    missing = [v for v, _ in fused if v not in found]  # only when the BM25 statement matched too many rows
-    if missing:
-        found.update((int(r[0]), (decode(r), float(r[-1]))) for r in conn.execute(
-            f"SELECT {row_sql(t)}, (m.embedding <#> %b) * -1 FROM {t} m WHERE m.vid = ANY(%s)", (q, missing)).fetchall())
     bm25 = dict(zip(kw_vids.tolist(), kw_scores.tolist()))
-    out = []
-    for vid, rrf in fused:
-        if vid not in found:  # deleted between two statements: gone
-            continue
-        row, cos = found[vid]
-        if threshold is not None and cos < threshold:
-            continue
-        out.append((row, cos, {"keyword_score": float(bm25.get(vid, 0.0)), "rank_score": rrf}))
-        if len(out) == limit:
-            break
+    out: list[tuple[dict, float, dict]] = []
+    # rows are fetched a page at a time, best first: a page usually fills the answer (a threshold may
+    # skip rows, then the next page is fetched), rather than fetching every candidate of the rankings
+    size = max(int(limit), 10)
+    for start in range(0, len(fused) if limit > 0 else 0, size):
+        page = fused[start:start + size]
+        missing = [v for v, _ in page if v not in found]
+        if missing:
+            found.update((int(r[0]), (decode(r), float(r[-1]))) for r in conn.execute(
+                f"SELECT {row_sql(t)}, (m.embedding <#> %b) * -1 FROM {t} m WHERE m.vid = ANY(%s)",
+                (q, missing)).fetchall())
+        for vid, rrf in page:
+            if vid not in found:  # deleted between two statements: gone
+                continue
+            row, cos = found[vid]
+            if threshold is not None and cos < threshold:
+                continue
+            out.append((row, cos, {"keyword_score": float(bm25.get(vid, 0.0)), "rank_score": rrf}))
+            if len(out) == limit:
+                return out
     return out
