@@ -40,10 +40,11 @@ def test_keyword_scores_equal_the_faiss_engine(pg_url, pg_collection, scope):
             want = faiss_mem.search(query, mode="keyword", limit=200, **scope)["results"]
             got = pg_mem.search(query, mode="keyword", limit=200, **scope)["results"]
             # a threshold skips rows: PostgreSQL fetches candidates page by page (10 at a time) until 5 pass
-            kw = [(r["id"], r["keyword_score"]) for r in pg_mem.search(query, mode="keyword", limit=5, threshold=0.3,
+            # (e.g. "summer memory hiking" in u1: the 3rd-5th passing rows are ranked 16-20)
+            kw = [(r["id"], r["keyword_score"]) for r in pg_mem.search(query, mode="keyword", limit=5, threshold=0.5,
                                                                         **scope)["results"]]
             assert kw == [(r["id"], pytest.approx(r["keyword_score"], rel=1e-9)) for r in faiss_mem.search(
-                query, mode="keyword", limit=5, threshold=0.3, **scope)["results"]]
+                query, mode="keyword", limit=5, threshold=0.5, **scope)["results"]]
             # hybrid: the same fused scores (dense rows tied up to rounding may swap: RRF moves < 1/60 - 1/61)
             hybrid = [r["rank_score"] for r in pg_mem.search(query, mode="hybrid", limit=20, **scope)["results"]]
             assert hybrid == pytest.approx([r["rank_score"] for r in faiss_mem.search(
