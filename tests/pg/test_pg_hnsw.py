@@ -154,3 +154,19 @@ def test_small_scopes_stay_exact(clustered, monkeypatch):
     hits = m.search("row", filters={"AND": [{"user_id": "u"}, {"memory": {"in": [f"row {i}" for i in range(60)]}}]},
                     limit=100)["results"]
     assert len(hits) == 60
+
+
+def test_hnsw_build_options_and_their_validation(pg_url, pg_collection):
+    import psycopg
+
+    from memlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least twice"):
+        Memory(pg_config(pg_url, pg_collection, hnsw=True, hnsw_m=32, hnsw_ef_construction=40))
+    with psycopg.connect(pg_url) as conn:  # nothing half-created
+        assert conn.execute("SELECT to_regclass(%s)", (pg_collection,)).fetchone()[0] is None
+    with Memory(pg_config(pg_url, pg_collection, hnsw=True, hnsw_m=24, hnsw_ef_construction=96)) as m:
+        m.add("a note", user_id="u", infer=False)
+    with psycopg.connect(pg_url) as conn:
+        (ddl,) = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (f"{pg_collection}_hnsw",)).fetchone()
+    assert "m='24'" in ddl and "ef_construction='96'" in ddl

@@ -46,7 +46,7 @@ class PgStore:
     def __init__(self, conninfo: str, dims: int, embedder_name: str, *, collection_name: str = "memlab",
                  index: Optional[str] = None, minconn: int = 1, maxconn: int = 4, busy_timeout_ms: int = 30_000,
                  path: Any = None, keyword_args: Optional[dict] = None, exact_below: int = Q.EXACT_BELOW,
-                 ef_search: int = Q.EF_SEARCH):
+                 ef_search: int = Q.EF_SEARCH, hnsw_build: tuple[int, int] = (S.HNSW_M, S.HNSW_EF_CONSTRUCTION)):
         self.dims = int(dims)
         kw = dict(keyword_args or {})  # the analyzer and BM25 k1/b of memlab's keyword search
         self.analyzer = kw.get("analyzer") or default_analyzer()
@@ -61,7 +61,7 @@ class PgStore:
         timeout = max(1.0, self.busy_timeout_ms / 1000)
         conn = C.connect(conninfo, timeout=min(timeout, 30.0))
         try:
-            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index)
+            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index, hnsw_build)
             # dense search's HNSW settings (memlab.store.pg.search.dense): the index is looked up once
             self.dense_opts = {"ann": Q.ann_index(conn, self.table_name), "exact_below": int(exact_below),
                                "ef_search": int(ef_search)}
@@ -78,7 +78,7 @@ class PgStore:
         return cls(C.conninfo_of(settings), dims, embedder_name, collection_name=settings.collection_name,
                    index=index, minconn=lo, maxconn=hi, busy_timeout_ms=settings.busy_timeout_ms,
                    path=settings.path, keyword_args=keyword_args, exact_below=settings.hnsw_exact_below,
-                   ef_search=settings.hnsw_ef_search)
+                   ef_search=settings.hnsw_ef_search, hnsw_build=(settings.hnsw_m, settings.hnsw_ef_construction))
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
