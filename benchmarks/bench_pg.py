@@ -166,10 +166,11 @@ def ann_records(n: int, users: int, seed: int = 11) -> tuple[list, list]:
     return texts, queries
 
 
-def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], faiss_path: str, out: dict) -> dict:
+def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], faiss_path: str, out: dict,
+            build: tuple[int, int] = (16, 64)) -> dict:
     """Fills ``out`` as it goes (a run stopped part way keeps what it measured)."""
     texts, queries = ann_records(n, users)
-    out.update({"n": n, "users": users})
+    out.update({"n": n, "users": users, "hnsw_m": build[0], "hnsw_ef_construction": build[1]})
     t = time.perf_counter()
     with Memory(HASH) as e:
         vecs = np.concatenate([e.embed(texts[i:i + 50_000]) for i in range(0, n, 50_000)])
@@ -188,7 +189,7 @@ def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], 
             conn.execute("DROP INDEX IF EXISTS bench_ann_hnsw")
             t = time.perf_counter()
             conn.execute("CREATE INDEX bench_ann_hnsw ON bench_ann USING hnsw (embedding vector_ip_ops) "
-                          "WITH (m = 16, ef_construction = 64)")
+                          f"WITH (m = {build[0]}, ef_construction = {build[1]})")
             out["hnsw_build_s"] = round(time.perf_counter() - t, 1)
             conn.execute("ANALYZE bench_ann")
         print("ann index", out["hnsw_build_s"], flush=True)
@@ -248,15 +249,18 @@ def main() -> None:
     ap.add_argument("--proc-seconds", type=float, default=15)
     ap.add_argument("--ann-n", type=int, default=1_000_000, help="0 skips the HNSW section")
     ap.add_argument("--ann-queries", type=int, default=100)
-    ap.add_argument("--ef", default="40,100,200")
+    ap.add_argument("--ef", default="40,100,200,400,800", help="hnsw.ef_search values of the HNSW section")
+    ap.add_argument("--hnsw-build", default="16,64", help="m,ef_construction of the HNSW section's index")
+    ap.add_argument("--only-ann", action="store_true", help="run the HNSW section alone")
     ap.add_argument("--url", default=None, help="an existing PostgreSQL with pgvector (default: a temp pgserver)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, _stop)  # kill PID: write what was measured, stop the server
 
-    texts = [f"benchmark memory {i} about topic {i % 97} and item {i % 13}" for i in range(args.n)]
+    n = 0 if args.only_ann else args.n
+    texts = [f"benchmark memory {i} about topic {i % 97} and item {i % 13}" for i in range(n)]
     with Memory(HASH) as embedder_only:
-        vecs = embedder_only.embed(texts)
+        vecs = embedder_only.embed(texts) if texts else []
     records = [{"memory": t, "user_id": f"user{i % args.users}", "vector": v} for i, (t, v) in enumerate(zip(texts, vecs))]
 
     tmp = tempfile.mkdtemp(prefix="memlab-bench-pg-")
@@ -266,24 +270,27 @@ def main() -> None:
 
         data = Path(tmp) / "pgdata"
         url = server.start(data)
-    results: dict = {"n": args.n, "users": args.users, "embedder": "hash 384-d",
+    results: dict = {"n": n, "users": args.users, "embedder": "hash 384-d",
                      "machine": f"{mp.cpu_count()} CPU cores, shared; server and clients on the same machine"}
     started = time.perf_counter()
     try:
-        results["faiss"] = run_scoped("faiss", {**HASH, "vector_store": {"provider": "faiss",
-                                               "config": {"path": str(Path(tmp) / "faiss")}}},
-                                      records, args.users, args.ops, args.queries)
-        results["pgvector"] = run_scoped("pgvector", pg_cfg(url, "bench"), records, args.users, args.ops, args.queries)
-        results["copy_vs_row_by_row"] = copy_vs_rows(url, records[: args.copy_n])
-        procs = [int(p) for p in args.procs.split(",") if p]
-        results["concurrent_pgvector"] = {"seconds": args.proc_seconds, "mix": "90% scoped search (dense/keyword), "
-                                          "10% add", "processes": concurrent(pg_cfg(url, "bench"), args.users, procs,
-                                                                             args.proc_seconds)}
-        with Memory(pg_cfg(url, "bench")) as m:
-            m.reset()
+        if not args.only_ann:
+            results["faiss"] = run_scoped("faiss", {**HASH, "vector_store": {"provider": "faiss",
+                                                   "config": {"path": str(Path(tmp) / "faiss")}}},
+                                          records, args.users, args.ops, args.queries)
+            results["pgvector"] = run_scoped("pgvector", pg_cfg(url, "bench"), records, args.users, args.ops,
+                                             args.queries)
+            results["copy_vs_row_by_row"] = copy_vs_rows(url, records[: args.copy_n])
+            procs = [int(p) for p in args.procs.split(",") if p]
+            results["concurrent_pgvector"] = {
+                "seconds": args.proc_seconds, "mix": "90% scoped search (dense/keyword), 10% add",
+                "processes": concurrent(pg_cfg(url, "bench"), args.users, procs, args.proc_seconds)}
+            with Memory(pg_cfg(url, "bench")) as m:
+                m.reset()
         if args.ann_n:
+            m_, efc = (int(x) for x in args.hnsw_build.split(","))
             run_ann(url, args.ann_n, args.users, args.ann_queries, [int(e) for e in args.ef.split(",")],
-                    str(Path(tmp) / "faiss_ann"), results.setdefault("ann", {}))
+                    str(Path(tmp) / "faiss_ann"), results.setdefault("ann", {}), (m_, efc))
     finally:
         results["wall_s"] = round(time.perf_counter() - started, 1)
         Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -41,13 +41,13 @@ def write_report(r: dict, path: Path) -> None:
     a = r.get("ann")
     if a:
         lines += [f"## HNSW at {a['n']:,} memories ({a['users']:,} users, one agent)", "",
-                  f"Bulk add (COPY, no history): {_n(a.get('pg_bulk_add_per_s'))}/s; HNSW build (m=16, "
-                  f"ef_construction=64, one maintenance worker): {a.get('hnsw_build_s', '-')} s.", "",
+                  f"Bulk add (COPY, no history): {_n(a.get('pg_bulk_add_per_s'))}/s; HNSW build (m={a.get('hnsw_m', 16)}, "
+                  f"ef_construction={a.get('hnsw_ef_construction', 64)}, one maintenance worker): {a.get('hnsw_build_s', '-')} s.", "",
                   "| whole-collection dense search (top 10) | recall@10 vs exact | p50 / p99, ms |", "|---|---|---|"]
         if "exact_whole" in a:
             lines.append(f"| PostgreSQL exact | 1 | {_lat(a['exact_whole'])} |")
         for k, v in a.items():
-            if k.startswith("hnsw_ef"):
+            if k.startswith("hnsw_ef") and isinstance(v, dict):
                 lines.append(f"| PostgreSQL HNSW, ef_search={k[7:]} | {v['recall_at_10']} (min {v['min_recall']}) | "
                              f"{_lat(v)} |")
         if "faiss_exact_whole" in a:
