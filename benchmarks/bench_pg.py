@@ -295,9 +295,11 @@ def main() -> None:
         results["wall_s"] = round(time.perf_counter() - started, 1)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "pg.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_report(results, Path(args.out, "pg.md"))
-        if data is not None:
-            server.stop(data)
+        try:
+            write_report(results, Path(args.out, "pg.md"))
+        finally:
+            if data is not None:
+                server.stop(data)
     print(json.dumps(results, indent=2))
 
 
