@@ -1,27 +1,48 @@
 """PostgreSQL + pgvector engine vs the FAISS engine, side by side in one run (issue 15).
 
-Run:  .venv/bin/python benchmarks/bench_pg.py [--n 100000] [--users 1000] [--url postgresql://...]
+Run:  nice -n 10 .venv/bin/python benchmarks/bench_pg.py [--n 100000] [--users 1000] [--ann-n 1000000] [--url ...]
 
-Both engines get the same records (hash embedder, 384-d, vectors computed once and handed to both),
-then: bulk add throughput (``add_records``: one transaction), single ``add`` throughput (one
-transaction per call, embedding included), and scoped dense search latency p50/p99 over random
-users, plus scoped keyword (BM25) latency. Without ``--url`` a pgserver is started in a temp dir
-(unix socket) and stopped at the end. Results: benchmarks/results/pg.json.
+Sections (hash embedder, 384-d; vectors computed once and handed to both engines):
+
+1. ``scoped`` -- ``--n`` memories over ``--users`` users on each engine: bulk add throughput
+   (``add_records``; on PostgreSQL by COPY, plus the row-by-row path on a subset for the ratio),
+   single ``add`` throughput (one transaction per call, embedding included), scoped search latency
+   p50/p99 over random users (dense, keyword, hybrid).
+2. ``concurrent`` -- 1/2/4 client processes on the PostgreSQL store of section 1, each looping
+   scoped searches and adds for ``--proc-seconds``: total throughput.
+3. ``ann`` -- ``--ann-n`` memories of random-word texts (one agent, ``--users`` users): HNSW build
+   time, recall@10 of the HNSW index scan against exact search on the whole collection (tie-aware:
+   a hit counts when its score reaches the exact 10th score), latencies of both, and scoped (one
+   user) search p50/p99 on both engines at that size.
+
+Without ``--url`` a pgserver is started in a temp dir (unix socket) and stopped at the end.
+Results: benchmarks/results/pg.json and pg.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import random
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from memlab import Memory
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pg_report import write_report  # noqa: E402
+
+from memlab import Memory  # noqa: E402
+from memlab.store import filters as F  # noqa: E402
+from memlab.store.pg import search as Q  # noqa: E402
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 384}}}
+CHUNK = 5000
 
 
 def pct(xs: list, q: float) -> float:
@@ -29,35 +50,192 @@ def pct(xs: list, q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def search_latency(m: Memory, users: int, queries: int, mode: str, seed: int = 7) -> dict:
+def stats(times: list, sizes: list) -> dict:
+    return {"p50_ms": round(statistics.median(times), 3), "p99_ms": round(pct(times, 0.99), 3),
+            "mean_results": round(statistics.mean(sizes), 2), "queries": len(times)}
+
+
+def pg_cfg(url: str, table: str, **extra) -> dict:
+    return {**HASH, "vector_store": {"provider": "pgvector",
+                                     "config": {"connection_string": url, "collection_name": table, **extra}}}
+
+
+def search_latency(m: Memory, users: int, queries: int, mode: str, seed: int = 7, **scope) -> dict:
     rng = random.Random(seed)
     times, sizes = [], []
     for _ in range(queries):
-        user = f"user{rng.randrange(users)}"
+        who = scope or {"user_id": f"user{rng.randrange(users)}"}
         t = time.perf_counter()
-        hits = m.search(f"topic {rng.randrange(97)} item {rng.randrange(13)}", user_id=user, limit=10, mode=mode)
+        hits = m.search(f"topic {rng.randrange(97)} item {rng.randrange(13)}", limit=10, mode=mode, **who)
         times.append((time.perf_counter() - t) * 1000)
         sizes.append(len(hits["results"]))
-    return {"p50_ms": round(statistics.median(times), 3), "p99_ms": round(pct(times, 0.99), 3),
-            "mean_results": round(statistics.mean(sizes), 2)}
+    return stats(times, sizes)
 
 
-def run_engine(name: str, cfg: dict, records: list, users: int, ops: int, queries: int) -> dict:
+def bulk_add(m: Memory, records: list, **kw) -> float:
+    t = time.perf_counter()
+    for start in range(0, len(records), CHUNK):
+        m.add_records(records[start:start + CHUNK], **kw)
+    return round(len(records) / (time.perf_counter() - t), 1)
+
+
+def run_scoped(name: str, cfg: dict, records: list, users: int, ops: int, queries: int) -> dict:
     out: dict = {}
     with Memory(cfg) as m:
-        t = time.perf_counter()
-        for start in range(0, len(records), 5000):
-            m.add_records(records[start:start + 5000])
-        out["bulk_add_per_s"] = round(len(records) / (time.perf_counter() - t), 1)
+        out["bulk_add_per_s"] = bulk_add(m, records)
+        if name == "pgvector":  # the statistics the planner uses (autovacuum would gather them shortly)
+            with m.store._conn() as conn:
+                conn.execute(f"ANALYZE {m.store.table_name}")
         t = time.perf_counter()
         for i in range(ops):
             m.add(f"single add {i} about topic {i % 97}", user_id=f"user{i % users}", infer=False)
         out["single_add_per_s"] = round(ops / (time.perf_counter() - t), 1)
-        search_latency(m, users, 20, "dense")  # warm up
-        out["dense_scoped"] = search_latency(m, users, queries, "dense")
-        out["keyword_scoped"] = search_latency(m, users, max(50, queries // 4), "keyword")
+        for mode in ("dense", "keyword", "hybrid"):
+            search_latency(m, users, 30, mode, seed=1)  # warm up (and let psycopg prepare the statements)
+            out[f"{mode}_scoped"] = search_latency(m, users, queries if mode == "dense" else queries // 2, mode)
     print(name, json.dumps(out), flush=True)
     return out
+
+
+def copy_vs_rows(url: str, records: list) -> dict:
+    """The same records into two fresh collections: COPY (the engine) vs the row-by-row path."""
+    from memlab.store.pg.transaction import PgTransaction
+
+    out = {"records": len(records)}
+    with Memory(pg_cfg(url, "bench_copy")) as m:
+        out["copy_per_s"] = bulk_add(m, records)
+        m.reset()
+    saved = PgTransaction.add_rows, PgTransaction.existing_ids
+    del PgTransaction.add_rows, PgTransaction.existing_ids  # rows.apply_adds falls back to put_row
+    try:
+        with Memory(pg_cfg(url, "bench_rows")) as m:
+            out["row_by_row_per_s"] = bulk_add(m, records)
+            m.reset()
+    finally:
+        PgTransaction.add_rows, PgTransaction.existing_ids = saved
+    out["speedup"] = round(out["copy_per_s"] / out["row_by_row_per_s"], 2)
+    print("copy_vs_rows", json.dumps(out), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- concurrency
+def _client(cfg: dict, users: int, seconds: float, seed: int, barrier, results) -> None:
+    rng = random.Random(seed)
+    searches = adds = 0
+    with Memory(cfg) as m:
+        barrier.wait()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            user = f"user{rng.randrange(users)}"
+            if rng.random() < 0.1:
+                m.add(f"concurrent add {seed} {adds} topic {rng.randrange(97)}", user_id=user, infer=False)
+                adds += 1
+            else:
+                m.search(f"topic {rng.randrange(97)} item {rng.randrange(13)}", user_id=user, limit=10,
+                         mode="dense" if rng.random() < 0.5 else "keyword")
+                searches += 1
+    results.put((searches, adds))
+
+
+def concurrent(cfg: dict, users: int, procs: list[int], seconds: float) -> dict:
+    """N client processes, each 90% scoped searches (dense/keyword) and 10% adds, for ``seconds``."""
+    ctx = mp.get_context("spawn")
+    out = {}
+    for n in procs:
+        barrier, results = ctx.Barrier(n), ctx.Queue()
+        ps = [ctx.Process(target=_client, args=(cfg, users, seconds, 100 + i, barrier, results)) for i in range(n)]
+        for p in ps:
+            p.start()
+        got = [results.get(timeout=seconds + 300) for _ in ps]
+        for p in ps:
+            p.join()
+        s, a = sum(g[0] for g in got), sum(g[1] for g in got)
+        out[str(n)] = {"ops_per_s": round((s + a) / seconds, 1), "searches_per_s": round(s / seconds, 1),
+                       "adds_per_s": round(a / seconds, 1)}
+        print("concurrent", n, json.dumps(out[str(n)]), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- HNSW at scale
+def ann_records(n: int, users: int, seed: int = 11) -> tuple[list, list]:
+    rng = random.Random(seed)
+    vocab = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti", "va", "ze") for b in range(500)]
+    texts = [" ".join(rng.choices(vocab, k=rng.randint(5, 12))) for _ in range(n)]
+    # a query shares words with some memory (about a stored fact) plus words of its own
+    queries = [" ".join(rng.sample(texts[rng.randrange(n)].split(), k=3) + rng.choices(vocab, k=2)) for _ in range(200)]
+    return texts, queries
+
+
+def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], faiss_path: str, out: dict,
+            build: tuple[int, int] = (16, 64)) -> dict:
+    """Fills ``out`` as it goes (a run stopped part way keeps what it measured)."""
+    texts, queries = ann_records(n, users)
+    out.update({"n": n, "users": users, "hnsw_m": build[0], "hnsw_ef_construction": build[1]})
+    t = time.perf_counter()
+    with Memory(HASH) as e:
+        vecs = np.concatenate([e.embed(texts[i:i + 50_000]) for i in range(0, n, 50_000)])
+        qvecs = e.embed(queries[:n_queries])
+    out["embed_s"] = round(time.perf_counter() - t, 1)
+    records = [{"memory": x, "agent_id": "bench", "user_id": f"user{i % users}", "vector": v}
+               for i, (x, v) in enumerate(zip(texts, vecs))]
+    del vecs
+    cfg = pg_cfg(url, "bench_ann")
+    with Memory(cfg) as m:
+        out["pg_bulk_add_per_s"] = bulk_add(m, records, history=False)
+        print("ann loaded", out["pg_bulk_add_per_s"], flush=True)
+        with m.store._conn() as conn:
+            conn.execute("SET maintenance_work_mem = '4GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 1")
+            conn.execute("DROP INDEX IF EXISTS bench_ann_hnsw")
+            t = time.perf_counter()
+            conn.execute("CREATE INDEX bench_ann_hnsw ON bench_ann USING hnsw (embedding vector_ip_ops) "
+                          f"WITH (m = {build[0]}, ef_construction = {build[1]})")
+            out["hnsw_build_s"] = round(time.perf_counter() - t, 1)
+            conn.execute("ANALYZE bench_ann")
+        print("ann index", out["hnsw_build_s"], flush=True)
+    with Memory(pg_cfg(url, "bench_ann", hnsw=True)) as m:
+        node = F.parse({"agent_id": "bench"})  # the whole collection: a large scope
+        exact_t, exact = [], []
+        with m.store._conn() as conn:
+            for q in qvecs:
+                t = time.perf_counter()
+                exact.append(Q.dense(conn, "bench_ann", q, node, 10))
+                exact_t.append((time.perf_counter() - t) * 1000)
+            out["exact_whole"] = stats(exact_t, [len(x) for x in exact])
+            for ef in ef_values:
+                times, recalls, fallbacks = [], [], 0
+                for q, want in zip(qvecs, exact):
+                    t = time.perf_counter()
+                    got = Q.dense(conn, "bench_ann", q, node, 10, ann="hnsw", ef_search=ef)
+                    times.append((time.perf_counter() - t) * 1000)
+                    floor = want[-1][1] - 1e-6
+                    recalls.append(sum(s >= floor for _, s in got) / len(want))
+                    fallbacks += len(got) < 10
+                out[f"hnsw_ef{ef}"] = {**stats(times, [10] * len(times)), "recall_at_10": round(float(np.mean(recalls)), 4),
+                                       "min_recall": round(float(np.min(recalls)), 2), "exact_fallbacks": fallbacks}
+                print("ann ef", ef, json.dumps(out[f"hnsw_ef{ef}"]), flush=True)
+        search_latency(m, users, 30, "dense", seed=1)
+        out["pg_dense_scoped"] = search_latency(m, users, 200, "dense")
+        out["pg_keyword_scoped"] = search_latency(m, users, 100, "keyword")
+        m.reset()
+    with Memory({**HASH, "vector_store": {"provider": "faiss", "config": {"path": faiss_path}}}) as m:
+        out["faiss_bulk_add_per_s"] = bulk_add(m, records)
+        search_latency(m, users, 30, "dense", seed=1)
+        out["faiss_dense_scoped"] = search_latency(m, users, 200, "dense")
+        out["faiss_keyword_scoped"] = search_latency(m, users, 100, "keyword")
+        t = time.perf_counter()
+        times = []
+        for q in queries[:n_queries]:
+            t = time.perf_counter()
+            m.search(q, agent_id="bench", limit=10, mode="dense")
+            times.append((time.perf_counter() - t) * 1000)
+        out["faiss_exact_whole"] = stats(times, [10] * len(times))
+    print("ann", json.dumps(out), flush=True)
+    return out
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
@@ -66,13 +244,23 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--ops", type=int, default=500, help="single adds timed per engine")
     ap.add_argument("--queries", type=int, default=400)
+    ap.add_argument("--copy-n", type=int, default=20_000, help="records of the COPY vs row-by-row comparison")
+    ap.add_argument("--procs", default="1,2,4")
+    ap.add_argument("--proc-seconds", type=float, default=15)
+    ap.add_argument("--ann-n", type=int, default=1_000_000, help="0 skips the HNSW section")
+    ap.add_argument("--ann-queries", type=int, default=100)
+    ap.add_argument("--ef", default="40,100,200,400,800", help="hnsw.ef_search values of the HNSW section")
+    ap.add_argument("--hnsw-build", default="16,64", help="m,ef_construction of the HNSW section's index")
+    ap.add_argument("--only-ann", action="store_true", help="run the HNSW section alone")
     ap.add_argument("--url", default=None, help="an existing PostgreSQL with pgvector (default: a temp pgserver)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, _stop)  # kill PID: write what was measured, stop the server
 
-    texts = [f"benchmark memory {i} about topic {i % 97} and item {i % 13}" for i in range(args.n)]
+    n = 0 if args.only_ann else args.n
+    texts = [f"benchmark memory {i} about topic {i % 97} and item {i % 13}" for i in range(n)]
     with Memory(HASH) as embedder_only:
-        vecs = embedder_only.embed(texts)
+        vecs = embedder_only.embed(texts) if texts else []
     records = [{"memory": t, "user_id": f"user{i % args.users}", "vector": v} for i, (t, v) in enumerate(zip(texts, vecs))]
 
     tmp = tempfile.mkdtemp(prefix="memlab-bench-pg-")
@@ -82,21 +270,36 @@ def main() -> None:
 
         data = Path(tmp) / "pgdata"
         url = server.start(data)
-    results = {"n": args.n, "users": args.users, "embedder": "hash 384-d"}
+    results: dict = {"n": n, "users": args.users, "embedder": "hash 384-d",
+                     "machine": f"{mp.cpu_count()} CPU cores, shared; server and clients on the same machine"}
+    started = time.perf_counter()
     try:
-        results["faiss"] = run_engine("faiss", {**HASH, "vector_store": {"provider": "faiss",
-                                                 "config": {"path": str(Path(tmp) / "faiss")}}},
-                                      records, args.users, args.ops, args.queries)
-        pg_cfg = {**HASH, "vector_store": {"provider": "pgvector",
-                                           "config": {"connection_string": url, "collection_name": "bench"}}}
-        results["pgvector"] = run_engine("pgvector", pg_cfg, records, args.users, args.ops, args.queries)
-        with Memory(pg_cfg) as m:
-            m.reset()
+        if not args.only_ann:
+            results["faiss"] = run_scoped("faiss", {**HASH, "vector_store": {"provider": "faiss",
+                                                   "config": {"path": str(Path(tmp) / "faiss")}}},
+                                          records, args.users, args.ops, args.queries)
+            results["pgvector"] = run_scoped("pgvector", pg_cfg(url, "bench"), records, args.users, args.ops,
+                                             args.queries)
+            results["copy_vs_row_by_row"] = copy_vs_rows(url, records[: args.copy_n])
+            procs = [int(p) for p in args.procs.split(",") if p]
+            results["concurrent_pgvector"] = {
+                "seconds": args.proc_seconds, "mix": "90% scoped search (dense/keyword), 10% add",
+                "processes": concurrent(pg_cfg(url, "bench"), args.users, procs, args.proc_seconds)}
+            with Memory(pg_cfg(url, "bench")) as m:
+                m.reset()
+        if args.ann_n:
+            m_, efc = (int(x) for x in args.hnsw_build.split(","))
+            run_ann(url, args.ann_n, args.users, args.ann_queries, [int(e) for e in args.ef.split(",")],
+                    str(Path(tmp) / "faiss_ann"), results.setdefault("ann", {}), (m_, efc))
     finally:
-        if data is not None:
-            server.stop(data)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    Path(args.out, "pg.json").write_text(json.dumps(results, indent=2) + "\n")
+        results["wall_s"] = round(time.perf_counter() - started, 1)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        Path(args.out, "pg.json").write_text(json.dumps(results, indent=2) + "\n")
+        try:
+            write_report(results, Path(args.out, "pg.md"))
+        finally:
+            if data is not None:
+                server.stop(data)
     print(json.dumps(results, indent=2))
 
 

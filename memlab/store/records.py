@@ -11,7 +11,7 @@ from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS, MemoryState
 from memlab.errors import ValidationError
 from memlab.progress import report_progress
 from memlab.store.context import build_contexts
-from memlab.store.rows import apply_add, item_of, new_row, text_hash
+from memlab.store.rows import apply_adds, existing_ids, item_of, new_row, text_hash
 from memlab.store.sqlite import now_iso
 from memlab.validation import (
     MISSING_SCOPE,
@@ -113,19 +113,26 @@ def insert_records(store: Any, embed: Callable[[Sequence[str]], np.ndarray], rec
     written: list[str] = []
     with store.transaction() as tx:
         tx.category_catalog = {c["name"]: c for c in category_catalog or () if isinstance(c, dict) and c.get("name")}
+        found = existing_ids(tx, [r["id"] for r in rows])
+        new: list[tuple[dict, Any]] = []  # consecutive new rows, written together (PostgreSQL: one COPY)
         for row, vec in zip(rows, vectors):
-            if tx.get_row(row["id"]) is not None:
-                if on_conflict == "error":
-                    raise ValidationError(
-                        f"A memory with id {row['id']} already exists; pass on_conflict='skip' or 'replace'."
-                    )
-                if on_conflict == "skip":
-                    continue
-            tx.put_row(row, vec)
-            if history:
-                tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
-                               updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
+            if row["id"] not in found:
+                new.append((row, vec))
+            elif on_conflict == "error":
+                raise ValidationError(
+                    f"A memory with id {row['id']} already exists; pass on_conflict='skip' or 'replace'."
+                )
+            elif on_conflict == "skip":
+                continue
+            else:  # replace, in input order: rows before it are written first
+                apply_adds(tx, new, history=history)
+                new = []
+                tx.put_row(row, vec)
+                if history:
+                    tx.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
+                                   updated_at=row["updated_at"], actor_id=row["actor_id"], role=row["role"])
             written.append(row["id"])
+        apply_adds(tx, new, history=history)
         if in_transaction is not None:
             in_transaction(tx, written)
     return written
@@ -154,6 +161,5 @@ def insert_messages(store: Any, embed: Callable[[Sequence[str]], np.ndarray], ms
                     context_vector=by_window.get(context) if context is not None else None)
             for msg, context in zip(kept, contexts)]
     with store.transaction() as tx:
-        for row, vec in zip(rows, vectors):
-            apply_add(tx, row, vec)
+        apply_adds(tx, list(zip(rows, vectors)))
     return [{**item_of(r), "event": "ADD"} for r in rows]

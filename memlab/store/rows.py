@@ -47,6 +47,26 @@ def apply_add(tx: Any, row: dict, vector: np.ndarray) -> None:
                    actor_id=row.get("actor_id"), role=row.get("role"))
 
 
+def existing_ids(tx: Any, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the store holds (an engine may answer in one statement: ``tx.existing_ids``)."""
+    bulk = getattr(tx, "existing_ids", None)
+    return bulk(ids) if bulk is not None else {i for i in ids if tx.get_row(i) is not None}
+
+
+def apply_adds(tx: Any, pairs: list[tuple[dict, np.ndarray]], *, history: bool = True) -> None:
+    """:func:`apply_add` (``history=False``: the row only) for many new rows, in order; an engine with a
+    bulk path (``tx.add_rows``: PostgreSQL's COPY) writes them in one go, with the same rows and history."""
+    bulk = getattr(tx, "add_rows", None)
+    if bulk is not None:
+        bulk(pairs, history=history)
+        return
+    for row, vector in pairs:
+        if history:
+            apply_add(tx, row, vector)
+        else:
+            tx.put_row(row, vector)
+
+
 def apply_update(tx: Any, current: dict, new_text: Optional[str], new_meta: Optional[dict],
                  vector: Optional[np.ndarray], now: str) -> dict:
     """Change ``current`` (a row read in ``tx``): new text (with its ``vector``), merged metadata.

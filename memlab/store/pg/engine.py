@@ -47,7 +47,8 @@ class PgStore:
 
     def __init__(self, conninfo: str, dims: int, embedder_name: str, *, collection_name: str = "memlab",
                  index: Optional[str] = None, minconn: int = 1, maxconn: int = 4, busy_timeout_ms: int = 30_000,
-                 path: Any = None, keyword_args: Optional[dict] = None):
+                 path: Any = None, keyword_args: Optional[dict] = None, exact_below: int = Q.EXACT_BELOW,
+                 ef_search: int = Q.EF_SEARCH, hnsw_build: tuple[int, int] = (S.HNSW_M, S.HNSW_EF_CONSTRUCTION)):
         self.dims = int(dims)
         kw = dict(keyword_args or {})  # the analyzer and BM25 k1/b of memlab's keyword search
         self.analyzer = kw.get("analyzer") or default_analyzer()
@@ -62,7 +63,11 @@ class PgStore:
         timeout = max(1.0, self.busy_timeout_ms / 1000)
         conn = C.connect(conninfo, timeout=min(timeout, 30.0))
         try:
-            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index, self.analyzer)
+            self.meta = S.ensure_schema(conn, self.table_name, self.dims, embedder_name, index, self.analyzer,
+                                        hnsw_build)
+            # dense search's HNSW settings (memlab.store.pg.search.dense): the index is looked up once
+            self.dense_opts = {"ann": Q.ann_index(conn, self.table_name), "exact_below": int(exact_below),
+                                "ef_search": int(ef_search)}
         finally:
             conn.close()
         self.pool = C.open_pool(conninfo, minconn, maxconn, timeout)
@@ -75,7 +80,8 @@ class PgStore:
         lo, hi = C.pool_size(settings.minconn, settings.maxconn)
         return cls(C.conninfo_of(settings), dims, embedder_name, collection_name=settings.collection_name,
                    index=index, minconn=lo, maxconn=hi, busy_timeout_ms=settings.busy_timeout_ms,
-                   path=settings.path, keyword_args=keyword_args)
+                   path=settings.path, keyword_args=keyword_args, exact_below=settings.hnsw_exact_below,
+                   ef_search=settings.hnsw_ef_search, hnsw_build=(settings.hnsw_m, settings.hnsw_ef_construction))
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -169,7 +175,7 @@ class PgStore:
         q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
         with self._conn() as conn:
             if mode == "dense":
-                hits = Q.dense(conn, self.table_name, q, node, limit)
+                hits = Q.dense(conn, self.table_name, q, node, limit, **self.dense_opts)
                 return [(_public(row), score) for row, score in hits if threshold is None or score >= threshold]
             if mode == "fusion":
                 hits = fused(conn, self.table_name, q, text, node, weights=weights or DEFAULT_WEIGHTS,
@@ -177,7 +183,8 @@ class PgStore:
                              analyzer=self.analyzer, k1=self.k1, b=self.b)
                 return [(_public(row), cos, extra) for row, cos, extra in hits]
             hits = Q.ranked(conn, self.table_name, q, text, node, mode=mode, limit=limit, threshold=threshold,
-                            k_rrf=k_rrf, depth=max(limit, HYBRID_DEPTH), analyzer=self.analyzer, k1=self.k1, b=self.b)
+                            k_rrf=k_rrf, depth=max(limit, HYBRID_DEPTH), analyzer=self.analyzer, k1=self.k1, b=self.b,
+                            dense_opts=self.dense_opts)
             out = [(_public(row), cos, extra) for row, cos, extra in hits]
             return add_rrf_explain(out, mode, k_rrf) if explain else out
 

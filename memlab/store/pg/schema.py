@@ -27,7 +27,7 @@ from memlab.errors import ConfigError
 
 EXTENSION = "vector"  # pgvector's extension name
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
-HNSW_OPTIONS = "(m = 16, ef_construction = 64)"
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's (and mem0's) defaults
 
 
 def check_collection(name: str) -> str:
@@ -142,7 +142,7 @@ def ensure_extension(conn: Any) -> None:
 
 
 def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[str],
-                  analyzer: Any = None) -> dict:
+                  analyzer: Any = None, hnsw_build: tuple[int, int] = (HNSW_M, HNSW_EF_CONSTRUCTION)) -> dict:
     """Create or upgrade collection ``t`` in one transaction; returns its meta (key -> value).
 
     ``analyzer`` (memlab's keyword analyzer) computes what an upgrade backfills (``context_tokens``).
@@ -179,7 +179,7 @@ def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[s
         if "embedder" not in meta:
             for key, value in (("embedder", embedder), ("dims", str(dims))):
                 conn.execute(f"INSERT INTO {t}_meta VALUES (%s, %s) ON CONFLICT DO NOTHING", (key, value))
-        ensure_index(conn, t, index)
+        ensure_index(conn, t, index, hnsw_build)
         meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
     if meta["embedder"] != embedder:
         raise ConfigError(
@@ -189,11 +189,17 @@ def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[s
     return meta
 
 
-def ensure_index(conn: Any, t: str, index: Optional[str]) -> None:
-    """The approximate index mem0's ``hnsw`` / ``diskann`` flags ask for (created once, inside the schema transaction)."""
+def ensure_index(conn: Any, t: str, index: Optional[str],
+                 hnsw_build: tuple[int, int] = (HNSW_M, HNSW_EF_CONSTRUCTION)) -> None:
+    """The approximate index mem0's ``hnsw`` / ``diskann`` flags ask for (created once, inside the schema
+    transaction). ``hnsw_build`` = (m, ef_construction): larger builds slower and finds more true neighbours
+    (docs/engines.md); they apply when the index is created, an existing index keeps its own."""
     if index == "hnsw":
+        m, efc = (int(x) for x in hnsw_build)
+        if efc < 2 * m:  # pgvector's own rule, checked before anything is created
+            raise ConfigError(f"vector_store.config.hnsw_ef_construction ({efc}) must be at least twice hnsw_m ({m}).")
         conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (embedding vector_ip_ops) "
-                     f"WITH {HNSW_OPTIONS}")
+                     f"WITH (m = {m}, ef_construction = {efc})")
     elif index == "diskann":
         import psycopg
 

@@ -1,16 +1,23 @@
 """Search on PostgreSQL: dense, keyword (BM25) and hybrid, with the filter pushed into SQL.
 
-* dense: ``ORDER BY -(embedding <#> q) DESC, vid`` over the rows the filter allows. Vectors are
-  L2-normalised, so the inner product is the cosine, as in the FAISS engine. The ORDER BY
-  expression is deliberately not ``embedding <#> q`` itself: an HNSW index can only serve that
-  exact form, so the planner always scores every allowed row (exact and complete, no
-  over-fetch-then-filter), using the scope indexes to find them.
+* dense, exact: ``ORDER BY -(embedding <#> q) DESC, vid`` over the rows the filter allows. Vectors
+  are L2-normalised, so the inner product is the cosine, as in the FAISS engine. The ORDER BY
+  expression is deliberately not ``embedding <#> q`` itself (an HNSW index can only serve that
+  form), so the planner scores every allowed row, found through the scope indexes.
+* dense, HNSW (only when the table has an HNSW index and the planner estimates that the filter
+  allows at least ``exact_below`` rows: :func:`estimated_rows`): ``ORDER BY embedding <#> q`` with the
+  filter in the same statement and pgvector's iterative index scan (``hnsw.iterative_scan =
+  relaxed_order``: the scan keeps walking the graph until ``limit`` allowed rows are found or
+  ``hnsw.max_scan_tuples`` are visited), then re-sorted by (score, vid) in Python so ties stay
+  deterministic. Completeness is checked, not hoped for: fewer than ``limit`` rows back (a very
+  selective filter inside a large scope) means the exact statement runs instead.
 * keyword: Okapi BM25 with the FAISS engine's constants and its corpus rule (N, mean length,
   document frequencies and the idf floor computed over the allowed rows only). SQL finds the
   allowed rows holding a query term (GIN index on ``tokens``) with their term counts; the
   arithmetic is the engine's, in numpy, so scores match up to float rounding.
 * hybrid: reciprocal-rank fusion (:func:`memlab.store.keyword.fuse`) of the two rankings, each
-  ``depth`` deep, ties by insertion order (``vid`` plays the FAISS engine's row position).
+  ``depth`` deep, ties by insertion order (``vid`` plays the FAISS engine's row position). Rows
+  are fetched a page (``limit``) at a time, best first; hybrid reuses the dense statement's rows.
 """
 
 from __future__ import annotations
@@ -25,13 +32,91 @@ from memlab.store.pg.sql import where
 from memlab.store.pg.transaction import decode, row_sql
 
 
-def dense(conn: Any, t: str, q: np.ndarray, node: Any, limit: int) -> list[tuple[dict, float]]:
-    """(row, cosine) of the ``limit`` best allowed rows, best first, ties by insertion order."""
-    cond, params = where(t, node)
+EXACT_BELOW = 10_000  # allowed rows below which dense search is exact even with an HNSW index
+EF_SEARCH = 100  # hnsw.ef_search of an index scan (pgvector's default, 40, loses recall at 1M rows)
+MAX_SCAN_TUPLES = 20_000  # hnsw.max_scan_tuples: how far an iterative scan walks before giving up
+
+
+def ann_index(conn: Any, t: str) -> Optional[str]:
+    """"hnsw" when table ``t`` has an HNSW index on its embedding (the only kind :func:`dense` uses)."""
+    row = conn.execute("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                       "WHERE i.indrelid = to_regclass(%s) AND a.amname = 'hnsw' LIMIT 1", (t,)).fetchone()
+    return "hnsw" if row else None
+
+
+def _exact(conn: Any, t: str, q: np.ndarray, cond: str, params: dict, limit: int) -> list[tuple[dict, float]]:
     rows = conn.execute(
         f"SELECT {row_sql(t)}, (m.embedding <#> %(q)b) * -1 AS score FROM {t} m WHERE {cond} "
-        f"ORDER BY score DESC, m.vid LIMIT %(limit)s", {**params, "q": q, "limit": int(limit)}).fetchall()
+        f"ORDER BY score DESC, m.vid LIMIT %(limit)s", {**params, "q": q, "limit": limit}).fetchall()
     return [(decode(r), float(r[-1])) for r in rows]
+
+
+def ann_sql(t: str, cond: str) -> str:
+    """The index-scan statement: the ORDER BY is the bare distance, the one form HNSW serves."""
+    return (f"SELECT {row_sql(t)}, m.embedding <#> %(q)b AS distance FROM {t} m WHERE {cond} "
+            f"ORDER BY distance LIMIT %(limit)s")
+
+
+def _ann(conn: Any, t: str, q: np.ndarray, cond: str, params: dict, limit: int, ef_search: int,
+         max_scan_tuples: int) -> list[tuple[dict, float]]:
+    with conn.transaction():  # SET LOCAL lasts until this (sub)transaction ends
+        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        conn.execute(f"SET LOCAL hnsw.ef_search = {int(max(ef_search, limit))}")
+        conn.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}")
+        rows = conn.execute(ann_sql(t, cond), {**params, "q": q, "limit": limit}).fetchall()
+    hits = [(decode(r), -float(r[-1])) for r in rows]
+    hits.sort(key=lambda h: (-h[1], h[0]["vid"]))  # relaxed order comes back nearly sorted; ties by insertion
+    return hits
+
+
+def estimated_rows(conn: Any, t: str, cond: str, params: dict) -> float:
+    """The planner's estimate of the rows the filter allows (table statistics: no row is read).
+
+    A count, even capped, reads every allowed row up to the cap: at a 10,000-row cap that costs more
+    than the index scan it decides on. An estimate can be wrong, which costs time, never results:
+    too high, the index scan comes back short and the exact statement runs; too low, the search is
+    exact, as a small scope's is."""
+    plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {t} m WHERE {cond}", params).fetchone()[0]
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def dense(conn: Any, t: str, q: np.ndarray, node: Any, limit: int, *, ann: Optional[str] = None,
+          exact_below: int = EXACT_BELOW, ef_search: int = EF_SEARCH,
+          max_scan_tuples: int = MAX_SCAN_TUPLES) -> list[tuple[dict, float]]:
+    """(row, cosine) of the ``limit`` best allowed rows, best first, ties by insertion order.
+
+    ``ann="hnsw"`` (the table has an HNSW index) lets scopes of ``exact_below`` rows or more use it;
+    the result is never shorter than the exact one (see the module docstring).
+    """
+    cond, params = where(t, node)
+    limit = int(limit)
+    if ann == "hnsw" and limit < exact_below and estimated_rows(conn, t, cond, params) >= exact_below:
+        hits = _ann(conn, t, q, cond, params, limit, ef_search, max_scan_tuples)
+        if len(hits) >= limit:  # a full page is complete: the scope has at least ``limit`` rows
+            return hits
+    return _exact(conn, t, q, cond, params, limit)
+
+
+def bm25_sql(t: str, cond: str) -> str:
+    """BM25's corpus figures in ONE statement, scope first: the allowed rows are materialised once
+    (through the scope indexes; a GIN probe of a frequent term would walk the whole table), then
+    N, the total length, each (row, query term) count, and -- only when some query term is in more
+    than half the allowed rows, i.e. has a negative idf -- the document frequencies of the whole
+    allowed vocabulary (an InitPlan under CASE runs only when its branch is taken)."""
+    return f"""WITH a AS MATERIALIZED (SELECT m.vid, m.tokens FROM {t} m WHERE {cond}),
+        s AS (SELECT count(*) AS n, coalesce(sum(cardinality(a.tokens)), 0) AS total FROM a),
+        h AS (SELECT a.vid, cardinality(a.tokens) AS dl, u.tok, count(*) AS c
+              FROM a, unnest(a.tokens) AS u(tok) WHERE u.tok = ANY(%(terms)s::text[]) GROUP BY 1, 2, 3)
+    SELECT s.n, s.total, hh.vids, hh.dls, hh.toks, hh.cs,
+        CASE WHEN EXISTS (SELECT 1 FROM h GROUP BY h.tok HAVING 2 * count(*) > (SELECT n FROM s))
+             THEN (SELECT array_agg(v.df) FROM (SELECT count(DISTINCT a.vid) AS df FROM a, unnest(a.tokens) AS u(tok)
+                                                GROUP BY u.tok) v) END
+    FROM s, (SELECT array_agg(h.vid) AS vids, array_agg(h.dl) AS dls, array_agg(h.tok) AS toks,
+                    array_agg(h.c) AS cs FROM h) hh"""
 
 
 def _bm25(conn: Any, t: str, text: str, node: Any, analyzer: Any, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
@@ -41,26 +126,17 @@ def _bm25(conn: Any, t: str, text: str, node: Any, analyzer: Any, k1: float, b: 
     if not distinct:
         return np.empty(0, dtype=np.int64), np.empty(0)
     cond, params = where(t, node)
-    allowed = f"SELECT m.vid, m.tokens FROM {t} m WHERE {cond}"
-    n, total = conn.execute(f"SELECT count(*), coalesce(sum(cardinality(a.tokens)), 0) FROM ({allowed}) a",
-                            params).fetchone()
-    if not n or not total:  # no allowed row has a token: nothing can match
+    n, total, vids_, dls, toks, cs, vocab_dfs = conn.execute(bm25_sql(t, cond), {**params, "terms": distinct}).fetchone()
+    if not n or not total or not vids_:  # no allowed row holds a query term (or any token)
         return np.empty(0, dtype=np.int64), np.empty(0)
     avgdl = float(total) / float(n)
-    hits = conn.execute(
-        f"SELECT a.vid, cardinality(a.tokens), u.tok, count(*) FROM ({allowed}) a, unnest(a.tokens) AS u(tok) "
-        f"WHERE a.tokens && %(terms)s::text[] AND u.tok = ANY(%(terms)s::text[]) GROUP BY 1, 2, 3",
-        {**params, "terms": distinct}).fetchall()
-    if not hits:
-        return np.empty(0, dtype=np.int64), np.empty(0)
+    hits = list(zip(vids_, dls, toks, cs))
     df: dict[str, int] = {}
     for _, _, tok, _ in hits:
         df[tok] = df.get(tok, 0) + 1
     idf = {tok: math.log(n - d + 0.5) - math.log(d + 0.5) for tok, d in df.items()}
     if any(v < 0 for v in idf.values()):  # rank_bm25's floor: epsilon * mean idf of the allowed rows' vocabulary
-        dfs = np.array([d for (d,) in conn.execute(
-            f"SELECT count(DISTINCT a.vid) FROM ({allowed}) a, unnest(a.tokens) AS u(tok) GROUP BY u.tok",
-            params).fetchall()], dtype=np.float64)
+        dfs = np.asarray(vocab_dfs or [], dtype=np.float64)
         eps = EPSILON * float(np.mean(np.log(n - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
         idf = {tok: (eps if v < 0 else v) for tok, v in idf.items()}
     vids = sorted({int(v) for v, _, _, _ in hits})
@@ -80,29 +156,38 @@ def _bm25(conn: Any, t: str, text: str, node: Any, analyzer: Any, k1: float, b: 
 
 def ranked(conn: Any, t: str, q: np.ndarray, text: str, node: Any, *, mode: str, limit: int,
            threshold: Optional[float], k_rrf: int, depth: int, analyzer: Any, k1: float,
-           b: float) -> list[tuple[dict, float, dict]]:
-    """Keyword or hybrid search: (row, cosine, {"keyword_score", "rank_score"}), best first."""
+           b: float, dense_opts: Optional[dict] = None) -> list[tuple[dict, float, dict]]:
+    """Keyword or hybrid search: (row, cosine, {"keyword_score", "rank_score"}), best first.
+
+    ``dense_opts``: the keyword arguments of :func:`dense` (its HNSW settings) for hybrid's dense ranking."""
     kw_vids, kw_scores = _bm25(conn, t, text, node, analyzer, k1, b)
     kw_rank = kw_vids[keyword_ranking(kw_vids, kw_scores, depth)] if len(kw_vids) else kw_vids
     rankings = [kw_rank]
+    found: dict[int, tuple[dict, float]] = {}  # vid -> (row, cosine)
     if mode == "hybrid":
-        dense_rows = dense(conn, t, q, node, depth)
+        dense_rows = dense(conn, t, q, node, depth, **(dense_opts or {}))
         rankings = [np.asarray([r["vid"] for r, _ in dense_rows], dtype=np.int64), kw_rank]
+        found.update((r["vid"], (r, cos)) for r, cos in dense_rows)  # rows the dense statement brought
     fused = fuse(rankings, k_rrf)
-    if not fused:
-        return []
-    cand = [v for v, _ in fused]
-    found = {int(r[0]): (decode(r), float(r[-1])) for r in conn.execute(
-        f"SELECT {row_sql(t)}, (m.embedding <#> %b) * -1 FROM {t} m WHERE m.vid = ANY(%s)", (q, cand)).fetchall()}
     bm25 = dict(zip(kw_vids.tolist(), kw_scores.tolist()))
-    out = []
-    for vid, rrf in fused:
-        if vid not in found:  # deleted between the two statements: gone
-            continue
-        row, cos = found[vid]
-        if threshold is not None and cos < threshold:
-            continue
-        out.append((row, cos, {"keyword_score": float(bm25.get(vid, 0.0)), "rank_score": rrf}))
-        if len(out) == limit:
-            break
+    out: list[tuple[dict, float, dict]] = []
+    # rows are fetched a page at a time, best first: a page usually fills the answer (a threshold may
+    # skip rows, then the next page is fetched), rather than fetching every candidate of the rankings
+    size = max(int(limit), 10)
+    for start in range(0, len(fused) if limit > 0 else 0, size):
+        page = fused[start:start + size]
+        missing = [v for v, _ in page if v not in found]
+        if missing:
+            found.update((int(r[0]), (decode(r), float(r[-1]))) for r in conn.execute(
+                f"SELECT {row_sql(t)}, (m.embedding <#> %b) * -1 FROM {t} m WHERE m.vid = ANY(%s)",
+                (q, missing)).fetchall())
+        for vid, rrf in page:
+            if vid not in found:  # deleted between two statements: gone
+                continue
+            row, cos = found[vid]
+            if threshold is not None and cos < threshold:
+                continue
+            out.append((row, cos, {"keyword_score": float(bm25.get(vid, 0.0)), "rank_score": rrf}))
+            if len(out) == limit:
+                return out
     return out
