@@ -121,8 +121,10 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
         conn.autocommit = True
         register_vector(conn)
 
+    # check: a pooled connection a server restart broke is replaced before use (an empty query, a few
+    # microseconds on a unix socket), so a restart costs the callers nothing once the server is back
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
-                          timeout=timeout, open=False, name="memlab")
+                          check=ConnectionPool.check_connection, timeout=timeout, open=False, name="memlab")
     pool.open(wait=True, timeout=timeout)
     return pool
 
