@@ -89,8 +89,8 @@ class PgStore:
         except psycopg.errors.DataError as exc:
             raise ValidationError(f"PostgreSQL rejected a value: {str(exc).strip()}") from None
         except psycopg.errors.QueryCanceled as exc:  # the server's statement_timeout (or a cancel): rolled back
-            raise StoreError(f"PostgreSQL cancelled the statement ({str(exc).strip()}); nothing was written. Retry, "
-                             "or raise the server's statement_timeout (docs/engines.md).") from None
+            raise StoreError(f"PostgreSQL cancelled the statement ({str(exc).splitlines()[0]}); nothing was written. "
+                             "Retry, or raise the server's statement_timeout (docs/engines.md).") from None
         except PoolTimeout:
             raise StoreError(f"No PostgreSQL connection within {self.pool.timeout:g} s ({self.location}): is the "
                              "server running and reachable? (`memlab pg start DIR` starts memlab's own.) Nothing was "

@@ -3,7 +3,8 @@
 Everything runs on the transaction's own connection between ``BEGIN`` and ``COMMIT`` (see
 :meth:`PgStore.transaction`). :meth:`PgTransaction.get_row` locks the row (``SELECT ... FOR UPDATE``):
 a second client updating the same memory waits for the first to commit and then reads its result,
-so read-modify-write verbs (update, delete, set_state) never lose an update.
+so read-modify-write verbs (update, delete, set_state) never lose an update. An id it finds absent
+is inserted without ``ON CONFLICT``: two clients adding the same new id cannot overwrite each other.
 """
 
 from __future__ import annotations
@@ -46,12 +47,20 @@ class PgTransaction:
         self.t = store.table_name
         self.category_catalog: dict[str, dict] = {}  # name -> {id, description, ...} for new categories
         self.wiped = False
+        # ids get_row found absent: there is no row to lock, so another client may insert the same id
+        # meanwhile; put_row then inserts them without ON CONFLICT, and a concurrent insert of that id
+        # fails (unique violation -> ConflictError, nothing written) instead of being silently overwritten
+        self.absent: set[str] = set()
 
     def get_row(self, memory_id: str) -> Optional[dict]:
         """The current row, locked until this transaction ends (vector included)."""
         r = self.conn.execute(f"SELECT {row_sql(self.t, vector=True)} FROM {self.t} m WHERE m.id = %s FOR UPDATE OF m",
                               (memory_id,)).fetchone()
-        return None if r is None else decode(r, vector=True)
+        if r is None:
+            self.absent.add(memory_id)
+            return None
+        self.absent.discard(memory_id)
+        return decode(r, vector=True)
 
     def put_row(self, row: dict, vector: np.ndarray) -> int:
         """Insert or replace a memory row (its vid, hence its insertion rank, is kept); returns the vid."""
@@ -63,10 +72,12 @@ class PgTransaction:
         values = [row.get(c) for c in COLUMNS]
         values[COLUMNS.index("metadata")] = Jsonb(row.get("metadata") or {})
         sets = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+        upsert = ("" if row["id"] in self.absent else
+                  f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, embedding = excluded.embedding ")
+        self.absent.discard(row["id"])
         vid = self.conn.execute(
             f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, embedding) "
-            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %b) "
-            f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, embedding = excluded.embedding "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %b) {upsert}"
             "RETURNING vid",
             (*values, self.store.analyzer.analyze(keyword_document(row.get("memory"), row.get("actor_id"))),
              vec)).fetchone()[0]
