@@ -10,15 +10,38 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+_running: list[subprocess.Popen] = []
 
 
 def launch(role: str, *args: str, log: Path) -> subprocess.Popen:
     """Start ``python -m tests.pg.clients ROLE ARGS`` in this worktree (its stdout/stderr go to ``log``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "tests.pg.clients", role, *map(str, args)], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "tests.pg.clients", role, *map(str, args)], cwd=REPO,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    _running.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def no_client_outlives_its_test():
+    """Kill the clients a failed test left running (a writer whose server is gone would loop forever).
+    Modules that launch clients import this fixture."""
+    yield
+    kill_clients()
+
+
+def kill_clients() -> None:
+    while _running:
+        proc = _running.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 @dataclass

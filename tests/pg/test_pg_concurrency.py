@@ -10,7 +10,7 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import ConflictError, MemlabError, StoreError, ValidationError
-from tests.pg.procs import assert_consistent, launch, read_acks
+from tests.pg.procs import assert_consistent, launch, no_client_outlives_its_test, read_acks  # noqa: F401
 from tests.pg.support import pg_config
 
 
@@ -22,7 +22,7 @@ def test_four_processes_write_at_once_and_lose_nothing(pg_url, pg_collection, tm
         assert proc.wait(timeout=300) == 0, log.read_text()
     acks = read_acks(*(tmp_path / f"acks{k}" for k in range(4)))
     assert acks.errors == [] and len(acks.updates) >= 4 * 4
-    rows, chains = assert_consistent(pg_url, pg_collection, acks)
+    rows, _ = assert_consistent(pg_url, pg_collection, acks)
     assert set(rows) == set(acks.adds)  # every process finished: exactly the acknowledged memories
     with Memory(pg_config(pg_url, pg_collection)) as m:
         for k in range(4):

@@ -17,7 +17,8 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import StoreError
-from tests.pg.procs import assert_consistent, launch, read_acks, wait_for
+from tests.pg.procs import (assert_consistent, kill_clients, launch, no_client_outlives_its_test,  # noqa: F401
+                            read_acks, wait_for)
 from tests.pg.support import PG_URL_ENV, pg_available, pg_config
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -35,7 +36,8 @@ def test_client_killed_mid_write_loses_no_acknowledged_write(pg_url, pg_collecti
         ack, log = tmp_path / f"acks{round_}", tmp_path / f"log{round_}"
         files.append(ack)
         proc = launch("writer", pg_url, pg_collection, ack, f"c{round_}", log=log)
-        wait_for(lambda: len(read_acks(ack).adds) >= 12 + 4 * round_, "acknowledged adds", proc, log)
+        want = 12 + 4 * round_
+        wait_for(lambda ack=ack, want=want: len(read_acks(ack).adds) >= want, "acknowledged adds", proc, log)
         time.sleep(rng.uniform(0, 0.05))
         _kill(proc)
     acks = read_acks(*files)
@@ -110,6 +112,7 @@ def own_server():
         server.start(data)
         yield data
     finally:
+        kill_clients()  # before the server goes: a failed test may have left writers running
         try:
             server.stop(data)
         finally:
