@@ -312,7 +312,8 @@ class Memory:
         row = self.store.get(memory_id)
         if row is None or row["state"] == MemoryState.DELETED.value:
             raise NotFoundError(f"Memory with id {memory_id} not found.")
-        vector = self.embed([new_text])[0] if new_text is not None and new_text != row["memory"] else None
+        # embedded even when it equals the text just read: another client may change it before our transaction
+        vector = self.embed([new_text])[0] if new_text is not None else None
         with self.store.transaction() as tx:
             current = tx.get_row(memory_id)
             if current is None or current["state"] == MemoryState.DELETED.value:

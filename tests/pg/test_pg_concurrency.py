@@ -120,3 +120,49 @@ def test_a_statement_timeout_is_a_typed_error(pg_url, pg_collection):
             other.rollback()
             other.close()
         assert m.get(mid)["memory"] == "slow to change" and len(m.history(mid)) == 1
+
+
+@pytest.fixture(params=["faiss", "pgvector"])
+def shared_store(request, tmp_path):
+    """A config two Memory objects open at once: an on-disk FAISS store, or a PostgreSQL collection."""
+    if request.param == "faiss":
+        return {"embedder": {"provider": "hash", "config": {"embedding_dims": 128}},
+                "vector_store": {"provider": "faiss", "config": {"path": str(tmp_path / "store")}}}
+    return pg_config(request.getfixturevalue("pg_url"), request.getfixturevalue("pg_collection"))
+
+
+def test_an_update_racing_another_keeps_its_text(shared_store):
+    """A reads the memory, B changes its text and commits, then A writes back the text A had read
+    (a revert). A embedded nothing, as its text looked unchanged; it must still apply, not fail."""
+    from memlab.store.rows import apply_update
+
+    with Memory(shared_store) as a, Memory(shared_store) as b:
+        mid = a.add("original text", user_id="u", infer=False)["results"][0]["id"]
+        b_holds, b_go, errors = threading.Event(), threading.Event(), []
+
+        def b_changes_text():
+            with b.store.transaction() as tx:  # B's change, committed only once A is waiting for the row
+                apply_update(tx, tx.get_row(mid), "text by b", None, b.embed(["text by b"])[0], "2026-01-01T00:00:00")
+                b_holds.set()
+                b_go.wait(30)
+
+        def a_reverts():
+            try:
+                a.update(mid, "original text")
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+
+        tb = threading.Thread(target=b_changes_text)
+        tb.start()
+        assert b_holds.wait(30)
+        ta = threading.Thread(target=a_reverts)
+        ta.start()
+        time.sleep(0.5)  # A has read the row (B's change is invisible yet) and waits for B's lock
+        b_go.set()
+        tb.join()
+        ta.join()
+        assert errors == []
+        assert a.get(mid)["memory"] == "original text"
+        assert [(h["old_memory"], h["new_memory"]) for h in a.history(mid)] == [
+            (None, "original text"), ("original text", "text by b"), ("text by b", "original text")]
+        assert a.search("original text", user_id="u")["results"][0]["id"] == mid
