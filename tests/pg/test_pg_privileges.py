@@ -105,3 +105,23 @@ def test_a_user_with_dml_rights_alone_uses_an_existing_store(limited):
         Memory(pg_config(_conninfo(ext, user=role), "mem"))
     with psycopg.connect(ext) as conn:
         assert conn.execute("SELECT value FROM mem_meta WHERE key = 'schema_version'").fetchone()[0] == "0001_initial"
+
+
+def test_a_pool_the_server_cannot_fill_is_a_typed_error(limited):
+    """minconn above what the server lets this user open (CONNECTION LIMIT here): ConfigError, no pool left behind."""
+    import threading
+
+    import psycopg
+
+    _, ext, role = limited
+    Memory(pg_config(ext, "mem")).close()
+    with psycopg.connect(ext, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.execute(f"ALTER ROLE {role} CONNECTION LIMIT 2")
+    threads = threading.active_count()
+    with pytest.raises(ConfigError, match=r"Could not open minconn=4 PostgreSQL connections.*Lower .*minconn"):
+        Memory(pg_config(_conninfo(ext, user=role), "mem", minconn=4, maxconn=4, busy_timeout_ms=1500))
+    with Memory(pg_config(_conninfo(ext, user=role), "mem", minconn=1, maxconn=2)) as m:  # within the limit: fine
+        m.add("fits", user_id="u", infer=False)
+    assert threading.active_count() <= threads  # the failed pool's workers stopped

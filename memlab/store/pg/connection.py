@@ -117,7 +117,7 @@ def register_vector(conn: Any) -> None:
 def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
     """A psycopg pool of autocommit connections that know the vector type."""
     require_psycopg()
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 
     def configure(conn: Any) -> None:
         conn.autocommit = True
@@ -135,7 +135,14 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
 
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
                           check=check, reset=returned, timeout=timeout, open=False, name="memlab")
-    pool.open(wait=True, timeout=timeout)
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        pool.close()
+        raise ConfigError(f"Could not open minconn={minconn} PostgreSQL connections within {timeout:g} s "
+                          f"({describe(conninfo)}): the server (max_connections) or this user (CONNECTION LIMIT) "
+                          "allows fewer, or the server is overloaded. Lower vector_store.config.minconn, or raise "
+                          "the limit.") from None
     return pool
 
 
