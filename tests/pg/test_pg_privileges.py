@@ -125,3 +125,23 @@ def test_a_pool_the_server_cannot_fill_is_a_typed_error(limited):
     with Memory(pg_config(_conninfo(ext, user=role), "mem", minconn=1, maxconn=2)) as m:  # within the limit: fine
         m.add("fits", user_id="u", infer=False)
     assert threading.active_count() <= threads  # the failed pool's workers stopped
+
+
+def test_refusals_while_running_are_typed(limited):
+    """A user granted the tables but not their sequences, and a table dropped under an open Memory: StoreError."""
+    import psycopg
+
+    from memlab.errors import StoreError
+
+    _, ext, role = limited
+    Memory(pg_config(ext, "mem")).close()
+    with psycopg.connect(ext, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    with Memory(pg_config(_conninfo(ext, user=role), "mem")) as app:
+        with pytest.raises(StoreError, match="permission denied for sequence.*nothing was written.*USAGE"):
+            app.add("needs the sequence", user_id="u", infer=False)
+        assert app.get_all(user_id="u")["results"] == []
+        with psycopg.connect(ext, autocommit=True) as conn:
+            conn.execute("DROP TABLE mem_history")
+        with pytest.raises(StoreError, match="mem_history.*does not exist"):
+            app.history("00000000-0000-4000-8000-000000000001")
