@@ -5,8 +5,8 @@ Each client opens a Memory on the pgvector engine (hash embedder) and appends on
 caller was told succeeded). The file is line-buffered: a line written survives a SIGKILL of the client.
 
 Roles:
-  writer  URL COLLECTION ACKFILE PREFIX [N]   adds (single and batched), updates its own memories; runs
-                                              N steps or until ACKFILE.stop exists. Typed memlab errors
+  writer  URL COLLECTION ACKFILE PREFIX [N [BUSY_MS]]  adds (single and batched), updates its own memories;
+                                              runs N steps (0: until ACKFILE.stop exists). Typed memlab errors
                                               are recorded (``ERR``) and the loop goes on (a server crash);
                                               anything else is recorded (``UNTYPED``) and exits 3.
   updater URL COLLECTION ACKFILE PREFIX ID N  N text updates of memory ID (``UPD id text``); ConflictError
@@ -34,12 +34,12 @@ def _ack(path: str):
     return open(path, "a", buffering=1, encoding="utf-8")  # line-buffered: each line is one write(2)
 
 
-def writer(url: str, collection: str, ackfile: str, prefix: str, steps: str = "0") -> int:
+def writer(url: str, collection: str, ackfile: str, prefix: str, steps: str = "0", busy_ms: str = "2000") -> int:
     from memlab.errors import MemlabError
 
     n = int(steps)
     stop = Path(ackfile + ".stop")
-    m = _memory(url, collection, busy_timeout_ms=2000)
+    m = _memory(url, collection, busy_timeout_ms=int(busy_ms))  # short by default: a server outage fails fast
     mine: list[str] = []
     with _ack(ackfile) as out:
         i = 0

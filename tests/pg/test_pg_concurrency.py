@@ -16,7 +16,8 @@ from tests.pg.support import pg_config
 
 def test_four_processes_write_at_once_and_lose_nothing(pg_url, pg_collection, tmp_path):
     Memory(pg_config(pg_url, pg_collection)).close()  # create the tables once, before the race
-    procs = [(launch("writer", pg_url, pg_collection, tmp_path / f"acks{k}", f"p{k}", 40, log=tmp_path / f"log{k}"),
+    procs = [(launch("writer", pg_url, pg_collection, tmp_path / f"acks{k}", f"p{k}", 40, 30_000,
+                     log=tmp_path / f"log{k}"),
               tmp_path / f"log{k}") for k in range(4)]
     for proc, log in procs:
         assert proc.wait(timeout=300) == 0, log.read_text()
@@ -109,9 +110,10 @@ def test_a_statement_timeout_is_a_typed_error(pg_url, pg_collection):
     """The server's statement_timeout (here from the connection string) cancels a statement: StoreError, no write."""
     from psycopg.conninfo import make_conninfo
 
-    limited = make_conninfo(pg_url, options="-c statement_timeout=700")
+    with Memory(pg_config(pg_url, pg_collection)) as setup:  # tables and row made without the short timeout
+        mid = setup.add("slow to change", user_id="u", infer=False)["results"][0]["id"]
+    limited = make_conninfo(pg_url, options="-c statement_timeout=1000")
     with Memory(pg_config(limited, pg_collection, busy_timeout_ms=20_000)) as m:
-        mid = m.add("slow to change", user_id="u", infer=False)["results"][0]["id"]
         other = _lock_row(pg_url, pg_collection, mid)
         try:
             with pytest.raises(StoreError, match="cancelled the statement.*nothing was written.*statement_timeout"):

@@ -35,7 +35,7 @@ def test_client_killed_mid_write_loses_no_acknowledged_write(pg_url, pg_collecti
     for round_ in range(3):  # three writers, each killed at a random moment of its write loop
         ack, log = tmp_path / f"acks{round_}", tmp_path / f"log{round_}"
         files.append(ack)
-        proc = launch("writer", pg_url, pg_collection, ack, f"c{round_}", log=log)
+        proc = launch("writer", pg_url, pg_collection, ack, f"c{round_}", 0, 30_000, log=log)
         want = 12 + 4 * round_
         wait_for(lambda ack=ack, want=want: len(read_acks(ack).adds) >= want, "acknowledged adds", proc, log)
         time.sleep(rng.uniform(0, 0.05))
