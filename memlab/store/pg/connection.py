@@ -18,6 +18,7 @@ from memlab.errors import ConfigError, StoreError
 
 PG_EXTRA = "pip install 'memlab[pg]'"
 IDLE_CHECK_S = 0.25  # pooled connections idle longer than this are checked before use
+RECONNECT_S = 10.0  # a reconnection chain (backoff 1, 2, 4 s...) gives up after this; the next call starts anew
 
 
 def require_psycopg() -> Any:
@@ -134,7 +135,8 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
             ConnectionPool.check_connection(conn)
 
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
-                          check=check, reset=returned, timeout=timeout, open=False, name="memlab")
+                          check=check, reset=returned, timeout=timeout, open=False, name="memlab",
+                          reconnect_timeout=RECONNECT_S)
     try:
         pool.open(wait=True, timeout=timeout)
     except PoolTimeout:
