@@ -99,6 +99,8 @@ def history_chains(url: str, t: str) -> tuple[dict, dict]:
     import psycopg
 
     with psycopg.connect(url) as conn:
+        # one snapshot for both reads: a killed client's COMMIT may still land between two statements
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         rows = {r[0]: {"memory": r[1], "state": r[2]} for r in conn.execute(f"SELECT id, memory, state FROM {t}")}
         chains: dict = {}
         for mid, event, old, new in conn.execute(
