@@ -315,7 +315,7 @@ class Memory:
         row = self.store.get(memory_id)
         if row is None or row["state"] == MemoryState.DELETED.value:
             raise NotFoundError(f"Memory with id {memory_id} not found.")
-        vector = self.embed([new_text])[0] if new_text is not None and new_text != row["memory"] else None
+        vector = self.embed([new_text])[0] if new_text is not None else None  # even if unchanged: racing writers
         with self.store.transaction() as tx:
             current = tx.get_row(memory_id)
             if current is None or current["state"] == MemoryState.DELETED.value:

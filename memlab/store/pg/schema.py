@@ -147,8 +147,30 @@ def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[s
 
     ``analyzer`` (memlab's keyword analyzer) computes what an upgrade backfills (``context_tokens``).
 
-    Raises ``ConfigError`` when ``t`` exists with another vector size or embedder, or is not a memlab table.
+    Raises ``ConfigError`` when ``t`` exists with another vector size or embedder, or is not a memlab table,
+    or when the user may not create (or upgrade) the tables.
     """
+    import psycopg
+
+    try:
+        meta = _ensure_schema(conn, t, dims, embedder, index, analyzer, hnsw_build)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        user = conn.info.user
+        raise ConfigError(
+            f"PostgreSQL user {user!r} may not create or upgrade memlab's tables {t!r} ({str(exc).splitlines()[0]}); "
+            f"nothing was created. Open the store once as a user who may (e.g. the database owner), then GRANT "
+            f"SELECT, INSERT, UPDATE, DELETE on its tables and USAGE on their sequences to {user!r} (docs/engines.md); "
+            f"or GRANT CREATE ON SCHEMA public TO {user!r}.") from None
+    if meta["embedder"] != embedder:
+        raise ConfigError(
+            f"PostgreSQL table {t!r} was built with embedder {meta['embedder']!r}, but the config asks for "
+            f"{embedder!r}. Vectors of different models are not comparable: configure the original embedder, use "
+            "another collection_name, or migrate the memories (memlab.migrate.DataMigrator re-embeds).")
+    return meta
+
+
+def _ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[str], analyzer: Any,
+                   hnsw_build: tuple[int, int]) -> dict:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(t),))
         ensure_extension(conn)
@@ -161,7 +183,8 @@ def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[s
         if _table_exists(conn, t) and not _table_exists(conn, f"{t}_meta"):
             raise ConfigError(f"PostgreSQL table {t!r} exists but is not a memlab store (no {t}_meta table); "
                               "choose another vector_store.config.collection_name.")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        if not _table_exists(conn, f"{t}_meta"):  # only then: a user with DML rights alone may open a store
+            conn.execute(f"CREATE TABLE {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
         done = meta.get("schema_version")
         chain = revisions(t, dims)
@@ -179,14 +202,9 @@ def ensure_schema(conn: Any, t: str, dims: int, embedder: str, index: Optional[s
         if "embedder" not in meta:
             for key, value in (("embedder", embedder), ("dims", str(dims))):
                 conn.execute(f"INSERT INTO {t}_meta VALUES (%s, %s) ON CONFLICT DO NOTHING", (key, value))
-        ensure_index(conn, t, index, hnsw_build)
-        meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
-    if meta["embedder"] != embedder:
-        raise ConfigError(
-            f"PostgreSQL table {t!r} was built with embedder {meta['embedder']!r}, but the config asks for "
-            f"{embedder!r}. Vectors of different models are not comparable: configure the original embedder, use "
-            "another collection_name, or migrate the memories (memlab.migrate.DataMigrator re-embeds).")
-    return meta
+        if index is not None and not _table_exists(conn, f"{t}_{index}"):  # CREATE INDEX needs the table's owner
+            ensure_index(conn, t, index, hnsw_build)
+        return dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
 
 
 def ensure_index(conn: Any, t: str, index: Optional[str],

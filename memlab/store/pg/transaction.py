@@ -3,7 +3,8 @@
 Everything runs on the transaction's own connection between ``BEGIN`` and ``COMMIT`` (see
 :meth:`PgStore.transaction`). :meth:`PgTransaction.get_row` locks the row (``SELECT ... FOR UPDATE``):
 a second client updating the same memory waits for the first to commit and then reads its result,
-so read-modify-write verbs (update, delete, set_state) never lose an update.
+so read-modify-write verbs (update, delete, set_state) never lose an update. An id it finds absent
+is inserted without ``ON CONFLICT``: two clients adding the same new id cannot overwrite each other.
 """
 
 from __future__ import annotations
@@ -56,13 +57,19 @@ class PgTransaction:
         self.t = store.table_name
         self.category_catalog: dict[str, dict] = {}  # name -> {id, description, ...} for new categories
         self.wiped = False
+        # ids get_row found absent: there is no row to lock, so another client may insert the same id
+        # meanwhile; put_row then inserts them without ON CONFLICT, and a concurrent insert of that id
+        # fails (unique violation -> ConflictError, nothing written) instead of being silently overwritten
+        self.absent: set[str] = set()
 
     def get_row(self, memory_id: str) -> Optional[dict]:
         """The current row, locked until this transaction ends (vector included)."""
         r = self.conn.execute(f"SELECT {row_sql(self.t, vector=True)}, m.context_embedding FROM {self.t} m "
                               "WHERE m.id = %s FOR UPDATE OF m", (memory_id,), binary=True).fetchone()
         if r is None:
+            self.absent.add(memory_id)
             return None
+        self.absent.discard(memory_id)
         row = decode(r, vector=True)
         row["context_vector"] = r[-1]  # kept by writes that do not change the text (see rows.apply_update)
         return row
@@ -83,13 +90,18 @@ class PgTransaction:
             ctx_vec = np.ascontiguousarray(ctx_vec, dtype=np.float32).reshape(-1)
             if ctx_vec.shape != (self.store.dims,):
                 raise StoreError(f"context vector has shape {ctx_vec.shape}, store expects ({self.store.dims},)")
+        # an id this transaction found absent (get_row) or a row known to be new is inserted without
+        # ON CONFLICT: a concurrent insert of the same id is then a unique violation (ConflictError),
+        # never a silent overwrite
+        upsert = ("" if new or row["id"] in self.absent else
+                  f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, "
+                  "context_tokens = excluded.context_tokens, embedding = excluded.embedding, "
+                  "context_embedding = excluded.context_embedding ")
+        self.absent.discard(row["id"])
         vid = self.conn.execute(
             f"INSERT INTO {self.t} ({', '.join(COLUMNS)}, tokens, context_tokens, embedding, context_embedding) "
-            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %s, %b, %b) "
-            + ("" if new else f"ON CONFLICT (id) DO UPDATE SET {sets}, tokens = excluded.tokens, "
-                              "context_tokens = excluded.context_tokens, embedding = excluded.embedding, "
-                              "context_embedding = excluded.context_embedding ")
-            + "RETURNING vid",
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %s, %b, %b) {upsert}"
+            "RETURNING vid",
             (*values, *search_terms(self.store.analyzer, row), vec, ctx_vec)).fetchone()[0]
         if row.get("categories") is not None:  # absent = unchanged
             self.set_categories(row["id"], row["categories"])
