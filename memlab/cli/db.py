@@ -31,7 +31,10 @@ def register(sub) -> None:
 
 
 def is_pg(store: object) -> bool:
-    return isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+    """A PostgreSQL connection string (URL or libpq key=value), as `memlab doctor` reads STORE."""
+    from memlab.doctor.pg import is_pg_target
+
+    return isinstance(store, str) and is_pg_target(store)
 
 
 def run_pg(args: argparse.Namespace) -> int:
