@@ -45,6 +45,10 @@ def _public(row: dict) -> dict:
 class PgStore:
     """A memlab store in PostgreSQL; see the module docstring. Build it with :meth:`from_settings`."""
 
+    # read_filter adds the expiry condition to every read instead of first asking (one more round
+    # trip per search) whether any row has an expiration_date (memlab.store.scoping)
+    expiry_filter_always = True
+
     def __init__(self, conninfo: str, dims: int, embedder_name: str, *, collection_name: str = "memlab",
                  index: Optional[str] = None, minconn: int = 1, maxconn: int = 4, busy_timeout_ms: int = 30_000,
                  path: Any = None, keyword_args: Optional[dict] = None, exact_below: int = Q.EXACT_BELOW,
