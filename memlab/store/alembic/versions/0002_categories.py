@@ -7,10 +7,11 @@ Downgrade keeps the rows: they are parked as JSON in ``store_meta`` and put back
 upgrade, so upgrade -> downgrade -> upgrade loses nothing.
 """
 
-import json
 
 from alembic import op
 from sqlalchemy import text
+
+from memlab.store.alembic.stash import park, unpark
 
 revision = "0002_categories"
 down_revision = "0001_initial"
@@ -44,17 +45,15 @@ def upgrade() -> None:
     for ddl in DDL:
         op.execute(ddl)
     bind = op.get_bind()
-    row = bind.execute(text("SELECT value FROM store_meta WHERE key = :k"), {"k": STASH_KEY}).fetchone()
-    if row is None:
+    stash = unpark(bind, STASH_KEY)
+    if stash is None:
         return
-    stash = json.loads(row[0])
     for cat in stash["categories"]:
         bind.execute(text("INSERT INTO categories (id, name, description, created_at, updated_at) "
                           "VALUES (:id, :name, :description, :created_at, :updated_at)"), cat)
     for memory_id, category_id in stash["memory_categories"]:
         bind.execute(text("INSERT INTO memory_categories (memory_id, category_id) VALUES (:m, :c)"),
                      {"m": memory_id, "c": category_id})
-    bind.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": STASH_KEY})
 
 
 def downgrade() -> None:
@@ -63,8 +62,7 @@ def downgrade() -> None:
         text(f"SELECT {', '.join(CATEGORY_COLUMNS)} FROM categories ORDER BY rowid"))]
     links = [list(r) for r in bind.execute(text("SELECT memory_id, category_id FROM memory_categories ORDER BY rowid"))]
     if cats or links:
-        bind.execute(text("INSERT OR REPLACE INTO store_meta (key, value) VALUES (:k, :v)"),
-                     {"k": STASH_KEY, "v": json.dumps({"categories": cats, "memory_categories": links})})
+        park(bind, STASH_KEY, {"categories": cats, "memory_categories": links})
     op.execute("DROP INDEX IF EXISTS ix_memory_categories_category")
     op.execute("DROP TABLE IF EXISTS memory_categories")
     op.execute("DROP TABLE IF EXISTS categories")

@@ -6,10 +6,11 @@ Revises: 0002_categories
 Downgrade parks the rows as JSON in ``store_meta``; the next upgrade restores them.
 """
 
-import json
 
 from alembic import op
 from sqlalchemy import text
+
+from memlab.store.alembic.stash import park, unpark
 
 revision = "0003_configs"
 down_revision = "0002_categories"
@@ -34,19 +35,17 @@ def upgrade() -> None:
     for ddl in DDL:
         op.execute(ddl)
     bind = op.get_bind()
-    row = bind.execute(text("SELECT value FROM store_meta WHERE key = :k"), {"k": STASH_KEY}).fetchone()
-    if row is None:
+    parked = unpark(bind, STASH_KEY)
+    if parked is None:
         return
-    for cfg in json.loads(row[0]):
+    for cfg in parked:
         bind.execute(text("INSERT INTO configs (key, value, created_at, updated_at) "
                           "VALUES (:key, :value, :created_at, :updated_at)"), cfg)
-    bind.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": STASH_KEY})
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     rows = [dict(zip(COLUMNS, r)) for r in bind.execute(text(f"SELECT {', '.join(COLUMNS)} FROM configs ORDER BY rowid"))]
     if rows:
-        bind.execute(text("INSERT OR REPLACE INTO store_meta (key, value) VALUES (:k, :v)"),
-                     {"k": STASH_KEY, "v": json.dumps(rows)})
+        park(bind, STASH_KEY, rows)
     op.execute("DROP TABLE IF EXISTS configs")

@@ -8,10 +8,11 @@ as JSON in ``store_meta`` before dropping the column; the next upgrade puts them
 upgrade -> downgrade -> upgrade loses nothing.
 """
 
-import json
 
 from alembic import op
 from sqlalchemy import text
+
+from memlab.store.alembic.stash import park, unpark
 
 revision = "0004_expiration"
 down_revision = "0003_configs"
@@ -26,12 +27,11 @@ def upgrade() -> None:
     for ddl in DDL:
         op.execute(ddl)
     bind = op.get_bind()
-    row = bind.execute(text("SELECT value FROM store_meta WHERE key = :k"), {"k": STASH_KEY}).fetchone()
-    if row is None:
+    parked = unpark(bind, STASH_KEY)
+    if parked is None:
         return
-    for memory_id, date in json.loads(row[0]).items():
+    for memory_id, date in parked.items():
         bind.execute(text("UPDATE memories SET expiration_date = :d WHERE id = :i"), {"d": date, "i": memory_id})
-    bind.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": STASH_KEY})
 
 
 def downgrade() -> None:
@@ -39,7 +39,6 @@ def downgrade() -> None:
     dates = {i: d for i, d in bind.execute(
         text("SELECT id, expiration_date FROM memories WHERE expiration_date IS NOT NULL ORDER BY vid"))}
     if dates:
-        bind.execute(text("INSERT OR REPLACE INTO store_meta (key, value) VALUES (:k, :v)"),
-                     {"k": STASH_KEY, "v": json.dumps(dates)})
+        park(bind, STASH_KEY, dates)
     # plain DROP COLUMN (SQLite >= 3.35): a batch table rebuild would renumber nothing but is slower
     op.execute("ALTER TABLE memories DROP COLUMN expiration_date")

@@ -11,10 +11,11 @@ next upgrade restores them, so a downgrade/upgrade round trip is lossless.
 """
 
 import base64
-import json
 
 from alembic import op
 from sqlalchemy import text
+
+from memlab.store.alembic.stash import park, unpark
 
 revision = "0005_context"
 down_revision = "0004_expiration"
@@ -32,13 +33,12 @@ def upgrade() -> None:
     for ddl in DDL:
         op.execute(ddl)
     bind = op.get_bind()
-    row = bind.execute(text("SELECT value FROM store_meta WHERE key = :k"), {"k": STASH_KEY}).fetchone()
-    if row is None:
+    parked = unpark(bind, STASH_KEY)
+    if parked is None:
         return
-    for memory_id, context, vector in json.loads(row[0]):
+    for memory_id, context, vector in parked:
         bind.execute(text("UPDATE memories SET context = :c, context_vector = :v WHERE id = :i"),
                      {"c": context, "v": base64.b64decode(vector) if vector else None, "i": memory_id})
-    bind.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": STASH_KEY})
 
 
 def downgrade() -> None:
@@ -47,7 +47,6 @@ def downgrade() -> None:
         text("SELECT id, context, context_vector FROM memories WHERE context IS NOT NULL "
              "OR context_vector IS NOT NULL ORDER BY vid"))]
     if rows:
-        bind.execute(text("INSERT OR REPLACE INTO store_meta (key, value) VALUES (:k, :v)"),
-                     {"k": STASH_KEY, "v": json.dumps(rows)})
+        park(bind, STASH_KEY, rows)
     op.execute("ALTER TABLE memories DROP COLUMN context_vector")
     op.execute("ALTER TABLE memories DROP COLUMN context")
