@@ -59,6 +59,9 @@ class MemoryStore(Protocol):
 
     dims: int
     path: Any
+    # True: reads always carry the expiry condition (a SQL engine: cheaper than a round trip asking
+    # has_values("expiration_date")); False: reads skip it while no row has an expiration date
+    expiry_filter_always: bool
 
     def transaction(self) -> ContextManager[StoreTransaction]:
         """One atomic write; the engine's in-memory views change only after it commits."""

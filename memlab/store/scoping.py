@@ -73,9 +73,9 @@ def read_filter(store: Any, user_id: Any, agent_id: Any, run_id: Any, filters: O
     if not all_scopes and not is_scoped(merged):
         raise ValidationError(UNSCOPED_READ)
     node = F.parse(merged)
-    # a store that filters in SQL adds the expiry condition always: cheaper than a round trip asking
-    # whether any row expires; the in-process engine skips it when no row has a date
-    if not show_expired and (getattr(store, "expiry_filter_always", False) or store.has_values("expiration_date")):
+    # a store that filters in SQL adds the expiry condition always (cheaper than a round trip asking
+    # whether any row expires); the in-process engine skips it while no row has a date
+    if not show_expired and (store.expiry_filter_always or store.has_values("expiration_date")):
         # expired = the date has passed (mem0: expiration_date < today, UTC); rows without one never expire
         today = datetime.now(timezone.utc).date().isoformat()
         not_expired = F.Logic("not", (F.Cond("expiration_date", "lt", today),))

@@ -45,6 +45,7 @@ HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this dee
 class Store(StoreLoading):
     """SQLite + table + FAISS; see the module docstring."""
 
+    expiry_filter_always = False  # has_values() is an in-memory lookup here (memlab.store.scoping)
     read_identity = staticmethod(read_identity)
 
     def __init__(self, path: Optional[str], dims: int, embedder_name: str, *,

@@ -44,12 +44,16 @@ def history() -> list[dict]:
             for i, rid in enumerate(ids)]
 
 
+def _version(conn: Any, t: str) -> Optional[str]:
+    row = conn.execute(f"SELECT value FROM {t}_meta WHERE key = 'schema_version'").fetchone()
+    return row[0] if row else None
+
+
 def current(conninfo: str, collection: str = "memlab") -> Optional[str]:
     """The revision collection ``collection`` is at (None: base)."""
     conn, t = _open(conninfo, collection)
     try:
-        row = conn.execute(f"SELECT value FROM {t}_meta WHERE key = 'schema_version'").fetchone()
-        return row[0] if row else None
+        return _version(conn, t)
     finally:
         conn.close()
 
@@ -64,9 +68,9 @@ def upgrade(conninfo: str, collection: str = "memlab", revision: str = "head") -
 
     if revision != "head" and revision != S.head_revision():
         raise StoreError(f"A PostgreSQL store upgrades to head ({S.head_revision()}) only, got {revision!r}.")
-    before = current(conninfo, collection)
     conn, t = _open(conninfo, collection)
     try:
+        before = _version(conn, t)
         meta = dict(conn.execute(f"SELECT key, value FROM {t}_meta").fetchall())
         dims = S.existing_dims(conn, t)
         if not meta.get("embedder") or not dims or dims < 1:
