@@ -1,0 +1,54 @@
+"""A static HTML snapshot of a widget's last state, so a saved notebook is never blank.
+
+A live ipywidget needs its kernel: a notebook saved and reopened without one shows "Error displaying
+widget: model not found" in JupyterLab, and GitHub or nbviewer show nothing. Each memlab widget
+therefore displays, right under itself, an ordinary HTML output holding a rendering of its current
+state, and rewrites that output (``update_display``) whenever its state changes. While the widget is
+live, a ``<style>`` inside the widget hides the snapshot (no duplicate on screen); without the widget
+the snapshot shows, and in a trusted notebook its own style also hides the "model not found" line.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from typing import Any, Optional
+
+
+class Snapshot:
+    """The snapshot output of one widget view (see the module docstring)."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.css_class = f"memlab-snapshot-{uuid.uuid4().hex[:12]}"
+        self.html = ""
+        self._handle: Optional[Any] = None
+
+    def hide_rule(self) -> str:
+        """The ``<style>`` the live widget carries: it hides this snapshot while the widget is shown."""
+        return f"<style>.{self.css_class} {{display: none !important;}}</style>"
+
+    def document(self) -> str:
+        """The snapshot output's HTML: a caption, the last state, and the rule hiding a dead widget's error."""
+        dead_widget = (f".jp-OutputArea-child:has(> .jp-OutputArea-output.jupyter-widgets:not(:has(*)))"
+                       f":has(+ .jp-OutputArea-child .{self.css_class}) {{display: none;}}")
+        return (f"<style>{dead_widget}</style><div class='{self.css_class} memlab-snapshot' "
+                "style='border:1px dashed #bbb;padding:6px 10px;margin:4px 0'>"
+                f"<div style='color:#666;font-size:90%;margin-bottom:4px'>{html.escape(self.title)}: a static "
+                "snapshot of its last state (run the cell to use the widget).</div>"
+                f"{self.html}</div>")
+
+    def show(self, body: str) -> None:
+        """Display the snapshot output (once, under the widget)."""
+        from IPython.display import HTML, display
+
+        self.html = body
+        self._handle = display(HTML(self.document()), display_id=True)
+
+    def update(self, body: str) -> None:
+        """Rewrite the snapshot with the widget's new state (a no-op before :meth:`show`)."""
+        self.html = body
+        if self._handle is not None:
+            from IPython.display import HTML
+
+            self._handle.update(HTML(self.document()))
