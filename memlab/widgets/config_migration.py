@@ -311,3 +311,7 @@ class ConfigMigrationWidget:
 
         display(self.box)
         self.snapshot.show(state_html(self.session, self.format.value))
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        """The live widget alone (frontends that do not call ``_ipython_display_``)."""
+        return self.box._repr_mimebundle_(**kwargs)

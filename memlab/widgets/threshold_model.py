@@ -50,6 +50,7 @@ class ThresholdExplorerModel:
         self._k = 1
         self.k = k
         self._sweeps: dict = {}
+        self._metrics: dict = {}
         self._thresholds: dict = {}  # each embedder's own threshold
         self._threshold = 0.0
         self.threshold = self._initial(self._embedder) if threshold is None else threshold
@@ -185,8 +186,13 @@ class ThresholdExplorerModel:
         return evaluate_run(self._run(), qrels, q, k=self._k, threshold=t, beta=self.beta)
 
     def metrics(self) -> pd.Series:
-        """Aggregated metrics at the current settings."""
-        return aggregate(self.per_query())
+        """Aggregated metrics at the current settings (cached per settings: a redraw asks several times)."""
+        key = (self._embedder, self._category, self._k, self._threshold)
+        if key not in self._metrics:
+            if len(self._metrics) > 256:
+                self._metrics.clear()
+            self._metrics[key] = aggregate(self.per_query())
+        return self._metrics[key]
 
     def has_answerable(self) -> bool:
         return bool(self._queries()["answerable"].astype(bool).sum())
