@@ -204,8 +204,7 @@ class CompareWidget:
         self.run_button.on_click(self._on_run)
         self.box = w.VBox([self.picker,
                            w.HBox([self.query_box, self.user_box, self.run_button], layout=w.Layout(width="100%")),
-                           self.status, self.columns, self.answer_panel,
-                           w.HTML(self.snapshot.hide_rule())])
+                           self.status, self.columns, self.answer_panel])
         self.refresh()
 
     def _on_pick(self, change) -> None:
@@ -252,7 +251,7 @@ class CompareWidget:
         import html
 
         error = bool(self.model.error)
-        self.status.value = (f"<b style='color:{'#b00' if error else 'inherit'}'>"
+        self.status.value = (f"{self.snapshot.hide_rule()}<b style='color:{'#b00' if error else 'inherit'}'>"
                              f"{html.escape(self.model.summary_text())}</b>")
         before_rows, after_rows = self.model.columns()
         has_rows = self.model.comparison is not None and (before_rows or after_rows)

@@ -16,6 +16,7 @@ from memlab.config_migration import ConfigMigration, migrate_config
 from memlab.errors import ConfigError
 
 FORMATS = ("json", "yaml")
+STALE_STYLE = "<style>.memlab-stale {opacity: 0.45;}</style>"
 
 
 class ConfigMigrationSession:
@@ -244,7 +245,6 @@ class ConfigMigrationWidget:
         self.save_path.on_msg(lambda _w, content, _buffers: self._on_save() if content.get("event") == "submit"
                               else None)
         self.box = w.VBox([
-            w.HTML(self.snapshot.hide_rule() + "<style>.memlab-stale {opacity: 0.45;}</style>"),
             self.input, w.HBox([self.migrate_button, self.upload, self.format]), self.status, self.tabs,
             w.HBox([self.save_path, self.overwrite, self.save_button]), self.save_status,
         ])
@@ -292,7 +292,8 @@ class ConfigMigrationWidget:
     def refresh(self) -> None:
         s = self.session
         color = "#b00" if s.error and not s.stale else "#8a6d00" if s.stale else "inherit"
-        self.status.value = _pre(s.status(), color)
+        # the status also carries the style that hides this widget's snapshot while it is live
+        self.status.value = self.snapshot.hide_rule() + STALE_STYLE + _pre(s.status(), color)
         self.config_view.value = _pre(s.config_text(self.format.value))
         frame = s.changes_frame()
         self.changes_view.value = frame.to_html(index=False, escape=True) if len(frame) else "<i>No changes.</i>"

@@ -42,12 +42,12 @@ class Snapshot:
         """Display the snapshot output (once, under the widget)."""
         from IPython.display import HTML, display
 
-        self.html = body
+        self.html = body.replace(self.hide_rule(), "")  # a copy of the live view's HTML must not hide itself
         self._handle = display(HTML(self.document()), display_id=True)
 
     def update(self, body: str) -> None:
         """Rewrite the snapshot with the widget's new state (a no-op before :meth:`show`)."""
-        self.html = body
+        self.html = body.replace(self.hide_rule(), "")
         if self._handle is not None:
             from IPython.display import HTML
 

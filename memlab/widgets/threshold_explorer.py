@@ -102,8 +102,7 @@ class ThresholdExplorer:
         self.apply_button.on_click(self._on_apply)
         self.export_button.on_click(self._on_export)
         model.observe(self._on_model_change)
-        self.widget = W.VBox([W.HTML(self.snapshot.hide_rule()),
-                              W.HBox([self.threshold, self.k]), W.HBox([self.embedder, self.category]),
+        self.widget = W.VBox([W.HBox([self.threshold, self.k]), W.HBox([self.embedder, self.category]),
                               W.HBox([self.apply_button, self.export_button, self.export_status]),
                               self.metrics_html, self.plot, self.table])
         self.refresh()
@@ -178,7 +177,7 @@ class ThresholdExplorer:
         self.apply_button.disabled = rec is None or round(rec.threshold, 2) == round(self.model.threshold, 2)
         self.apply_button.description = ("Apply recommended" if rec is None
                                          else f"Apply recommended ({rec.threshold:.2f})")
-        self.metrics_html.value = (f"<b>{html.escape(self.model.metrics_text())}</b>"
+        self.metrics_html.value = (f"{self.snapshot.hide_rule()}<b>{html.escape(self.model.metrics_text())}</b>"
                                    f"<br>{html.escape(advice_text(self.model))}")
         fig = self.model.figure()
         buf = io.BytesIO()

@@ -158,7 +158,7 @@ def test_widget_snapshot_follows_the_last_state(pair):
     assert "Type a query" in first[0]["text/html"]
     assert last[1].get("update") and "Alice lives in Berlin." in last[0]["text/html"]  # updated in place
     assert view.snapshot.css_class in last[0]["text/html"]
-    assert view.snapshot.hide_rule() in view.box.children[-1].value  # the live widget hides its snapshot
+    assert view.snapshot.hide_rule() in view.status.value  # the live widget hides its snapshot
 
 
 def test_widget_shows_why_a_closed_memory_fails():
@@ -168,3 +168,12 @@ def test_widget_shows_why_a_closed_memory_fails():
     full.close()
     view.picker.value = "home"
     assert "Error:" in view.status.value and "closed" in view.status.value
+
+
+def test_snapshot_never_hides_itself():
+    from memlab.widgets.snapshot import Snapshot
+
+    snap = Snapshot("X")
+    snap.update(snap.hide_rule() + "<p>state</p>")
+    assert snap.hide_rule() not in snap.document() and "<p>state</p>" in snap.document()
+    assert f"class='{snap.css_class} memlab-snapshot'" in snap.document()
