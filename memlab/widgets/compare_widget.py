@@ -202,6 +202,8 @@ class CompareWidget:
         for box in (self.query_box, self.user_box):
             box.on_msg(self._on_message)
         self.run_button.on_click(self._on_run)
+        for widget, name in ((self.status, "status"), (self.columns, "columns"), (self.answer_panel, "answers")):
+            widget.add_class(f"memlab-{name}")  # stable hooks for styling and browser tests
         self.box = w.VBox([self.picker,
                            w.HBox([self.query_box, self.user_box, self.run_button], layout=w.Layout(width="100%")),
                            self.status, self.columns, self.answer_panel])

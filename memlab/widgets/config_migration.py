@@ -241,6 +241,9 @@ class ConfigMigrationWidget:
         self.upload.observe(self._on_upload, names="value")
         self.format.observe(self._on_format, names="value")
         self.save_button.on_click(self._on_save)
+        for widget, name in ((self.status, "status"), (self.save_status, "save-status"), (self.input, "input"),
+                             (self.save_path, "save-path")):
+            widget.add_class(f"memlab-{name}")  # stable hooks for styling and browser tests
         # Enter in the file-name box saves: the front end sends a "submit" message (no value round trip)
         self.save_path.on_msg(lambda _w, content, _buffers: self._on_save() if content.get("event") == "submit"
                               else None)

@@ -102,6 +102,9 @@ class ThresholdExplorer:
         self.apply_button.on_click(self._on_apply)
         self.export_button.on_click(self._on_export)
         model.observe(self._on_model_change)
+        for widget, name in ((self.metrics_html, "metrics"), (self.table, "changes-panel"), (self.plot, "plot"),
+                             (self.export_status, "export-status"), (self.threshold, "threshold")):
+            widget.add_class(f"memlab-{name}")  # stable hooks for styling and browser tests
         self.widget = W.VBox([W.HBox([self.threshold, self.k]), W.HBox([self.embedder, self.category]),
                               W.HBox([self.apply_button, self.export_button, self.export_status]),
                               self.metrics_html, self.plot, self.table])
