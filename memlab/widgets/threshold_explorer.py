@@ -87,9 +87,9 @@ class ThresholdExplorer:
                              continuous_update=False)
         self.embedder = W.Dropdown(options=model.embedders, value=model.embedder, description="embedder")
         self.category = W.Dropdown(options=model.categories, value=model.category, description="category")
-        self.apply_button = W.Button(description="Apply recommended", tooltip="Move the threshold to the "
+        self.apply_button = W.Button(description="Apply recommended", layout=W.Layout(width="auto"), tooltip="Move the threshold to the "
                                      "recommended one (max F1) for this embedder, category and k")
-        self.export_button = W.Button(description="Export PNG", icon="download",
+        self.export_button = W.Button(description="Export PNG", icon="download", layout=W.Layout(width="auto"),
                                       tooltip="Save the chart as a PNG file in the notebook's folder")
         self.metrics_html = W.HTML()
         self.export_status = W.HTML()
