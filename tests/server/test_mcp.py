@@ -147,10 +147,13 @@ def test_stdio_start_is_quiet_with_the_bundled_model(tmp_path):
         replies = [json.loads(proc.stdout.readline()) for _ in range(2)]  # the search embeds: the model loaded
         assert replies[1]["id"] == 2 and not replies[1]["result"]["isError"]
     finally:
-        proc.stdin.close()
+        proc.stdin.close()  # end of input: the server exits
         try:
-            _, err = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, err = proc.communicate()
+            proc.wait()
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
     assert "Loading" not in err and "INFO" not in err, err
