@@ -217,3 +217,19 @@ def test_retracted_claims_stay_retracted():
     """Claims that contradicted their own tables once (issue 24) must not come back."""
     text = (REPO / "notebooks" / "03_threshold_evaluation.ipynb").read_text()
     assert "at least as well as dense" not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_numbers_match_and_links_resolve_in_jupyter(path):
+    """A notebook titled with another's number, or a link JupyterLab cannot open (outside the notebooks
+    folder it serves), is what a reader notices first."""
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# {path.name[:2]} ·"), cells[0].source[:60]
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", cell.source):
+            if re.match(r"https?://", target):
+                continue
+            local = (path.parent / target.split("#")[0]).resolve()
+            assert local.is_relative_to(path.parent.resolve()) and local.exists(), f"{path.name}: dead link {target}"
