@@ -87,9 +87,10 @@ class ThresholdExplorer:
                              continuous_update=False)
         self.embedder = W.Dropdown(options=model.embedders, value=model.embedder, description="embedder")
         self.category = W.Dropdown(options=model.categories, value=model.category, description="category")
-        self.apply_button = W.Button(description="Apply recommended", layout=W.Layout(width="auto"), tooltip="Move the threshold to the "
-                                     "recommended one (max F1) for this embedder, category and k")
-        self.export_button = W.Button(description="Export PNG", icon="download", layout=W.Layout(width="auto"),
+        self.apply_button = W.Button(description="Apply recommended", layout=W.Layout(width="220px", flex="0 0 auto"),
+                                     tooltip="Move the threshold to the recommended one (max F1) for this "
+                                     "embedder, category and k")
+        self.export_button = W.Button(description="Export PNG", icon="download", layout=W.Layout(width="130px", flex="0 0 auto"),
                                       tooltip="Save the chart as a PNG file in the notebook's folder")
         self.metrics_html = W.HTML()
         self.export_status = W.HTML()

@@ -266,6 +266,9 @@ class ThresholdExplorerModel:
         fig = metrics_vs_threshold(self.sweep(), rec,
                                    title=f"{self._embedder} · category {self._category} · k={self._k}")
         ax = fig.axes[0]
+        for line in list(ax.lines):  # a metric undefined everywhere here (no answerable query) has no line
+            if np.all(np.isnan(np.asarray(line.get_ydata(), dtype=float))):
+                line.remove()
         ax.set_xlim(*self.domain())  # fixed: the axis never rescales while the threshold moves
         ax.axvline(self._threshold, color="black", linewidth=1.2, label=f"current {self._threshold:.2f}")
         if rec is None:

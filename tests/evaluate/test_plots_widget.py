@@ -201,6 +201,7 @@ def test_no_recommendation_where_nothing_is_answerable(fast_model, bundled):
     assert fast_model.recommendation() is None and view.apply_button.disabled
     labels = [t.get_text() for t in fast_model.figure().axes[0].get_legend().get_texts()]
     assert not any("recommended" in label for label in labels)  # the legend matches "no recommendation"
+    assert "precision" not in labels and "current" in " ".join(labels)  # no legend entry without a line
     assert "no recommendation here" in view.metrics_html.value
     with pytest.raises(ValidationError, match="no recommendation"):
         fast_model.apply_recommended()
