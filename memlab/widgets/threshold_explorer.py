@@ -18,17 +18,20 @@ from memlab.errors import ValidationError
 from memlab.widgets.threshold_model import ALL, STEP, ThresholdExplorerModel
 
 DPI = 96  # CSS pixels per inch: the plot is drawn at 2 * DPI and shown at DPI, so it stays sharp on HiDPI
-TABLE_CSS = ("<style>.memlab-changes {border-collapse: collapse; width: 100%; table-layout: auto;}"
+TABLE_CSS = ("<style>.memlab-changes {border-collapse: collapse; width: 100%;}"
              ".memlab-changes th, .memlab-changes td {text-align: left; vertical-align: top; padding: 3px 6px;"
-             " border-bottom: 1px solid #ddd; word-break: normal; overflow-wrap: anywhere;}"
-             ".memlab-changes td.text {min-width: 14em;} .memlab-changes td.num {white-space: nowrap;}"
-             ".memlab-changes ul {margin: 0; padding-left: 1.1em;}</style>")
+             " border-bottom: 1px solid #ddd; word-break: normal; overflow-wrap: normal;}"
+             ".memlab-changes td.text {min-width: 16em;} .memlab-changes td.num {white-space: nowrap;}"
+             ".memlab-changes ul {margin: 0; padding-left: 1.1em;} .memlab-changes li.gained::marker {content: '+ ';"
+             " color: #116329;} .memlab-changes li.lost::marker {content: '− '; color: #b00;}</style>")
 
 __all__ = ["ALL", "ThresholdExplorer", "ThresholdExplorerModel", "changes_html"]
 
 
-def _items(texts: list) -> str:
-    return "<ul>" + "".join(f"<li>{html.escape(str(t))}</li>" for t in texts) + "</ul>" if texts else "–"
+def _items(gained: list, lost: list) -> str:
+    items = ([f"<li class='gained'>{html.escape(str(t))}</li>" for t in gained]
+             + [f"<li class='lost'>{html.escape(str(t))}</li>" for t in lost])
+    return "<ul>" + "".join(items) + "</ul>" if items else "–"
 
 
 def changes_html(model: ThresholdExplorerModel, max_rows: int = 20) -> str:
@@ -47,13 +50,14 @@ def changes_html(model: ThresholdExplorerModel, max_rows: int = 20) -> str:
         rows.append(
             f"<tr><td>{html.escape(str(r.scope))}</td><td class='text'>{html.escape(str(r.text))}</td>"
             f"<td class='num'>{'yes' if r.answerable else 'no'}</td>"
-            f"<td class='num'>{r.n_before} → {r.n_after}</td><td class='text'>{_items(r.gained)}</td>"
-            f"<td class='text'>{_items(r.lost)}</td><td class='num'>+{r.relevant_gained} / −{r.relevant_lost}</td>"
-            "</tr>")
+            f"<td class='num'>{r.n_before} → {r.n_after}</td><td class='text'>{_items(r.gained, r.lost)}</td>"
+            f"<td class='num'>+{r.relevant_gained} / −{r.relevant_lost}</td></tr>")
     more = f"<p>… and {len(ch) - max_rows} more (model.changes() has them all).</p>" if len(ch) > max_rows else ""
-    return (head + TABLE_CSS + "<table class='memlab-changes'><thead><tr><th>scope</th><th>question</th>"
-            "<th>answerable</th><th>results</th><th>gained</th><th>lost</th><th>relevant gained / lost</th>"
-            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + more)
+    # a narrow notebook scrolls the table sideways rather than squeezing the text one word per line
+    return (head + TABLE_CSS + "<div style='overflow-x:auto'><table class='memlab-changes'><thead><tr>"
+            "<th>scope</th><th>question</th><th>answerable</th><th>results</th>"
+            "<th>memories gained (+) / lost (−)</th><th>relevant +/−</th>"
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>" + more)
 
 
 def advice_text(model: ThresholdExplorerModel) -> str:

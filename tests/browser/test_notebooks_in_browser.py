@@ -164,8 +164,19 @@ def test_threshold_explorer(page, lab, shots):
     recall_030 = _number(metrics.inner_text(), "recall")
     assert recall_030 > recall_050  # a lower threshold keeps more relevant memories
     assert "<th>scope</th>" in table.inner_html() and "['" not in table.inner_text()
+    # at 1024 px the question column still reads as text, not one word per line
+    page.set_viewport_size({"width": 1024, "height": 1000})
+    cell = table.locator("td.text").first
+    words = len(cell.inner_text().split())  # the height of the text itself (a cell is as tall as its row)
+    height = cell.evaluate("c => { const r = document.createRange(); r.selectNodeContents(c); "
+                           "return r.getBoundingClientRect().height; }")
+    line = cell.evaluate("c => parseFloat(getComputedStyle(c).lineHeight) || 18")
+    table.screenshot(path=str(shots / "03_changes_table_1024.png"))
+    assert height <= max(3, words / 3) * line + 8, (words, height, line)
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     # drag the handle left: the readout, the metrics and the table move with it; the scale stays 0-1
+    handle.scroll_into_view_if_needed()
     box = handle.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()

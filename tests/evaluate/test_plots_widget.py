@@ -233,7 +233,7 @@ def test_changes_table_reads_well(fast_model):
     assert "scope" in ch.columns and set(ch["scope"]) <= set(fast_model.dataset.queries["scope"])
     html = view.table.value
     assert "<th>scope</th>" in html and "<th>question</th>" in html
-    assert "['" not in html and "<li>" in html  # memory texts as a list, not a Python repr
+    assert "['" not in html and "<li class='lost'>" in html  # memory texts as a list, not a Python repr
     assert "word-break: normal" in html
 
 
