@@ -2,7 +2,7 @@
 
 Everything above ``memlab/store`` — the ``Memory`` facade, the infer pipeline, importers, export,
 evaluation, comparison, the server — talks to an engine only through these two protocols. A row is a
-plain dict with the columns of ``memlab.store.table.COLUMNS`` (``id, memory, hash, metadata,
+plain dict with the columns of ``memlab.store.faiss.table.COLUMNS`` (``id, memory, hash, metadata,
 user_id, agent_id, run_id, actor_id, role, memory_type, state, created_at, updated_at,
 archived_at, deleted_at, expiration_date, ...``) plus ``categories`` (a list of names). Vectors are
 L2-normalised ``float32`` arrays of length ``dims``. Filters are the parsed trees of

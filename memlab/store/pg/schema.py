@@ -231,7 +231,7 @@ def ensure_index(conn: Any, t: str, index: Optional[str],
 
 def backfill_context_tokens(conn: Any, t: str, analyzer: Any, batch: int = 1000) -> int:
     """``context_tokens`` of the rows that have a context window (inside the upgrade's transaction)."""
-    from memlab.store.context import context_document
+    from memlab.ranking.context import context_document
 
     rows = conn.execute(f"SELECT vid, memory, actor_id, context FROM {t} WHERE context <> '' ORDER BY vid").fetchall()
     with conn.cursor() as cur:
