@@ -123,7 +123,7 @@ def fuse(rankings: list[np.ndarray], k_rrf: int) -> list[tuple[int, float]]:
 def rank_fused(raw: Mapping[str, np.ndarray], allowed: np.ndarray, *, weights: Mapping[str, float],
                normalization: str, limit: int, threshold: Optional[float],
                explain: bool = False) -> list[tuple[int, float, dict]]:
-    """The engine-independent half of :func:`fused_search`: fuse the raw channel scores of the
+    """Fusion search over an engine's channel values: fuse the raw channel scores of the
     ``allowed`` rows (row keys in insertion order: FAISS positions, PostgreSQL vids), order, apply the
     cosine ``threshold``, cut to ``limit`` and build ``extra``. Returns (row key, cosine, extra)."""
     fused, normed = combsum(raw, weights, normalization)

@@ -1,6 +1,6 @@
 """Tie-breaking of every ranking, on cases where the possible rules disagree.
 
-Documented rules (memlab.ranking.keyword_index.fuse, Store.search; evaluation calls the engine, so they hold there too):
+Documented rules (memlab.ranking.fusion.fuse, Store.search; evaluation calls the engine, so they hold there too):
 - hybrid: equal RRF values are ordered by the dense rank, then the keyword rank, then position
   (insertion order);
 - keyword: equal BM25 scores are ordered by position (older first);

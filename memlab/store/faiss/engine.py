@@ -67,6 +67,15 @@ class Store(StoreLoading):
         self._data_version = None
         self._load_all()
 
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages and reports: its directory, or "in-memory"."""
+        return str(self.path) if self.path is not None else "in-memory"
+
+    def identity(self) -> dict:
+        """The embedder that built the store and its vector size: ``{"embedder", "dims"}``."""
+        return {"embedder": self.embedder_name, "dims": self.dims}
+
     # ------------------------------------------------------------------ opening
     def _connect(self) -> sqlite3.Connection:
         if self.path is None:

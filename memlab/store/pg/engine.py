@@ -234,6 +234,10 @@ class PgStore:
             return [{"key": k, "value": v, "created_at": c, "updated_at": u} for k, v, c, u in conn.execute(
                 f"SELECT key, value, created_at, updated_at FROM {self.table_name}_configs ORDER BY key COLLATE \"C\"")]
 
+    def identity(self) -> dict:
+        """The embedder that built the store and its vector size: ``{"embedder", "dims"}``."""
+        return {"embedder": self.embedder_name, "dims": self.dims}
+
     def health(self, embedder_name: Optional[str] = None) -> tuple[list[tuple], dict]:
         """``memlab doctor`` checks of this store (:mod:`memlab.store.pg.health`)."""
         from memlab.store.pg.health import health
