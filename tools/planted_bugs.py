@@ -27,7 +27,7 @@ BUGS = [
      "if threshold is None or c >= threshold]", "if threshold is None or c > threshold]",
      ["tests/core/test_search_boundaries.py"]),
     ("keyword/hybrid threshold inclusive -> exclusive", "memlab/ranking/modes.py",
-     "if threshold is not None and cos < threshold:", "if threshold is not None and cos <= threshold:",
+     "(threshold is not None and cos < threshold)", "(threshold is not None and cos <= threshold)",
      ["tests/core/test_search_boundaries.py"]),
     ("evaluate CI uses alpha instead of alpha/2", "memlab/evaluate/metrics.py",
      "np.quantile(means, [alpha / 2, 1 - alpha / 2])", "np.quantile(means, [alpha, 1 - alpha])",
