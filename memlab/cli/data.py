@@ -28,7 +28,7 @@ def register(sub) -> None:
             if option.cli:
                 flags.setdefault(option.flag, []).append((importer.name, option))
     for flag, owners in flags.items():
-        p.add_argument(flag, dest=owners[0][1].name, default=None,
+        p.add_argument(flag, dest=owners[0][1].name, default=None, type=owners[0][1].type,
                        help="; ".join(f"{name}: {option.help}" for name, option in owners) + ".")
     p.add_argument("--json", action="store_true", help="Print the report as JSON.")
     p.set_defaults(func=run_import)

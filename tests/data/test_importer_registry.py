@@ -38,16 +38,19 @@ class CsvImporter(Importer):
     name = "team-csv"
     kind = "team CSV"
     source_help = "CSV with text,user columns"
-    options = (ImportOption("default_user", "user of rows without one"),)
+    options = (ImportOption("default_user", "user of rows without one"),
+               ImportOption("max_rows", "read at most this many rows", type=int))
 
     def __init__(self):
         self.finished_with = None
 
-    def read(self, source, into, *, default_user=None) -> ImportBatch:
+    def read(self, source, into, *, default_user=None, max_rows=None) -> ImportBatch:
         report = ImportReport(source=str(source), kind=self.kind)
         records = []
         with open(source, newline="", encoding="utf-8") as fh:
             for n, row in enumerate(csv.DictReader(fh)):
+                if max_rows is not None and n >= max_rows:
+                    break
                 user = row.get("user") or default_user
                 if not user:
                     report.skip(None, f"row {n} has no user")
@@ -117,6 +120,9 @@ def test_a_registered_importer_of_your_own_works_from_python_and_the_cli(own_reg
                  "--default-user", "carl", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kind"] == "team CSV" and len(out["imported"]) == 3 and out["skipped"] == []
+    assert main(["import", "team-csv", str(team_csv), "--store", str(tmp_path / "two"), "--embedder", "hash",
+                 "--max-rows", "2", "--default-user", "carl"]) == 0  # an int option arrives as an int
+    assert "2 memories imported" in capsys.readouterr().out
 
 
 def test_registering_a_bad_importer_says_what_is_wrong(own_registry):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from memlab.errors import ValidationError
 from memlab.migrate.importers.report import ImportReport
@@ -32,6 +32,7 @@ class ImportOption:
     name: str
     help: str
     cli: bool = True  # False: Python API only
+    type: Callable[[str], Any] = str  # how ``memlab import`` converts the flag's text
 
     @property
     def flag(self) -> str:
