@@ -18,29 +18,24 @@ PathLike = Union[str, Path]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
-def embedder_config(name: str, dims: Optional[int] = None) -> dict:
-    """The embedder block that rebuilds the embedder recorded as ``name`` (its ``.name``) with ``dims``.
+def embedder_config(name: str) -> dict:
+    """The embedder block that rebuilds the embedder whose ``.name`` is ``name`` (as a store records it).
 
     Raises:
         ConfigError: an embedder memlab cannot rebuild from its name alone (an API model needs its
             endpoint and key; a MiniLM from another model folder needs that folder).
     """
-    parts = str(name).split(":")
-    if parts[0] == "hash" and len(parts) == 4 and parts[1].isdigit():
+    parts = str(name).split(":")  # hash:{dims}:{lo}-{hi}:c{char_ngrams} (memlab.embedders.hashing)
+    if parts[0] == "hash" and len(parts) == 4:
         lo, _, hi = parts[2].partition("-")
-        if lo.isdigit() and hi.isdigit() and parts[3].lstrip("c").isdigit():
+        numbers = (parts[1], lo, hi, parts[3][1:])
+        if parts[3].startswith("c") and all(n.isdigit() for n in numbers):
             return {"provider": "hash", "config": {"embedding_dims": int(parts[1]), "ngram_range": [int(lo), int(hi)],
-                                                   "char_ngrams": int(parts[3].lstrip("c"))}}
-    if parts[0] == "hash" and len(parts) == 2 and parts[1].isdigit():  # a bare size
-        return {"provider": "hash", "config": {"embedding_dims": int(parts[1])}}
-    if parts[0] == "hash" and len(parts) == 1 and dims:
-        return {"provider": "hash", "config": {"embedding_dims": int(dims)}}
+                                                   "char_ngrams": int(parts[3][1:])}}
     if name == f"minilm:{DEFAULT_MODEL}":
         return {"provider": "minilm", "config": {}}
-    raise ConfigError(
-        f"The store was built with embedder {name!r}, which needs settings memlab cannot guess (e.g. an API "
-        "endpoint or a model folder): pass a config file whose vector_store.config.path is this store."
-    )
+    raise ConfigError(f"Embedder {name!r} needs settings memlab cannot guess from its name (e.g. an API endpoint "
+                      "or a model folder).")
 
 
 def read_identity(path: PathLike) -> Optional[dict]:
@@ -69,9 +64,11 @@ def store_config(path: PathLike) -> dict:
         what = "missing memlab.db" if not has_store(path) else "its memlab.db records no embedder"
         raise NotFoundError(f"No memlab store at {str(path)!r} ({what}); pass an existing store directory.")
     try:
-        embedder = embedder_config(identity["embedder"], identity["dims"])
-    except ConfigError as exc:
-        raise ConfigError(f"Store {str(path)!r}: {exc}") from None
+        embedder = embedder_config(identity["embedder"])
+    except ConfigError:
+        raise ConfigError(f"The store at {str(path)!r} was built with embedder {identity['embedder']!r}, which needs "
+                          "settings memlab cannot guess (e.g. an API endpoint or a model folder): pass a config file "
+                          "whose vector_store.config.path is this store.") from None
     return {"embedder": embedder, "vector_store": {"config": {"path": str(path)}}}
 
 

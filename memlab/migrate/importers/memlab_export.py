@@ -44,7 +44,7 @@ class MemlabExportImporter(Importer):
 
         header = read_export(source)[0]
         try:
-            return embedder_config(str(header.get("embedder") or ""), header.get("dims"))
+            return embedder_config(str(header.get("embedder") or ""))
         except ConfigError:  # e.g. an API embedder: its endpoint is not in the export
             return None
 
