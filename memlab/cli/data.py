@@ -9,9 +9,9 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    from memlab.migrate.importers import importers
+    from memlab.migrate.importers import list_importers
 
-    kinds = importers()
+    kinds = list_importers()
     p = sub.add_parser("import", help="Import mem0 / OpenMemory / memlab data into a store directory.")
     p.add_argument("kind", choices=[i.name for i in kinds],
                    help="; ".join(f"{i.name}: {i.source_help}" for i in kinds) + ".")
@@ -52,12 +52,12 @@ def register(sub) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     from memlab.errors import ValidationError
-    from memlab.migrate.importers import get_importer, import_to_store, importers
+    from memlab.migrate.importers import get_importer, import_to_store, list_importers
     from memlab.progress import reporting
 
     importer = get_importer(args.kind)
     options = {}
-    for other in importers():  # an option of another kind is a mistake, not something to ignore
+    for other in list_importers():  # an option of another kind is a mistake, not something to ignore
         for option in other.options:
             value = getattr(args, option.name, None)
             if not option.cli or value is None:

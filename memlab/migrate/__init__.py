@@ -29,7 +29,7 @@ from memlab.migrate.importers import (
     import_mem0_json,
     import_openmemory,
     import_to_store,
-    importers,
+    list_importers,
     register_importer,
 )
 from memlab.migrate.stores import open_store, store_config
@@ -44,6 +44,6 @@ from memlab.store.snapshots import (
 __all__ = ["Change", "ConfigMigration", "migrate_config",
            "export", "read_export", "ImportReport", "import_export", "import_mem0", "import_mem0_json",
            "import_openmemory", "Importer", "ImportBatch", "ImportOption", "import_data", "import_to_store",
-           "register_importer", "get_importer", "importers", "open_store", "store_config",
+           "register_importer", "get_importer", "list_importers", "open_store", "store_config",
            "DataMigrator", "MigrationResult", "Snapshot", "list_snapshots",
            "restore_snapshot", "take_snapshot", "VerificationReport", "record_hash", "verify_migration"]

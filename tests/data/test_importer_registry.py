@@ -18,7 +18,7 @@ from memlab.migrate import (
     get_importer,
     import_data,
     import_mem0_json,
-    importers,
+    list_importers,
     list_snapshots,
     open_store,
     register_importer,
@@ -77,9 +77,9 @@ def team_csv(tmp_path):
 
 
 def test_builtin_importers_are_registered_and_drive_the_cli():
-    names = [i.name for i in importers()]
+    names = [i.name for i in list_importers()]
     assert names[:4] == ["mem0", "mem0-json", "openmemory", "jsonl"]
-    assert {i.kind for i in importers()} >= {"mem0 FAISS", "mem0 JSON", "OpenMemory", "memlab export"}
+    assert {i.kind for i in list_importers()} >= {"mem0 FAISS", "mem0 JSON", "OpenMemory", "memlab export"}
     sub = next(a for a in build_parser()._subparsers._group_actions[0].choices["import"]._actions
                if a.dest == "kind")
     assert list(sub.choices) == names  # `memlab import KIND` offers exactly the registered importers

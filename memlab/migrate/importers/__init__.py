@@ -13,11 +13,11 @@ from memlab.migrate.importers.registry import (
     get_importer,
     import_data,
     import_to_store,
-    importers,
+    list_importers,
     register_importer,
 )
 from memlab.migrate.importers.report import ImportReport
 
 __all__ = ["ImportReport", "Importer", "ImportBatch", "ImportOption", "run_import", "import_data", "import_to_store",
-           "register_importer", "get_importer", "importers", "import_mem0", "import_mem0_json", "import_export",
+           "register_importer", "get_importer", "list_importers", "import_mem0", "import_mem0_json", "import_export",
            "import_openmemory", "read_mem0_folder"]

@@ -63,7 +63,7 @@ def get_importer(name: Union[str, Importer]) -> Importer:
         raise ValidationError(f"No importer named {name!r}; registered: {', '.join(_REGISTRY)}.") from None
 
 
-def importers() -> list[Importer]:
+def list_importers() -> list[Importer]:
     """Every registered importer, built-ins first, in registration order."""
     return list(_REGISTRY.values())
 
