@@ -10,8 +10,8 @@ into memlab, with every change explained and verifiable. This package is its pub
   ``verify_migration``; ``open_store`` reopens a store directory with the embedder it recorded;
 * snapshots and rollback of a store directory (re-exported from the store).
 
-Upgrading a store's own schema is not a migration in this sense: that is the store's schema upgrade
-(Alembic revisions, ``memlab db upgrade``), which lives with the store.
+A store changing its own schema is not a migration in this sense: those are the store's schema
+revisions (Alembic, ``memlab db upgrade``), which live with the engine that owns the tables.
 """
 
 from memlab.config_migration import Change, ConfigMigration, migrate_config
