@@ -20,7 +20,8 @@ from memlab.migrate.importers.openmemory import OpenMemoryImporter
 from memlab.migrate.importers.report import ImportReport
 
 # keywords of import_data / import_to_store and flags of `memlab import`: no importer option may take them
-RESERVED_OPTIONS = frozenset({"kind", "source", "into", "store", "path", "embedder", "on_conflict", "snapshot", "json"})
+RESERVED_OPTIONS = frozenset({"kind", "source", "into", "store", "path", "embedder", "on_conflict", "snapshot", "json",
+                              "func", "command"})
 BUILTIN: tuple[Importer, ...] = (Mem0FaissImporter(), Mem0JsonImporter(), OpenMemoryImporter(), MemlabExportImporter())
 _REGISTRY: dict[str, Importer] = {}
 
