@@ -149,8 +149,8 @@ class Benchmark:
     def _bar(self, total: int, desc: str):
         return progress_bar(total=total, desc=desc, unit="it", enabled=self.progress)
 
-    def _ingest(self, spec: SystemSpec, system) -> None:
-        sdir = self.system_dir(spec)
+    def _ingest(self, spec: SystemSpec, system, sdir: Optional[Path] = None) -> None:
+        sdir = sdir or self.system_dir(spec)
         existed = (sdir / "store").exists()
         ckpt = Checkpoint(sdir / "ingest.jsonl")
         todo = [s for s in self.sessions if s.uid not in ckpt]
@@ -171,12 +171,12 @@ class Benchmark:
         self.log.append({"system": spec.label, "stage": "ingest", "done": done, "skipped": len(self.sessions) - done,
                          "purged": purged})
 
-    def id_map(self, spec: SystemSpec) -> tuple[dict, dict]:
+    def id_map(self, sdir: Path) -> tuple[dict, dict]:
         """(system id -> dataset id, (scope, text) -> dataset id) from the ingest checkpoint."""
         ids, texts = {}, {}
         scope_of = dict(zip(self.dataset.memories["id"], self.dataset.memories["scope"]))
         by_uid = {s.uid: s for s in self.sessions}
-        for rec in Checkpoint(self.system_dir(spec) / "ingest.jsonl").records():
+        for rec in Checkpoint(Path(sdir) / "ingest.jsonl").records():
             if len(rec["ids"]) == len(rec["turns"]):
                 ids.update(zip(rec["ids"], rec["turns"]))
             sess = by_uid.get(rec["key"])
@@ -184,9 +184,11 @@ class Benchmark:
                 texts.setdefault((scope_of.get(t.memory_id), t.content.strip()), t.memory_id)
         return ids, texts
 
-    def _search(self, spec: SystemSpec, system) -> None:
-        ckpt = Checkpoint(self.system_dir(spec) / "search.jsonl")
-        ids, texts = self.id_map(spec)
+    def _search(self, spec: SystemSpec, system, sdir: Optional[Path] = None,
+                ingest_dir: Optional[Path] = None) -> None:
+        sdir = sdir or self.system_dir(spec)
+        ckpt = Checkpoint(sdir / "search.jsonl")
+        ids, texts = self.id_map(ingest_dir or sdir)
         when = dict(zip(self.dataset.memories["id"], self.dataset.memories["time"]))
         q = self.dataset.queries
         todo = [(i, s, t) for i, s, t in zip(q["id"], q["scope"], q["text"]) if i not in ckpt]

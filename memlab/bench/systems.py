@@ -187,10 +187,11 @@ class MemlabSystem:
         return memlab_config(self.options, cache_dir=cache_dir)
 
     def open(self, store_dir: Path, cache_dir: Optional[Path] = None) -> None:
-        from memlab import Memory
+        from memlab import Memory, MemoryConfig
 
-        cfg = self.config(cache_dir)
-        if cfg["vector_store"]["provider"] == "faiss":
+        # strict validation: an unknown or misspelt setting must fail, never be dropped as a legacy key
+        cfg = MemoryConfig.from_dict(self.config(cache_dir))
+        if cfg.vector_store.provider == "faiss":
             self.memory = Memory(cfg, path=str(store_dir))
         else:
             self.memory = Memory(cfg)
