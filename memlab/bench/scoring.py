@@ -53,6 +53,8 @@ def collect(bench) -> tuple[pd.DataFrame, list, dict]:
     q = ds.queries
     cat = dict(zip(q["id"], q["category"].astype(str)))
     answerable = dict(zip(q["id"], q["answerable"]))
+    text = dict(zip(q["id"], q["text"]))
+    reference = dict(zip(q["id"], q["answer"])) if "answer" in q else {}
     relevant = ds.qrels[ds.qrels["relevance"] > 0].groupby("query_id")["memory_id"].apply(list).to_dict()
     long, records = [], []
     extra: dict = {"judge_spread": [], "timing": {}, "stages": {}}
@@ -92,8 +94,8 @@ def collect(bench) -> tuple[pd.DataFrame, list, dict]:
         for rec in search:
             qid = rec["key"]
             rel = set(relevant.get(qid, []))
-            row = {"system": spec.label, "question_id": qid, "category": cat[qid], "answerable": bool(answerable[qid]),
-                   "evidence": sorted(rel), "seconds": rec["seconds"],
+            row = {"system": spec.label, "question_id": qid, "question": text[qid], "reference": reference.get(qid),
+                   "category": cat[qid], "answerable": bool(answerable[qid]), "evidence": sorted(rel), "seconds": rec["seconds"],
                    "hits": [{**h, "relevant": h.get("mid") in rel} for h in rec["hits"]]}
             for k, per in per_k.items():
                 if qid in per.index and answerable[qid]:
