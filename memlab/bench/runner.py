@@ -103,6 +103,8 @@ class Benchmark:
                 "systems": [s.fingerprint() for s in self.specs], "depth": max(self.ks)}
 
     def _prepare(self) -> None:
+        if getattr(self, "_prepared", False):  # this object made or checked the folder already
+            return
         if self.out.exists() and not self.out.is_dir():
             raise ValidationError(f"--out {str(self.out)!r} is a file; pass a directory.")
         run_file = self.out / RUN_FILE
@@ -115,11 +117,13 @@ class Benchmark:
             if old.get("fingerprint") != fp:
                 raise ValidationError(f"{self.out} holds a different run (dataset, slice, systems or depth changed); "
                                       "resume it with the same settings or choose another --out.")
+            self._prepared = True
             return
         self.out.mkdir(parents=True, exist_ok=True)
         tmp = run_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": fp}, indent=2, default=str), encoding="utf-8")
         tmp.replace(run_file)
+        self._prepared = True
 
     def system_dir(self, spec: SystemSpec) -> Path:
         return self.out / "systems" / spec.slug
