@@ -107,3 +107,33 @@ def test_slices_are_heads_of_the_full_dataset(sample_path):
     b = Benchmark(sample_path, ["bm25"], scopes=1, questions=3, categories=["4"])
     assert b.dataset.queries["id"].tolist() == ["sample-1:q0", "sample-1:q1", "sample-1:q2"]
     assert set(b.dataset.memories["scope"]) == {"sample-1"} and len(b.sessions) == 3
+
+
+def test_jsonl_and_longmemeval_datasets(tmp_path):
+    # memlab JSONL (the bundled set): memories without sessions are stored one add each
+    b = Benchmark("assistant", ["bm25"], ks=(3,), scopes=2, out=tmp_path / "jsonl", n_boot=50, n_perm=100,
+                  progress=False)
+    assert all(len(s.turns) == 1 for s in b.sessions) and len(b.sessions) == len(b.dataset.memories)
+    r = b.run(only="retrieval")
+    assert r.meta["dataset"]["name"] == "assistant" and r.metrics["n"].max() == b.dataset.queries["answerable"].sum()
+    # LongMemEval: one haystack per question, turns marked has_answer are the evidence
+    items = [{"question_id": f"q{i}", "question_type": "single-session-user", "question": q, "answer": a,
+              "haystack_session_ids": ["s1", "s2"], "haystack_dates": ["2023/05/20 (Sat) 02:21", "2023/06/01 (Thu) 10:00"],
+              "haystack_sessions": [[{"role": "user", "content": "I adopted a greyhound named Comet.",
+                                      "has_answer": i == 0},
+                                     {"role": "assistant", "content": "Congratulations on the new dog!"}],
+                                    [{"role": "user", "content": "My new job is at a bakery in Porto.",
+                                      "has_answer": i == 1}]],
+              "answer_session_ids": ["s1" if i == 0 else "s2"]}
+             for i, (q, a) in enumerate([("What is the name of the greyhound I adopted?", "Comet"),
+                                                  ("In which city is the bakery where I have my new job?", "Porto")])]
+    path = tmp_path / "lme.json"
+    path.write_text(json.dumps(items))
+    b = Benchmark(path, ["bm25"], ks=(1,), dataset_format="longmemeval", out=tmp_path / "lme", n_boot=50,
+                  n_perm=100, progress=False)
+    assert [s.key for s in b.sessions] == ["ss1", "ss2", "ss1", "ss2"] and b.sessions[0].when.month == 5
+    r = b.run()
+    recall = {x["question_id"]: x["recall@1"] for x in r.records}
+    assert recall == {"q0": 1.0, "q1": 1.0}
+    answers = {x["question_id"]: x["answer"] for x in r.records}
+    assert "Comet" in answers["q0"] and "Porto" in answers["q1"]
