@@ -155,7 +155,8 @@ class Benchmark:
 
     def _ingest(self, spec: SystemSpec, system, sdir: Optional[Path] = None) -> None:
         sdir = sdir or self.system_dir(spec)
-        existed = (sdir / "store").exists()
+        existed = (sdir / "store").exists()  # a previous process started this system's ingest
+        (sdir / "store").mkdir(parents=True, exist_ok=True)  # also for systems whose store is remote
         ckpt = Checkpoint(sdir / "ingest.jsonl")
         todo = [s for s in self.sessions if s.uid not in ckpt]
         system.open(sdir / "store", self.out / "cache")
@@ -260,7 +261,7 @@ class Benchmark:
         result.write(self.out)
         return result
 
-    def run_grid(self, grid: Optional[dict] = None, *, base: Any = "memlab", only: str = "retrieval"):
+    def run_grid(self, grid: Optional[dict] = None, *, base: Any = "memlab"):
         """Configuration grid (see :func:`memlab.bench.grid.run_grid`): a tidy DataFrame."""
         from memlab.bench.grid import run_grid
 

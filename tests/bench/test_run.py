@@ -137,3 +137,33 @@ def test_jsonl_and_longmemeval_datasets(tmp_path):
     assert recall == {"q0": 1.0, "q1": 1.0}
     answers = {x["question_id"]: x["answer"] for x in r.records}
     assert "Comet" in answers["q0"] and "Porto" in answers["q1"]
+
+
+def test_resume_purges_the_session_whose_add_was_in_flight(sample_path, tmp_path):
+    """A kill between a session's add and its checkpoint line leaves memories no checkpoint knows:
+    resume deletes them (by their bench_session metadata) before storing the session again."""
+    from memlab.bench.systems import make_system
+
+    args = dict(ks=(1, 5), scopes=1, out=tmp_path, n_boot=50, n_perm=100, progress=False)
+    bench = Benchmark(sample_path, ["bm25"], **args)
+    bench.run(only="retrieval")
+    sdir = bench.system_dir(bench.specs[0])
+    ingest = sdir / "ingest.jsonl"
+    kept = ingest.read_text().splitlines()[:2]
+    ingest.write_text("\n".join(kept) + "\n" + '{"key": "sample-1|s3", "ids": ["torn')  # s3's line torn mid-write
+    system = make_system("bm25")
+    system.open(sdir / "store")
+    system.add_session(bench.sessions[2])  # the half-finished add of a killed run, stored twice now
+    system.close()
+
+    again = Benchmark(sample_path, ["bm25"], resume=True, **args)
+    again.run(only="retrieval")
+    step = next(e for e in again.log if e["stage"] == "ingest")
+    assert (step["done"], step["skipped"], step["purged"]) == (1, 2, 12)
+    assert [json.loads(x)["key"] for x in ingest.read_text().splitlines()] == [
+        "sample-1|s1", "sample-1|s2", "sample-1|s3"]
+    system.open(sdir / "store")
+    try:
+        assert len(system.memory.get_all(user_id="sample-1", limit=1000)["results"]) == 18
+    finally:
+        system.close()
