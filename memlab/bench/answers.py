@@ -135,11 +135,12 @@ class LLMJudge:
     """The J judge: ``judge(question, gold, answer) -> (correct, raw reply)``."""
 
     def __init__(self, settings: Any, *, prompt: str = J_PROMPT):
-        self.llm = settings if hasattr(settings, "complete") else _chat(
-            {"json_mode": True, **dict(settings)}, "judge")
+        if hasattr(settings, "complete"):  # an LLM object
+            self.llm, model = settings, getattr(settings, "model", type(settings).__name__)
+        else:
+            self.llm, model = _chat(dict(settings or {}), "judge"), dict(settings).get("model", "gpt-4o-mini")
         self.prompt = prompt
-        self.name = f"judge:{getattr(self.llm, 'model', None) or dict(settings).get('model', 'gpt-4o-mini')}" \
-            if not hasattr(settings, "complete") else "judge"
+        self.name = f"judge:{model}"
 
     def judge(self, question: str, gold: str, answer: str) -> tuple[bool, str]:
         text = self.prompt.format(question=question, gold_answer=gold, generated_answer=answer)
