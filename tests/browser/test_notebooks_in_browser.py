@@ -21,7 +21,8 @@ from tests.browser.lab import (error_outputs, open_notebook, reopen_without_widg
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
-WIDGET_NOTEBOOKS = {"02_config_migration.ipynb", "03_threshold_evaluation.ipynb", "04_before_after.ipynb"}
+WIDGET_NOTEBOOKS = {"02_config_migration.ipynb", "03_threshold_evaluation.ipynb", "04_before_after.ipynb",
+                    "09_bench.ipynb"}
 # a rendered widget view is an output whose child is the widget's own DOM (.jupyter-widgets)
 WIDGET_OUTPUT = ".jp-OutputArea-output:has(> .jupyter-widgets)"
 
@@ -283,6 +284,35 @@ def expect(locator):
     from playwright.sync_api import expect as _expect
 
     return _expect(locator)
+
+
+def test_bench_widget(page, lab, shots):
+    run_clean(page, lab, shots, "09_bench.ipynb")
+    w = page.locator(WIDGET_OUTPUT).last
+    category = w.locator(".widget-dropdown:has(label:text-is('Category')) select")
+    picker = w.locator(".widget-dropdown:has(label:text-is('Question')) select")
+    only = w.locator(".widget-checkbox input[type=checkbox]")
+    status = w.locator(".widget-html-content").nth(0)
+    view = w.locator(".widget-html-content").nth(1)
+    # the notebook ticked "Only disagreements": fewer than all 20 questions, each with a hit and a miss
+    shown = int(re.search(r"(\d+) question", status.inner_text()).group(1))
+    assert 0 < shown < 20 and only.is_checked()
+    assert "(hit @3)" in view.inner_text() and "(miss @3)" in view.inner_text()
+
+    only.click()  # untick: every question again
+    expect_text(status, r"^20 question")
+    category.select_option(label="5")  # the adversarial questions: nothing to find
+    expect_text(status, r"^2 question")
+    expect_text(view, "none \\(unanswerable\\)")
+    first = picker.input_value()
+    w.get_by_role("button", name="Next ▶").click()
+    expect_text(view, "What is the name of Marco")
+    assert picker.input_value() != first
+    category.select_option(label="4")
+    picker.select_option(label="sample-1:q2: What is the name of Tom's dog?")
+    expect_text(view, "Pixel")
+    assert view.locator("li.evidence").count() >= 1  # the evidence turn is marked in some column
+    w.screenshot(path=str(shots / "09_bench_widget.png"))
 
 
 def expect_text(locator, pattern: str, timeout_ms: int = 20_000) -> None:
