@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -13,28 +10,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     pytest.importorskip("fastapi")
-    import httpx
-    import uvicorn
+    from tests.server.live import LiveServer
 
-    from memlab.server import create_app
-    from tests.browser.lab import free_port
-
-    app = create_app(tmp_path_factory.mktemp("served"), {"embedder": {"provider": "hash"}})
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/openapi.json", timeout=2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    server = LiveServer(tmp_path_factory.mktemp("served")).start()
+    yield server.url
+    server.stop()
 
 
 def test_docs_render_offline(browser, served, shots):
