@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test,serve,pg]'
+	$(PY) -m memlab.embedders.onnx_export fp32  # the ONNX export of the bundled model (else made on first use)
 	touch $(STAMP)
 
 demo: setup

@@ -33,15 +33,10 @@ class MiniLMEmbedderSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=4096)
     embedding_dims: Optional[int] = Field(None, description="Must be 384 if given.")
     cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")
-    backend: Literal["onnx", "onnx-int8", "torch"] = Field(
-        "onnx", description="onnx: ONNX Runtime, fp32 export of the same weights (default); onnx-int8: int8 "
-                            "weights; torch: sentence-transformers on PyTorch. All record the same embedder name.")
-    threads: Optional[int] = Field(None, ge=1, le=256, description="Threads for batches (default: the usable cores); "
-                                                                   "queries and small inputs always use one.")
+    backend: Literal["onnx", "onnx-int8", "torch"] = Field("onnx", description="Runtime (docs/config.md).")
+    threads: Optional[int] = Field(None, ge=1, le=256, description="Threads for batches; queries use one.")
     query_cache_size: int = Field(1024, ge=0, le=1_000_000, description="LRU of search-query vectors (0: off).")
-    onnx_cache_dir: Optional[str] = Field(None, description="Folder of the ONNX exports (default "
-                                                            "$MEMLAB_CACHE_DIR/onnx or ~/.cache/memlab/onnx).")
-
+    onnx_cache_dir: Optional[str] = Field(None, description="Folder of the ONNX exports (docs/config.md).")
 
 class HashEmbedderSettings(BaseModel):
     """Settings of the deterministic lexical hashing embedder (no model)."""

