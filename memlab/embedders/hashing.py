@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
@@ -37,30 +36,44 @@ class HashEmbedder:
         self.char_ngrams = int(char_ngrams)
         self.name = f"hash:{self.dims}:{self.ngram_range[0]}-{self.ngram_range[1]}:c{self.char_ngrams}"
 
-    def _features(self, text: str) -> Counter:
+    def _features(self, text: str) -> dict:
+        """Feature -> weight (word n-grams count 1, character n-grams 0.5), in first-seen order."""
         words = _WORD.findall(text.lower())
-        feats: Counter = Counter()
+        feats: dict = {}
+        get = feats.get
         lo, hi = self.ngram_range
         for n in range(lo, hi + 1):
             for i in range(len(words) - n + 1):
-                feats["w:" + " ".join(words[i : i + n])] += 1
+                key = "w:" + " ".join(words[i : i + n])
+                feats[key] = get(key, 0) + 1
         if self.char_ngrams:
-            k = self.char_ngrams
             for w in words:
-                padded = f"<{w}>"
-                for i in range(max(1, len(padded) - k + 1)):
-                    feats["c:" + padded[i : i + k]] += 0.5
+                for key in _char_grams(w, self.char_ngrams):
+                    feats[key] = get(key, 0) + 0.5
         if not feats:
             feats["empty:"] = 1
         return feats
 
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        flat: list[int] = []
+        values: list[float] = []
+        dims = self.dims
         for row, text in enumerate(texts):
-            vec = out[row]
+            base = row * dims
             for feat, tf in self._features(text).items():
-                bucket, sign = _bucket(feat, self.dims)
-                vec[bucket] += sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf
+                bucket, sign = _bucket(feat, dims)
+                flat.append(base + bucket)
+                values.append(sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf)
+        # one unbuffered float32 accumulation in feature order: the same sums as adding one by one
+        np.add.at(out.reshape(-1), np.asarray(flat, dtype=np.int64), np.asarray(values, dtype=np.float32))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_grams(word: str, k: int) -> tuple[str, ...]:
+    """The character k-gram features of one word (with < > boundaries); cached: words repeat."""
+    padded = f"<{word}>"
+    return tuple("c:" + padded[i : i + k] for i in range(max(1, len(padded) - k + 1)))
