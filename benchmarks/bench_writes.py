@@ -7,7 +7,7 @@ Run:  .venv/bin/python benchmarks/bench_writes.py [--n 20000] [--users 1000] [--
   of ``--n`` memories (flat: last/first >= 0.8);
 * bulk session adds: ``add(100 messages, infer=False)`` with context windows on (memories per second);
 * re-open of the ``--n`` store and its first and second scoped (default: fusion) search, with the keyword
-  indexes saved at close (memlab.store.keyword_cache) and, as the reference, without the file.
+  indexes saved at close (memlab.store.faiss.keyword_cache) and, as the reference, without the file.
 
 Writes benchmarks/results/writes.json and prints a markdown table.
 """
@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from memlab import Memory  # noqa: E402
-from memlab.store.keyword_cache import FILE  # noqa: E402
+from memlab.store.faiss.keyword_cache import FILE  # noqa: E402
 
 
 def cfg(path: str) -> dict:

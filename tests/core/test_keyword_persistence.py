@@ -1,4 +1,4 @@
-"""The keyword indexes saved beside memlab.db (memlab.store.keyword_cache): a re-opened store ranks exactly
+"""The keyword indexes saved beside memlab.db (memlab.store.faiss.keyword_cache): a re-opened store ranks exactly
 as one that rebuilt its indexes from the texts, whatever happened to the rows in between."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from memlab import Memory
-from memlab.store.keyword_cache import FILE
+from memlab.store.faiss.keyword_cache import FILE
 
 QUERIES = ["hiking trip with my dog", "sister Lisbon", "what did Ana say about the invoice", "zzz unknown words"]
 

@@ -115,7 +115,7 @@ class StoreLoading:
         self.index.add(vids[active], vecs[active])
         self.last_seq = int(max(columns[-1]))
         if self.path is not None and not rebuilt:  # the keyword indexes saved at the last close, if usable
-            from memlab.store import keyword_cache
+            from memlab.store.faiss import keyword_cache
 
             if keyword_cache.restore(self.path, self.table, self.epoch, np.fromiter(columns[-1], np.int64, n)):
                 self._keyword_saved_seq = self.last_seq

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from memlab.store.keyword import KeywordIndex
+from memlab.ranking.keyword_index import KeywordIndex
 
 FILE = "keyword-index.npz"
 FORMAT = 1
