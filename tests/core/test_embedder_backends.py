@@ -31,8 +31,8 @@ def sample() -> list[str]:
     from memlab.evaluate import load_bundled
 
     ds = load_bundled("assistant")
-    texts = list(dict.fromkeys(ds.memories["text"].astype(str)))[:120]
-    return texts + list(dict.fromkeys(ds.queries["text"].astype(str))) + EDGE_TEXTS
+    texts = list(dict.fromkeys(ds.memories["text"].astype(str)))[:40]
+    return texts + list(dict.fromkeys(ds.queries["text"].astype(str)))[:20] + EDGE_TEXTS
 
 
 @pytest.fixture(scope="module")
