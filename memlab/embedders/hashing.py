@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections import Counter
+import threading
 from functools import lru_cache
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -36,31 +37,90 @@ class HashEmbedder:
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.char_ngrams = int(char_ngrams)
         self.name = f"hash:{self.dims}:{self.ngram_range[0]}-{self.ngram_range[1]}:c{self.char_ngrams}"
+        self._lock = threading.Lock()  # the feature-id tables are shared by calls from several threads
+        self._reset_ids()
 
-    def _features(self, text: str) -> Counter:
+    # Features get small integer ids (per embedder, bounded) so a whole batch is counted and summed
+    # with numpy; the sums are the same float32 additions, in the same order, as one feature at a time.
+    _MAX_FEATURES = 1 << 20
+
+    def _reset_ids(self) -> None:
+        self._fid: dict[str, int] = {}
+        self._bucket_of: list[int] = []
+        self._sign_of: list[float] = []
+        self._weight_of: list[float] = []  # a word n-gram counts 1, a character n-gram 0.5
+        self._word_ids: dict[str, tuple[int, ...]] = {}
+
+    def _id(self, feature: str, weight: float) -> int:
+        fid = self._fid.get(feature)
+        if fid is None:
+            fid = self._fid[feature] = len(self._bucket_of)
+            bucket, sign = _bucket(feature, self.dims)
+            self._bucket_of.append(bucket)
+            self._sign_of.append(sign)
+            self._weight_of.append(weight)
+        return fid
+
+    def _feature_ids(self, text: str) -> list[int]:
+        """Ids of the text's features, one per occurrence, in first-seen order."""
         words = _WORD.findall(text.lower())
-        feats: Counter = Counter()
+        ids: list[int] = []
+        fid, new_id = self._fid.get, self._id
         lo, hi = self.ngram_range
         for n in range(lo, hi + 1):
+            if n == 1:
+                for w in words:
+                    key = "w:" + w
+                    got = fid(key)
+                    ids.append(new_id(key, 1.0) if got is None else got)
+                continue
             for i in range(len(words) - n + 1):
-                feats["w:" + " ".join(words[i : i + n])] += 1
+                key = "w:" + " ".join(words[i : i + n])
+                got = fid(key)
+                ids.append(new_id(key, 1.0) if got is None else got)
         if self.char_ngrams:
-            k = self.char_ngrams
+            cache = self._word_ids
             for w in words:
-                padded = f"<{w}>"
-                for i in range(max(1, len(padded) - k + 1)):
-                    feats["c:" + padded[i : i + k]] += 0.5
-        if not feats:
-            feats["empty:"] = 1
-        return feats
+                got = cache.get(w)
+                if got is None:
+                    got = cache[w] = tuple(new_id(f, 0.5) for f in _char_grams(w, self.char_ngrams))
+                ids.extend(got)
+        if not ids:
+            ids.append(new_id("empty:", 1.0))
+        return ids
 
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
-        for row, text in enumerate(texts):
-            vec = out[row]
-            for feat, tf in self._features(text).items():
-                bucket, sign = _bucket(feat, self.dims)
-                vec[bucket] += sign * (1.0 + math.log(tf)) if tf >= 1 else sign * tf
+        if not len(texts):
+            return out
+        with self._lock:
+            if len(self._fid) > self._MAX_FEATURES:
+                self._reset_ids()
+            per_text = [self._feature_ids(t) for t in texts]
+            weight_of, sign_of, bucket_of = (np.asarray(a) for a in (self._weight_of, self._sign_of, self._bucket_of))
+        lens = np.fromiter((len(ids) for ids in per_text), dtype=np.int64, count=len(per_text))
+        fids = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=int(lens.sum()))
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
+        # distinct (row, feature) pairs in first-seen order, with their occurrence counts
+        keys = rows * (len(bucket_of) + 1) + fids
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        first, counts = first[order], counts[order]
+        fid, row = fids[first], rows[first]
+        tf = counts * weight_of[fid]
+        tf_values, tf_index = np.unique(tf, return_inverse=True)
+        logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
+        sign = sign_of[fid]
+        values = np.where(tf >= 1, sign * (1.0 + logs), sign * tf)
+        buckets = bucket_of.astype(np.int64)[fid]
+        np.add.at(out.reshape(-1), row * self.dims + buckets, values.astype(np.float32))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_grams(word: str, k: int) -> tuple[str, ...]:
+    """The character k-gram features of one word (with < > boundaries); cached: words repeat."""
+    padded = f"<{word}>"
+    return tuple("c:" + padded[i : i + k] for i in range(max(1, len(padded) - k + 1)))

@@ -300,6 +300,11 @@ class Store(StoreLoading):
 
     def close(self) -> None:
         with self.lock:
+            if self.path is not None and self.table.keyword is not None and not isinstance(self.conn, ClosedConnection) \
+                    and getattr(self, "_keyword_saved_seq", None) != self.last_seq:
+                from memlab.store.faiss import keyword_cache  # the next open skips re-analysing every text
+
+                keyword_cache.save(self.path, self.table, self.epoch, self.last_seq)
             try:
                 self.conn.close()
             except sqlite3.Error:

@@ -110,9 +110,15 @@ class StoreLoading:
                 cats.setdefault(pos_of[memory_id], []).append(name)
         data["categories"] = cats
         vids = np.fromiter(columns[0], dtype=np.int64, count=n)
+        rebuilt = self.table.keyword is not None
         active = self.table.bulk_load(vids, data, vecs)
         self.index.add(vids[active], vecs[active])
         self.last_seq = int(max(columns[-1]))
+        if self.path is not None and not rebuilt:  # the keyword indexes saved at the last close, if usable
+            from memlab.store.faiss import keyword_cache
+
+            if keyword_cache.restore(self.path, self.table, self.epoch, np.fromiter(columns[-1], np.int64, n)):
+                self._keyword_saved_seq = self.last_seq
 
     @staticmethod
     def _decode_metadata_column(ids, texts) -> list:

@@ -1,0 +1,148 @@
+"""Writes that stay flat and a re-opened store's first search (issue 25), each figure beside its reference
+in the same run, with the machine's load. Hash embedder (the engine, not a model), durable on-disk stores.
+
+Run:  .venv/bin/python benchmarks/bench_writes.py [--n 20000] [--users 1000] [--sessions 30]
+
+* single ``add(text, infer=False)``, one durable transaction each: rate over the first 1k and the last 1k
+  of ``--n`` memories (flat: last/first >= 0.8);
+* bulk session adds: ``add(100 messages, infer=False)`` with context windows on (memories per second);
+* re-open of the ``--n`` store and its first and second scoped (default: fusion) search, with the keyword
+  indexes saved at close (memlab.store.faiss.keyword_cache) and, as the reference, without the file.
+
+Writes benchmarks/results/writes.json and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from memlab import Memory  # noqa: E402
+from memlab.store.faiss.keyword_cache import FILE  # noqa: E402
+
+
+def cfg(path: str) -> dict:
+    return {"embedder": {"provider": "hash", "config": {"embedding_dims": 384}},
+            "vector_store": {"provider": "faiss", "config": {"path": path}}}
+
+
+def text(i: int) -> str:
+    return f"benchmark memory {i} about topic {i % 97} and item {i % 13}"
+
+
+def single_adds(path: str, n: int, users: int) -> dict:
+    m = Memory(cfg(path))
+    rates = {}
+    t = time.perf_counter()
+    for i in range(n):
+        if i == 1000:
+            rates["first_1k_per_s"] = 1000 / (time.perf_counter() - t)
+        if i == n - 1000:
+            t = time.perf_counter()
+        m.add(text(i), user_id=f"user{i % users}", infer=False)
+    rates["last_1k_per_s"] = 1000 / (time.perf_counter() - t)
+    m.search("warm up the keyword index", user_id="user1")  # a store in use has searched
+    m.close()
+    return rates
+
+
+def session_adds(sessions: int) -> float:
+    path = tempfile.mkdtemp()
+    try:
+        m = Memory(cfg(path))
+        msgs = lambda k: [{"role": "user" if j % 2 == 0 else "assistant",  # noqa: E731
+                           "content": f"session {k} message {j}: I went hiking near lake {j % 7} with dog {k % 13}"}
+                          for j in range(100)]
+        m.add(msgs(-1), user_id="warm", infer=False)
+        t = time.perf_counter()
+        for k in range(sessions):
+            m.add(msgs(k), user_id=f"user{k % 50}", infer=False)
+        rate = 100 * sessions / (time.perf_counter() - t)
+        m.close()
+        return rate
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def reopen(path: str, keep_file: bool, q: int) -> dict:
+    saved = Path(path) / FILE
+    backup = Path(path) / (FILE + ".bak")
+    if not keep_file:
+        shutil.copy(saved, backup)
+        saved.unlink()
+    try:
+        t = time.perf_counter()
+        m = Memory(cfg(path))
+        opened = time.perf_counter() - t
+        t = time.perf_counter()
+        m.search(f"topic {q} and item {q % 13}", user_id=f"user{q}")
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        m.search(f"topic {q + 1} and item {(q + 1) % 13}", user_id=f"user{q + 1}")
+        second = time.perf_counter() - t
+        m.store.close()  # the store only: this measurement must not rewrite the file
+        return {"open_ms": 1000 * opened, "first_search_ms": 1000 * first, "second_search_ms": 1000 * second}
+    finally:
+        if not keep_file:
+            os.replace(backup, saved)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    r: dict = {"n": args.n, "cores": os.cpu_count(), "load_start": [round(x, 2) for x in os.getloadavg()]}
+    path = tempfile.mkdtemp()
+    try:
+        r["single_add"] = single_adds(path, args.n, args.users)
+        r["session_add_per_s"] = session_adds(args.sessions)
+        r["reopen"] = {"saved_index": [], "rebuilt_index": []}
+        for k in range(args.rounds):  # interleaved: with the saved file, then without
+            r["reopen"]["saved_index"].append(reopen(path, True, 10 + 2 * k))
+            r["reopen"]["rebuilt_index"].append(reopen(path, False, 11 + 2 * k))
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+    r["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / "writes.json").write_text(json.dumps(r, indent=2) + "\n")
+    print(report(r))
+    return 0
+
+
+def report(r: dict) -> str:
+    import statistics
+
+    s = r["single_add"]
+    med = {k: {f: statistics.median(x[f] for x in v) for f in v[0]} for k, v in r["reopen"].items()}
+    rows = [
+        f"load average {r['load_start']} -> {r['load_end']} on {r['cores']} cores; {r['n']:,} memories",
+        "", "| what | measured | reference / target |", "|---|---|---|",
+        f"| single durable add, first 1k / last 1k of {r['n']:,} | {s['first_1k_per_s']:,.0f} / "
+        f"{s['last_1k_per_s']:,.0f} per s (×{s['last_1k_per_s'] / s['first_1k_per_s']:.2f}) | ≥ 2,000 /s, ≥ ×0.8 |",
+        f"| bulk session adds (100 messages, context on) | {r['session_add_per_s']:,.0f} memories/s | ≥ 10,000 /s |",
+    ]
+    a, b = med["saved_index"], med["rebuilt_index"]
+    rows.append(f"| re-open (median of {len(r['reopen']['saved_index'])}) | {a['open_ms']:.0f} ms | "
+                f"{b['open_ms']:.0f} ms without the saved index; ≤ 300 ms |")
+    rows.append(f"| first / second scoped search after re-open | {a['first_search_ms']:.1f} / "
+                f"{a['second_search_ms']:.1f} ms | {b['first_search_ms']:.1f} / {b['second_search_ms']:.1f} ms "
+                "without the saved index; first ≤ 20 ms |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
