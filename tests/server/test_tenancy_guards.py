@@ -1,0 +1,125 @@
+"""The doors of memlab serve, each with a case that reaches the check it guards.
+
+- a key whose key_id EXISTS but whose secret is wrong is refused on every route (a key_id that does
+  not exist never reaches the secret comparison, so it cannot prove the secret is checked);
+- two orgs with a project of the same name are two stores;
+- PATCH / GET of another org's project answer 404 and change nothing;
+- deleting an entity that has no memories answers 404 (mem0's client raises MemoryNotFoundError).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def _auth(key: str) -> dict:
+    return {"Authorization": f"Token {key}"}
+
+
+def _add(srv, key: str, text: str, user: str = "u") -> str:
+    r = httpx.post(srv.url + "/v3/memories/add/", headers=_auth(key),
+                   json={"messages": [{"role": "user", "content": text}], "user_id": user, "infer": False})
+    assert r.status_code == 200, r.text
+    return r.json()["results"][0]["id"]
+
+
+def _texts(srv, key: str, user: str = "u") -> list[str]:
+    r = httpx.post(srv.url + "/v3/memories/", headers=_auth(key), json={"filters": {"user_id": user}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return sorted(m["memory"] for m in (body["results"] if isinstance(body, dict) else body))
+
+
+def _wrong_secret(key: str) -> str:
+    """The same key_id with another well-formed secret (same length, one character changed)."""
+    key_id, secret = key.split(".", 1)
+    flipped = ("A" if secret[0] != "A" else "B") + secret[1:]
+    return f"{key_id}.{flipped}"
+
+
+def test_a_real_key_id_with_a_wrong_secret_is_refused_on_every_route(live):
+    key = live.key("guard", "p")
+    mid = _add(live, key, "guarded memory")
+    wrong = _wrong_secret(key)
+    assert wrong != key and wrong.split(".")[0] == key.split(".")[0]
+    routes = [(m.upper(), path) for path, ops in live.app.openapi()["paths"].items() for m in ops]
+    assert len(routes) >= 19
+    for method, path in routes:
+        url = live.url + path.format(memory_id=mid, entity_type="user", entity_id="u", org_id="guard",
+                                     project_id="p")
+        for bad in (wrong, key.split(".")[0] + "." + "x" * 43, key.split(".")[0]):
+            r = httpx.request(method, url, headers=_auth(bad), json={})
+            assert r.status_code == 401, (method, path, bad, r.status_code, r.text[:200])
+            assert r.json() == {"detail": "Invalid API key."}
+    # the right secret still works, and nothing above changed the project
+    assert httpx.get(live.url + "/v1/ping/", headers=_auth(key)).status_code == 200
+    assert _texts(live, key) == ["guarded memory"]
+
+
+def test_a_revoked_key_is_refused_although_its_secret_is_right(live):
+    key = live.key("guard", "revoked")
+    assert httpx.get(live.url + "/v1/ping/", headers=_auth(key)).status_code == 200
+    live.app.state.tenancy.keys.revoke(key)
+    assert httpx.get(live.url + "/v1/ping/", headers=_auth(key)).status_code == 401
+
+
+def test_two_orgs_with_a_project_of_the_same_name_are_two_stores(live):
+    one, two = live.key("org-one", "shared-name"), live.key("org-two", "shared-name")
+    mine = _add(live, one, "org one's plan")
+    # both projects opened (and cached by the server) before either reads the other's data
+    assert httpx.get(live.url + "/v1/ping/", headers=_auth(two)).json()["org_id"] == "org-two"
+    _add(live, two, "org two's plan")
+    assert _texts(live, one) == ["org one's plan"]
+    assert _texts(live, two) == ["org two's plan"]
+    r = httpx.post(live.url + "/v3/memories/search/", headers=_auth(two),
+                   json={"query": "plan", "filters": {"user_id": "u"}})
+    assert r.status_code == 200 and [m["memory"] for m in r.json()["results"]] == ["org two's plan"]
+    assert httpx.get(live.url + f"/v1/memories/{mine}/", headers=_auth(two)).status_code == 404
+    assert httpx.delete(live.url + f"/v1/memories/{mine}/", headers=_auth(two)).status_code == 404
+    assert _texts(live, one) == ["org one's plan"]
+    # each project's files live under its own org
+    root = live.app.state.tenancy.root / "projects"
+    assert (root / "org-one" / "shared-name").is_dir() and (root / "org-two" / "shared-name").is_dir()
+
+
+def test_another_orgs_project_cannot_be_read_or_patched(live):
+    mine, theirs = live.key("org-a", "settings"), live.key("org-b", "settings")
+    path = "/api/v1/orgs/organizations/{}/projects/settings/"
+    before = httpx.get(live.url + path.format("org-b"), headers=_auth(theirs))
+    assert before.status_code == 200
+    for org in ("org-b", "org-never"):  # another org's project and one that does not exist: the same 404
+        r = httpx.patch(live.url + path.format(org), headers=_auth(mine),
+                        json={"custom_instructions": "hijacked"})
+        assert r.status_code == 404, (org, r.status_code, r.text)
+        assert r.json() == {"detail": "Project not found."}
+        assert httpx.get(live.url + path.format(org), headers=_auth(mine)).status_code == 404
+    # same org, another project name: also not ours
+    r = httpx.patch(live.url + "/api/v1/orgs/organizations/org-a/projects/other/", headers=_auth(mine),
+                    json={"custom_instructions": "hijacked"})
+    assert r.status_code == 404
+    after = httpx.get(live.url + path.format("org-b"), headers=_auth(theirs)).json()
+    assert after == before.json() and after.get("custom_instructions") != "hijacked"
+    assert httpx.get(live.url + path.format("org-a"), headers=_auth(mine)).json().get(
+        "custom_instructions") != "hijacked"
+    ok = httpx.patch(live.url + path.format("org-a"), headers=_auth(mine), json={"custom_instructions": "mine"})
+    assert ok.status_code == 200, ok.text
+    assert httpx.get(live.url + path.format("org-b"), headers=_auth(theirs)).json() == before.json()
+
+
+@pytest.mark.parametrize("entity_type", ["user", "agent", "run"])
+def test_deleting_an_unknown_entity_is_404_and_deletes_nothing(live, entity_type):
+    key = live.key("ent", entity_type)
+    r = httpx.post(live.url + "/v3/memories/add/", headers=_auth(key), json={
+        "messages": [{"role": "user", "content": "kept"}], "user_id": "known", "agent_id": "known",
+        "run_id": "known", "infer": False})
+    assert r.status_code == 200, r.text
+    gone = httpx.delete(live.url + f"/v2/entities/{entity_type}/nobody/", headers=_auth(key))
+    assert gone.status_code == 404, gone.text
+    assert "nobody" in gone.json()["detail"]
+    assert _texts(live, key, "known") == ["kept"]
+    done = httpx.delete(live.url + f"/v2/entities/{entity_type}/known/", headers=_auth(key))
+    assert done.status_code == 200, done.text
+    assert _texts(live, key, "known") == []
+    # deleted once: the entity no longer exists
+    assert httpx.delete(live.url + f"/v2/entities/{entity_type}/known/", headers=_auth(key)).status_code == 404
