@@ -7,7 +7,7 @@
   search returns exactly the unthresholded results whose score is >= the threshold, in their order;
 - type-mismatched comparisons (a number against a text column, a string against a number, a boolean
   against 1) match nothing, and their NOT matches every row;
-- exact ties of the dense ranking go to the older memory on both engines.
+- exact ties of the dense and fused rankings go to the older memory on both engines.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def test_type_mismatched_comparisons_match_nothing_on_both_engines(engine_mem, c
 
 
 # --------------------------------------------------------------------------- dense ties
-def test_exact_dense_ties_go_to_the_older_memory_on_both_engines(engine_mem):
+@pytest.mark.parametrize("mode", ["dense", "fusion"])
+def test_exact_ties_go_to_the_older_memory_on_both_engines(engine_mem, mode):
     m = engine_mem
     texts = ["green tea in the morning", "a dog in the park", "green tea in the morning", "violin lessons",
              "green tea in the morning", "a dog in the park"]
@@ -130,7 +131,7 @@ def test_exact_dense_ties_go_to_the_older_memory_on_both_engines(engine_mem):
     ids = ids[::-1]
     m.add_records([{"id": i, "memory": t, "user_id": "u"} for i, t in zip(ids, texts)])
     for query, twins in (("green tea in the morning", [0, 2, 4]), ("a dog in the park", [1, 5])):
-        res = m.search(query, user_id="u", mode="dense", limit=10)["results"]
+        res = m.search(query, user_id="u", mode=mode, limit=10)["results"]
         tied = [r for r in res if r["id"] in {ids[k] for k in twins}]
         assert len({r["score"] for r in tied}) == 1, "identical texts must tie exactly"
         assert [r["id"] for r in tied] == [ids[k] for k in twins], "ties go to the older memory"
