@@ -322,11 +322,13 @@ def _start_pg(tmp: Path):
     return done
 
 
-def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant]) -> None:
+def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant], verbose: bool = False) -> None:
     original = (workdir / t.module).read_text(encoding="utf-8")
     t0 = time.monotonic()
     os.environ["CI"] = "true"  # a test that would skip (no PostgreSQL, no browser) fails: no silent survivors
     baseline = _run_tests(workdir, t.tests, timeout)
+    if verbose:
+        print(f"  {t.name}: baseline {baseline} in {time.monotonic() - t0:.0f} s", flush=True)
     if baseline != "survived":
         raise SystemExit(f"mutate: the tests of {t.name} fail without any mutation ({baseline}); fix them first")
     # a mutant that loops forever is killed at a few times the tests' own run time
@@ -336,8 +338,11 @@ def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant])
     try:
         for mut in found:
             (workdir / t.module).write_text(mut.source, encoding="utf-8")
+            t1 = time.monotonic()
             mut.outcome = _run_tests(workdir, t.tests, per_mutant)
             results.append(mut)
+            if verbose:
+                print(f"  {t.module}:{mut.line} {mut.what}: {mut.outcome} ({time.monotonic() - t1:.0f} s)", flush=True)
     finally:
         (workdir / t.module).write_text(original, encoding="utf-8")
     killed = sum(m.outcome.startswith("killed") for m in found)
@@ -350,6 +355,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--list", action="store_true", help="list targets and mutant counts, run nothing")
     ap.add_argument("--json", help="write every mutant's outcome to this file")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
@@ -369,7 +375,7 @@ def main(argv: list[str]) -> int:
         try:
             _preload(workdir)
             for t in chosen:
-                _run_target(workdir, t, args.timeout, results)
+                _run_target(workdir, t, args.timeout, results, args.verbose)
         finally:
             if stop_pg is not None:
                 stop_pg()

@@ -123,3 +123,16 @@ def test_deleting_an_unknown_entity_is_404_and_deletes_nothing(live, entity_type
     assert _texts(live, key, "known") == []
     # deleted once: the entity no longer exists
     assert httpx.delete(live.url + f"/v2/entities/{entity_type}/known/", headers=_auth(key)).status_code == 404
+
+
+@pytest.mark.parametrize("bad", ["..", "../escape", "a/b", "", ".hidden", "-dash", "x" * 65, "sp ace", 5, None])
+def test_names_that_could_leave_the_projects_folder_are_refused(live, bad):
+    from memlab.errors import ValidationError
+
+    keys = live.app.state.tenancy.keys
+    for org, project in ((bad, "p"), ("o", bad)):
+        with pytest.raises(ValidationError, match="1-64 characters"):
+            keys.create(org, project)
+        with pytest.raises(ValidationError, match="1-64 characters"):
+            live.app.state.tenancy.local_tenant(org, project)
+    keys.create("x" * 64, "ok.name_1-2")  # the longest name and every allowed character class
