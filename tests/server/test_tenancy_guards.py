@@ -136,3 +136,31 @@ def test_names_that_could_leave_the_projects_folder_are_refused(live, bad):
         with pytest.raises(ValidationError, match="1-64 characters"):
             live.app.state.tenancy.local_tenant(org, project)
     keys.create("x" * 64, "ok.name_1-2")  # the longest name and every allowed character class
+
+
+def test_a_key_name_must_be_a_short_string(live):
+    from memlab.errors import ValidationError
+
+    keys = live.app.state.tenancy.keys
+    for bad in (5, ["x"], "n" * 201):
+        with pytest.raises(ValidationError, match="at most 200 characters"):
+            keys.create("o", "p", name=bad)
+    _, rec = keys.create("o", "p", name="n" * 200)
+    assert rec.name == "n" * 200 and keys.create("o", "p")[1].name is None
+
+
+def test_revoke_by_id_or_full_key_once_and_only_that_key(live):
+    from memlab.errors import NotFoundError
+
+    keys = live.app.state.tenancy.keys
+    first, second, third = (keys.create("rev", "p")[0] for _ in range(3))
+    key_id = first.split(".")[0][len("m0-"):]
+    assert keys.revoke(key_id).revoked_at is not None          # by its id
+    assert keys.revoke(second).key_id == second.split(".")[0][3:]  # by the full key
+    for again in (key_id, second, "0123456789abcdef"):
+        with pytest.raises(NotFoundError, match="No active key"):
+            keys.revoke(again)
+    assert keys.verify(first) is None and keys.verify(second) is None
+    assert keys.verify(third).project == "p"  # the project's other key still works
+    assert third.split(".")[0][3:] in {r.key_id for r in keys.list()}
+    assert key_id not in {r.key_id for r in keys.list()} and key_id in {r.key_id for r in keys.list(True)}
