@@ -164,3 +164,10 @@ def test_revoke_by_id_or_full_key_once_and_only_that_key(live):
     assert keys.verify(third).project == "p"  # the project's other key still works
     assert third.split(".")[0][3:] in {r.key_id for r in keys.list()}
     assert key_id not in {r.key_id for r in keys.list()} and key_id in {r.key_id for r in keys.list(True)}
+
+
+def test_verify_returns_exactly_the_record_create_made(live):
+    keys = live.app.state.tenancy.keys
+    key, record = keys.create("rec-org", "rec-project", name="laptop")
+    assert keys.verify(key) == record  # org, project, name and creation time, field for field
+    assert keys.verify(key).to_dict() == {**record.to_dict(), "revoked_at": None}
