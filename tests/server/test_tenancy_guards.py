@@ -171,3 +171,22 @@ def test_verify_returns_exactly_the_record_create_made(live):
     key, record = keys.create("rec-org", "rec-project", name="laptop")
     assert keys.verify(key) == record  # org, project, name and creation time, field for field
     assert keys.verify(key).to_dict() == {**record.to_dict(), "revoked_at": None}
+
+
+def test_project_fields_select_and_retrieval_criteria_name_one_type(live):
+    from memlab.errors import ValidationError
+
+    key = live.key("crit", "p")
+    url = live.url + "/api/v1/orgs/organizations/crit/projects/p/"
+    whole = httpx.get(url, headers=_auth(key)).json()
+    assert (whole["org_id"], whole["project_id"]) == ("crit", "p") and "custom_instructions" in whole
+    some = httpx.get(url, headers=_auth(key), params={"fields": ["custom_instructions"]})
+    assert some.status_code == 200 and set(some.json()) == {"custom_instructions"}
+    tenant = live.app.state.tenancy.local_tenant("crit", "p")
+    two = [{"name": "a", "type": "vector"}, {"name": "b", "type": "keyword"}]
+    with pytest.raises(ValidationError, match="one search type"):
+        tenant.update_settings({"retrieval_criteria": two})
+    assert tenant.settings.retrieval_criteria is None  # nothing written
+    same = [{"name": "a", "type": "keyword", "threshold": 0.2}, {"name": "b", "type": "keyword"}]
+    assert len(tenant.update_settings({"retrieval_criteria": same}).retrieval_criteria) == 2
+    assert len(tenant.update_settings({"retrieval_criteria": same[:1]}).retrieval_criteria) == 1
