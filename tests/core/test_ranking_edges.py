@@ -49,7 +49,7 @@ def _matched(m: Memory, query: str) -> set[str]:
 
 
 def test_a_month_matches_through_its_last_day_plus_the_lag(dated):
-    from memlab.store.when import AFTER_DAYS
+    from memlab.ranking.when import AFTER_DAYS
 
     assert AFTER_DAYS == 7  # the dates above are chosen around a 7-day lag
     got = _matched(dated, "What did we note in June 2023?")
@@ -72,7 +72,7 @@ def test_without_lag_a_range_ends_on_its_last_day():
     """The range itself, lag 0: the last day of June is in, July 1 is out (with and without a year)."""
     import numpy as np
 
-    from memlab.store.when import query_ranges, time_match
+    from memlab.ranking.when import query_ranges, time_match
 
     days = np.array(["2023-05-31", "2023-06-01", "2023-06-30", "2023-07-01"], dtype="datetime64[D]")
     for query in ("in June 2023", "in June"):
