@@ -190,3 +190,15 @@ def test_project_fields_select_and_retrieval_criteria_name_one_type(live):
     same = [{"name": "a", "type": "keyword", "threshold": 0.2}, {"name": "b", "type": "keyword"}]
     assert len(tenant.update_settings({"retrieval_criteria": same}).retrieval_criteria) == 2
     assert len(tenant.update_settings({"retrieval_criteria": same[:1]}).retrieval_criteria) == 1
+
+
+def test_entities_lists_scopes_with_active_memories_and_their_counts(live):
+    key = live.key("ents", "p")
+    assert httpx.get(live.url + "/v1/entities/", headers=_auth(key)).json()["results"] == []  # empty project
+    for user in ("bea", "al", "bea"):
+        _add(live, key, f"note of {user}", user=user)
+    paused = _add(live, key, "paused note", user="cy")
+    live.app.state.tenancy.local_tenant("ents", "p").memory.set_state(paused, "paused")
+    rows = httpx.get(live.url + "/v1/entities/", headers=_auth(key)).json()["results"]
+    assert [(r["name"], r["type"], r["total_memories"]) for r in rows] == [("al", "user", 1), ("bea", "user", 2)]
+    assert all(r["owner"] == "ents" and r["created_at"] <= r["updated_at"] for r in rows)
