@@ -141,3 +141,54 @@ def test_a_two_word_speaker_matches_only_a_query_naming_both_words():
         # in the ranking: the named speaker's note comes first
         top = m.search("What did Maria Lopez say?", user_id="u", limit=10)["results"][0]
         assert top["memory"] == "a note by Maria-Lopez"
+
+
+# --------------------------------------------------------------------------- small edges the mutation check found
+def test_impossible_dates_name_no_range_and_real_ones_do():
+    from memlab.ranking.when import query_ranges
+
+    for text in ("on 2023-13-01", "on 2023-00-10", "on 2023-02-30", "on 2023-04-31", "on 31 June 2023",
+                 "on 2023-06-00"):
+        assert [r for r in query_ranges(text) if r[0] == r[1]] == [], text  # no day range (the year may remain)
+    for text, day in (("on 2023-12-31", "2023-12-31"), ("on 2023-01-01", "2023-01-01"),
+                      ("on 2024-02-29", "2024-02-29"), ("on 30 April 2023", "2023-04-30")):
+        assert [(str(a), str(b)) for a, b, _ in query_ranges(text)] == [(day, day)], text
+
+
+def test_a_zero_weight_is_allowed_and_negative_ones_are_not():
+    from memlab.errors import ValidationError
+    from memlab.ranking.fusion import check_weights
+
+    assert check_weights({"dense": 1, "keyword": 0}) == {"dense": 1.0, "keyword": 0.0}
+    for bad in (-1e-9, float("nan"), True):
+        with pytest.raises(ValidationError):
+            check_weights({"dense": 1, "keyword": bad})
+
+
+def test_near_constant_channels_are_constant_relative_to_their_size():
+    """Float noise on a large score (BM25 in the hundreds) is not a vote: the tolerance is relative."""
+    import numpy as np
+
+    from memlab.ranking.fusion import combsum, normalize
+
+    noisy = np.array([1000.0, 1000.0 + 1e-4, 1000.0])  # spread 1e-7 of the mean
+    for how in ("zscore", "minmax"):
+        assert normalize(noisy, how).tolist() == [0.0, 0.0, 0.0], how
+        assert normalize(np.array([1.0, 1.0 + 1e-3, 1.0]), how).tolist() != [0.0, 0.0, 0.0], how
+    fused, normed = combsum({"keyword": noisy, "dense": np.array([0.1, 0.2, 0.3])}, {"keyword": 1, "dense": 1})
+    assert normed["keyword"].tolist() == [0.0, 0.0, 0.0] and fused.tolist() == normed["dense"].tolist()
+    empty, parts = combsum({}, {"dense": 1})
+    assert len(empty) == 0 and parts == {}
+
+
+def test_a_search_computes_only_the_weighted_channels():
+    conv = [{"role": "user", "content": "I adopted a dog named Rex", "name": "Ana"},
+            {"role": "assistant", "content": "Rex loves the park", "name": "Bob"},
+            {"role": "user", "content": "We hike in the Alps", "name": "Ana"}]
+    for weights, want in (({"dense": 1.0}, {"dense"}),
+                          ({"dense": 1.0, "keyword_context": 1.0}, {"dense", "keyword_context"}),
+                          ({"dense": 1.0, "dense_context": 1.0}, {"dense", "dense_context"})):
+        with _memory(fusion_weights=weights) as m:
+            m.add(conv, user_id="u", infer=False)  # conversation turns: every memory has a context window
+            res = m.search("Where does Rex play?", user_id="u", explain=True)["results"]
+            assert res and all(set(r["explain"]["channels"]) == want for r in res), weights
