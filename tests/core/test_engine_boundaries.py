@@ -136,3 +136,21 @@ def test_exact_ties_go_to_the_older_memory_on_both_engines(engine_mem, mode):
         assert len({r["score"] for r in tied}) == 1, "identical texts must tie exactly"
         assert [r["id"] for r in tied] == [ids[k] for k in twins], "ties go to the older memory"
         assert [r["id"] for r in res[:len(twins)]] == [ids[k] for k in twins]
+
+
+# --------------------------------------------------------------------------- scope given twice
+def test_a_scope_given_twice_must_agree_and_filters_ids_are_checked(engine_mem):
+    from memlab.errors import ValidationError
+
+    m = engine_mem
+    mid = m.add("scoped note", user_id="u", infer=False)["results"][0]["id"]
+    m.add("other note", user_id="v", infer=False)
+    assert _ids(m.get_all(user_id="u", filters={"user_id": "u"})) == [mid]  # the same value twice: fine
+    assert _ids(m.get_all(filters={"user_id": 7})) == []                    # an int id is the string "7"
+    for clash in ({"user_id": "v"}, {"user_id": {"in": ["u"]}}):
+        with pytest.raises(ValidationError, match="given twice"):
+            m.get_all(user_id="u", filters=clash)
+    assert len(_ids(m.get_all(filters={"user_id": "*"}))) == 2              # the wildcard is not an id
+    for bad in ("a b", "tab\there"):
+        with pytest.raises(ValidationError, match="whitespace"):
+            m.get_all(filters={"user_id": bad})
