@@ -154,3 +154,29 @@ def test_a_scope_given_twice_must_agree_and_filters_ids_are_checked(engine_mem):
     for bad in ("a b", "tab\there"):
         with pytest.raises(ValidationError, match="whitespace"):
             m.get_all(filters={"user_id": bad})
+
+
+TEXT_OPS = [
+    ({"actor_id": {"in": ["Ana", "7", 7]}}, {"first", "second"}),
+    ({"actor_id": {"nin": ["Ana"]}}, {"first", "third"}),
+    ({"role": {"contains": "ssist"}}, {"second"}),
+    ({"role": {"icontains": "USER"}}, {"first", "third"}),
+    ({"actor_id": {"ne": "Ana"}}, {"first", "third"}),
+    ({"actor_id": {"gte": "7"}}, {"first", "second"}),   # code point order: "10" < "7" < "Ana"
+    ({"actor_id": {"lt": "7"}}, {"third"}),
+    ({"actor_id": {"eq": "10"}}, {"third"}),
+]
+
+
+@pytest.mark.parametrize("cond,want", TEXT_OPS, ids=lambda c: str(c))
+def test_text_column_operators_agree_on_both_engines(engine_mem, cond, want):
+    m = engine_mem
+    m.add_records([
+        {"memory": "first", "user_id": "u", "actor_id": "7", "role": "user"},
+        {"memory": "second", "user_id": "u", "actor_id": "Ana", "role": "assistant"},
+        {"memory": "third", "user_id": "u", "actor_id": "10", "role": "user"},
+    ])
+    texts = {r["memory"] for r in m.get_all(user_id="u", filters=cond)["results"]}
+    assert texts == want
+    assert {r["memory"] for r in m.get_all(user_id="u", filters={"NOT": cond})["results"]} == \
+        {"first", "second", "third"} - want
