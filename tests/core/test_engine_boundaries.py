@@ -180,3 +180,28 @@ def test_text_column_operators_agree_on_both_engines(engine_mem, cond, want):
     assert texts == want
     assert {r["memory"] for r in m.get_all(user_id="u", filters={"NOT": cond})["results"]} == \
         {"first", "second", "third"} - want
+
+
+def test_category_and_state_filters_agree_on_both_engines(engine_mem):
+    m = engine_mem
+    m.add_records([
+        {"memory": "first", "user_id": "u", "categories": ["food", "Travel"]},
+        {"memory": "second", "user_id": "u", "categories": ["work"]},
+        {"memory": "third", "user_id": "u"},
+    ])
+
+    def texts(cond):
+        return {r["memory"] for r in m.get_all(user_id="u", filters=cond)["results"]}
+
+    assert texts({"categories": {"contains": "food"}}) == {"first"}
+    assert texts({"categories": {"contains": "travel"}}) == set()          # contains is case-sensitive
+    assert texts({"categories": {"icontains": "travel"}}) == {"first"}
+    assert texts({"categories": {"contains": 3}}) == set()
+    assert texts({"categories": "food"}) == set()                          # a list never equals a scalar
+    assert texts({"categories": {"ne": "food"}}) == texts({"categories": {"nin": ["food"]}}) == {
+        "first", "second", "third"}
+    assert texts({"NOT": {"categories": {"contains": "work"}}}) == {"first", "third"}
+    second = next(r["id"] for r in m.get_all(user_id="u")["results"] if r["memory"] == "second")
+    m.set_state(second, "paused")
+    assert texts({"state": "paused"}) == {"second"}                         # naming state reaches inactive rows
+    assert texts({"categories": {"contains": "work"}}) == set()             # otherwise active rows only
