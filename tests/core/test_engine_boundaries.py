@@ -205,3 +205,32 @@ def test_category_and_state_filters_agree_on_both_engines(engine_mem):
     m.set_state(second, "paused")
     assert texts({"state": "paused"}) == {"second"}                         # naming state reaches inactive rows
     assert texts({"categories": {"contains": "work"}}) == set()             # otherwise active rows only
+
+
+# --------------------------------------------------------------------------- the scope rule of reads
+def test_reads_need_a_scope_in_every_or_branch_and_never_under_not(engine_mem):
+    from memlab.errors import ValidationError
+
+    m = engine_mem
+    mine = m.add("a note", user_id="u", agent_id="a", infer=False, metadata={"x": 1})["results"][0]["id"]
+    old = m.add("an expired note", user_id="w", infer=False,
+                expiration_date=(datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat())["results"][0]["id"]
+    scoped = [{"AND": [{"user_id": "u"}, {"x": 1}]}, {"$and": [{"x": 1}, {"user_id": "u"}]},
+              {"OR": [{"user_id": "u"}, {"agent_id": "a"}]}, {"$or": [{"agent_id": "a"}, {"run_id": "r"}]},
+              {"AND": [{"x": 1}, {"OR": [{"user_id": "u"}, {"agent_id": "zz"}]}]}]
+    for f in scoped:
+        assert _ids(m.get_all(filters=f)) == [mine], f
+    unscoped = [{"x": 1}, {"OR": [{"user_id": "u"}, {"x": 1}]}, {"$or": [{"x": 1}, {"user_id": "u"}]},
+                {"OR": []}, {"NOT": {"user_id": "u"}}, {"AND": ["user_id", {"x": 1}]}, {"user_id": None}]
+    for f in unscoped:
+        with pytest.raises(ValidationError):
+            m.get_all(filters=f)
+    # all_scopes=True reads everything, still without expired memories unless asked
+    assert _ids(m.get_all(all_scopes=True)) == [mine]
+    assert set(_ids(m.get_all(all_scopes=True, show_expired=True))) == {mine, old}
+    for bad in ({"all_scopes": "yes"}, {"show_expired": 1}):
+        with pytest.raises(ValidationError, match="True or False"):
+            m.get_all(user_id="u", **bad)
+    assert len(m.search("note", user_id="u", limit=5, top_k=5)["results"]) == 1  # the same value twice: fine
+    with pytest.raises(ValidationError, match="disagree"):
+        m.search("note", user_id="u", limit=5, top_k=3)
