@@ -50,8 +50,10 @@ NB ?=
 notebooks: setup
 	$(PY) tools/refresh_notebooks.py $(NB)
 
-# Mutation check of the critical modules (filters, search thresholds, fusion, BM25, metrics, sweeps,
-# compare stats, mem0 repair); ~20 min on 2 cores. Some targets only: make mutate TARGETS="metrics fusion"
+# Mutation check of the critical modules (filters, search thresholds, fusion and its channels, BM25, metrics,
+# sweeps, compare stats, mem0 repair, the server's keys/tenancy/routes, the PostgreSQL engine's SQL and
+# search); about 1.5 h on 2 quiet cores (it starts one PostgreSQL for the pg targets).
+# Some targets only: make mutate TARGETS="channels server-keys"   (python tools/mutate.py --list: all)
 TARGETS ?=
 mutate: setup
 	OMP_NUM_THREADS=1 $(PY) tools/mutate.py --json reports/mutation.json $(TARGETS)

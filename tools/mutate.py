@@ -44,6 +44,11 @@ class Target:
     module: str                      # path relative to the repo
     functions: tuple[str, ...]       # "func" or "Class.method"; () = every function of the module
     tests: tuple[str, ...]           # pytest arguments (files, -k ...)
+    pg: bool = False                 # the tests need PostgreSQL (one server is started for the whole run)
+
+
+BOTH_ENGINES = "tests/core/test_engine_boundaries.py"
+SERVER_DOORS = ("tests/server/test_tenancy_guards.py", "tests/server/test_hardening.py")
 
 
 TARGETS = [
@@ -73,6 +78,38 @@ TARGETS = [
            ("tests/compare/test_compare_stats.py", "tests/evaluate/test_bootstrap_reference.py")),
     Target("mem0-repair", "memlab/migrate/importers/mem0_faiss.py", ("analyse_index", "_choose_vectors"),
            ("tests/data/test_mem0_repair_local.py",)),
+    # ---- ranking (fusion, the default search mode, and its channels)
+    Target("channels", "memlab/ranking/channels.py", (),
+           ("tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py", "tests/ranking/test_fusion.py",
+            "tests/core/test_search_boundaries.py", "-k", "not locomo")),
+    Target("combsum", "memlab/ranking/fusion.py", ("normalize", "combsum", "check_weights", "ranks_of", "rank_fused"),
+           ("tests/ranking/test_fusion.py", "tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py",
+            BOTH_ENGINES, "-k", "not locomo and not pgvector")),
+    Target("time-channel", "memlab/ranking/when.py", (),
+           ("tests/ranking/test_time_channel.py", "tests/core/test_ranking_edges.py", "-k", "not locomo")),
+    Target("scoping", "memlab/store/scoping.py", ("merge_scope", "is_scoped", "read_filter", "resolve_limit"),
+           (BOTH_ENGINES, "tests/core/test_scoped_search.py", "tests/core/test_memory_api.py",
+            "tests/core/test_edge_cases.py", "-k", "not pgvector")),
+    # ---- server: who gets in, and into which project
+    Target("server-keys", "memlab/server/keys.py", ("check_name", "KeyStore.create", "KeyStore.revoke", "KeyStore.verify"),
+           SERVER_DOORS),
+    Target("server-tenancy", "memlab/server/tenancy.py", ("Tenancy.authenticate", "Tenancy.tenant", "Tenancy._open",
+                                                          "Tenant.refresh", "Tenant.update_settings"),
+           (*SERVER_DOORS, "tests/server/test_project_settings.py")),
+    Target("server-auth", "memlab/server/deps.py", (), SERVER_DOORS),
+    Target("server-projects", "memlab/server/routes/projects.py", (),
+           (*SERVER_DOORS, "tests/server/test_project_settings.py")),
+    Target("server-entities", "memlab/server/routes/entities.py", ("delete_entity", "entity_table"),
+           SERVER_DOORS),
+    # ---- PostgreSQL engine: filters in SQL, search, fusion
+    Target("pg-sql", "memlab/store/pg/sql.py", (),
+           ("tests/core/test_filters.py", BOTH_ENGINES, "-k", "pgvector"), pg=True),
+    Target("pg-search", "memlab/store/pg/search.py", ("dense", "_exact", "_ann"),
+           (BOTH_ENGINES, "tests/pg/test_engines.py", "tests/pg/test_pg_hnsw.py",
+            "-k", "pgvector or rank or hnsw"), pg=True),
+    Target("pg-candidates", "memlab/store/pg/candidates.py", (),
+           (BOTH_ENGINES, "tests/pg/test_pg_keyword.py", "tests/pg/test_fusion_parity.py", "-k", "pgvector or pg or keyword"),
+           pg=True),
 ]
 
 CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -256,9 +293,63 @@ def _preload(workdir: Path) -> None:
     for name in ("memlab", "memlab.compare", "memlab.evaluate.metrics", "memlab.evaluate.sweep",
                  "memlab.evaluate.retrieval", "memlab.migrate", "memlab.widgets", "rank_bm25", "hypothesis"):
         importlib.import_module(name)
+    for name in ("fastapi", "uvicorn", "httpx", "psycopg", "psycopg_pool", "mem0.client.main"):  # optional extras
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     for name in [m for m in sys.modules if m == "memlab" or m.startswith(("memlab.", "tests"))]:
         del sys.modules[name]  # memlab is imported afresh (mutated) in every child
     sys.path.remove(str(workdir))
+
+
+def _start_pg(tmp: Path):
+    """One PostgreSQL for every mutant (MEMLAB_PG_URL, read by tests/pg/support.py), unless one is given.
+    Returns a function that stops it."""
+    if os.environ.get("MEMLAB_PG_URL"):
+        return lambda: None
+    sys.path.insert(0, str(REPO))
+    try:
+        from memlab.store.pg import server
+    finally:
+        sys.path.remove(str(REPO))
+    data = tmp / "pgdata"
+    os.environ["MEMLAB_PG_URL"] = server.start(data)
+    stop = server.stop
+    for name in [m for m in sys.modules if m == "memlab" or m.startswith("memlab.")]:
+        del sys.modules[name]  # the children import the (mutated) copy, not this one
+
+    def done() -> None:
+        os.environ.pop("MEMLAB_PG_URL", None)
+        stop(data)
+    return done
+
+
+def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant], verbose: bool = False) -> None:
+    original = (workdir / t.module).read_text(encoding="utf-8")
+    t0 = time.monotonic()
+    os.environ["CI"] = "true"  # a test that would skip (no PostgreSQL, no browser) fails: no silent survivors
+    baseline = _run_tests(workdir, t.tests, timeout)
+    if verbose:
+        print(f"  {t.name}: baseline {baseline} in {time.monotonic() - t0:.0f} s", flush=True)
+    if baseline != "survived":
+        raise SystemExit(f"mutate: the tests of {t.name} fail without any mutation ({baseline}); fix them first")
+    # a mutant that loops forever is killed at a few times the tests' own run time
+    per_mutant = min(timeout, max(60.0, 5 * (time.monotonic() - t0)))
+    found = mutants(t)
+    t0 = time.monotonic()
+    try:
+        for mut in found:
+            (workdir / t.module).write_text(mut.source, encoding="utf-8")
+            t1 = time.monotonic()
+            mut.outcome = _run_tests(workdir, t.tests, per_mutant)
+            results.append(mut)
+            if verbose:
+                print(f"  {t.module}:{mut.line} {mut.what}: {mut.outcome} ({time.monotonic() - t1:.0f} s)", flush=True)
+    finally:
+        (workdir / t.module).write_text(original, encoding="utf-8")
+    killed = sum(m.outcome.startswith("killed") for m in found)
+    print(f"{t.name:17s} {killed:4d}/{len(found):<4d} killed  ({time.monotonic() - t0:.0f} s)", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -267,6 +358,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--list", action="store_true", help="list targets and mutant counts, run nothing")
     ap.add_argument("--json", help="write every mutant's outcome to this file")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
@@ -282,23 +374,14 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="memlab-mutate-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir)
-        _preload(workdir)
-        for t in chosen:
-            original = (workdir / t.module).read_text(encoding="utf-8")
-            baseline = _run_tests(workdir, t.tests, args.timeout)
-            if baseline != "survived":
-                raise SystemExit(f"mutate: the tests of {t.name} fail without any mutation ({baseline}); fix them first")
-            found = mutants(t)
-            t0 = time.monotonic()
-            try:
-                for mut in found:
-                    (workdir / t.module).write_text(mut.source, encoding="utf-8")
-                    mut.outcome = _run_tests(workdir, t.tests, args.timeout)
-                    results.append(mut)
-            finally:
-                (workdir / t.module).write_text(original, encoding="utf-8")
-            killed = sum(m.outcome.startswith("killed") for m in found)
-            print(f"{t.name:17s} {killed:4d}/{len(found):<4d} killed  ({time.monotonic() - t0:.0f} s)", flush=True)
+        stop_pg = _start_pg(Path(tmp)) if any(t.pg for t in chosen) else None
+        try:
+            _preload(workdir)
+            for t in chosen:
+                _run_target(workdir, t, args.timeout, results, args.verbose)
+        finally:
+            if stop_pg is not None:
+                stop_pg()
     total = len(results)
     killed = sum(m.outcome.startswith("killed") for m in results)
     print(f"\nmutation score: {killed}/{total} = {100 * killed / max(total, 1):.1f}% killed")

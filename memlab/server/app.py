@@ -136,9 +136,10 @@ def create_app(root: str | Path, config: Any = None, *, max_body: int = DEFAULT_
         return _error(500, "Internal server error (a bug in memlab serve; see the server log).")
 
     from memlab.server.routes import batch, entities, exports, memories, projects
+    from memlab.server.schemas import COMMON_ERRORS
 
     for module in (entities, memories, batch, exports, projects):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=COMMON_ERRORS)  # every route documents its error codes
     app.add_middleware(BodyLimit, limit=max_body)
     return app
 

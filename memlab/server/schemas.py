@@ -31,6 +31,29 @@ UNSUPPORTED = {
 }
 
 
+class ErrorBody(BaseModel):
+    """Every error answer, in mem0's (Django REST framework's) shape."""
+
+    detail: str
+
+
+def _error(why: str) -> dict:
+    return {"model": ErrorBody, "description": why}
+
+
+# documented on every route (the app adds them); the fuzz test holds every answer to its route's list
+COMMON_ERRORS = {
+    400: _error("Invalid input or invalid JSON: the detail says what was wrong and how to fix it"),
+    401: _error("Missing, malformed, unknown or revoked API key"),
+    413: _error("Request body larger than the server's limit"),
+    422: _error("The request does not match this endpoint's schema (the detail names the field)"),
+    502: _error("The embedding or LLM provider failed"),
+    503: _error("The store is busy or unavailable; retry after Retry-After seconds"),
+}
+# only on routes that name a memory, entity, export or project
+NOT_FOUND = {404: _error("Not found in this key's project (another project's ids look the same)")}
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
     HONOURED: ClassVar[frozenset] = frozenset()  # UNSUPPORTED names this request does honour

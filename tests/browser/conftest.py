@@ -1,7 +1,8 @@
 """Fixtures of the browser suite: one JupyterLab server and one Chromium per test session.
 
 The suite skips, saying why, where Debian's Chromium (/usr/bin/chromium) or the Python package
-``playwright`` is missing; ``.ci/run`` installs both. Playwright drives the system Chromium only
+``playwright`` is missing; ``.ci/run`` installs both. With ``CI=true`` it fails instead (tests.ci):
+a CI run without the browser must not pass. Playwright drives the system Chromium only
 (``executable_path``): ``playwright install`` (a download) is never needed.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, LabServer
+from tests.ci import missing
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("MEMLAB_BROWSER_REPORTS", REPO / "reports" / "browser"))
@@ -39,7 +41,16 @@ def pytest_collection_modifyitems(config, items):
     if reason:
         for item in items:
             if _is_browser(item):
-                item.add_marker(pytest.mark.skip(reason=reason))
+                item.stash[_MISSING] = reason
+
+
+_MISSING = pytest.StashKey[str]()
+
+
+def pytest_runtest_setup(item):
+    reason = item.stash.get(_MISSING, None)
+    if reason:
+        missing(reason, "browser")  # skips; fails under CI=true
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("MEMLAB_CHROMIUM", "/usr/bin/chromium")  # Debian's Chromium (.ci/run installs it)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 

@@ -4,7 +4,8 @@ Documented rules (memlab.ranking.fusion.fuse, Store.search; evaluation calls the
 - hybrid: equal RRF values are ordered by the dense rank, then the keyword rank, then position
   (insertion order);
 - keyword: equal BM25 scores are ordered by position (older first);
-- dense: equal cosines are ordered by position (older first).
+- dense: equal cosines are ordered by position (older first);
+- fusion (the default): equal fused scores are ordered by position (older first).
 
 The hybrid cases are built so that position order and dense order *differ*: the memory the
 dense channel ranks first is inserted last. Written against the current fusion (RRF, k=60); if
@@ -68,7 +69,7 @@ def test_keyword_and_dense_ties_go_to_the_older_memory():
     m = Memory(embedder=TableEmbedder(table))
     first = m.add("green tea", user_id="u", infer=False)["results"][0]["id"]
     second = m.add("black tea", user_id="u", infer=False)["results"][0]["id"]
-    for mode in ("dense", "keyword", "hybrid"):
+    for mode in ("dense", "keyword", "hybrid", "fusion"):
         res = m.search("tea", user_id="u", mode=mode)["results"]
         assert res[0]["score"] == res[1]["score"]
         assert [r["id"] for r in res] == [first, second], mode

@@ -70,7 +70,7 @@ SCOPES = {
 
 
 @pytest.mark.parametrize("path", list(SCOPES))
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid", "fusion"])
 def test_threshold_equal_to_an_observed_score_keeps_that_result(path, mode):
     vs, scope = SCOPES[path]
     m = _memory(**vs)
@@ -98,7 +98,7 @@ def test_threshold_boundary_unscoped_faiss_path():
     boundary = scores[-1]
     assert [r["id"] for r, _, _ in m.store.search(q, None, 100, boundary)] == [r["id"] for r, _, _ in full]
     assert len(m.store.search(q, None, 100, _above(boundary))) == len(full) - scores.count(boundary)
-    for mode in ("keyword", "hybrid"):
+    for mode in ("keyword", "hybrid", "fusion"):
         hits = m.store.search(q, F.parse({"user_id": "alice"}), 100, mode=mode, text=QUERY)
         low = min(cos for _, cos, _ in hits)
         kept = m.store.search(q, F.parse({"user_id": "alice"}), 100, low, mode=mode, text=QUERY)
@@ -106,7 +106,7 @@ def test_threshold_boundary_unscoped_faiss_path():
     m.close()
 
 
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid", "fusion"])
 def test_tied_scores_at_the_threshold_are_kept_or_dropped_together(mode):
     m = Memory({"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}})
     ids = [m.add(t, user_id="u", infer=False)["results"][0]["id"] for t in
@@ -124,7 +124,7 @@ def test_tied_scores_at_the_threshold_are_kept_or_dropped_together(mode):
 
 
 # --------------------------------------------------------------------------- limits
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid", "fusion"])
 @pytest.mark.parametrize("key", ["limit", "top_k"])
 def test_limit_exactly_at_one_below_and_above_the_candidates(mode, key):
     m = _memory()
@@ -140,7 +140,7 @@ def test_limit_exactly_at_one_below_and_above_the_candidates(mode, key):
 def test_limit_and_threshold_together_cut_after_the_threshold():
     """limit counts results that passed the threshold (no empty slots, no extra rows)."""
     m = _memory()
-    for mode in ("dense", "keyword", "hybrid"):
+    for mode in ("dense", "keyword", "hybrid", "fusion"):
         full = m.search(QUERY, user_id="alice", mode=mode, limit=100)["results"]
         boundary = sorted(r["score"] for r in full)[1]  # all but the lowest pass
         passing = [r["id"] for r in full if r["score"] >= boundary]

@@ -6,14 +6,15 @@ import itertools
 import os
 from typing import Optional
 
-import pytest
+from tests.ci import missing
 
 PG_URL_ENV = "MEMLAB_PG_URL"
 _names = itertools.count()
 
 
 def pg_available() -> Optional[str]:
-    """None when the pg extra is installed (or MEMLAB_PG_URL is set), else why the pg tests skip."""
+    """None when the pg extra is installed (or MEMLAB_PG_URL is set), else why the pg tests skip
+    (or, with CI=true, fail: tests.ci.missing)."""
     if os.environ.get(PG_URL_ENV):
         return None
     import importlib.util
@@ -33,7 +34,7 @@ def start_session_server() -> tuple[str, Optional[str]]:
         return url, None
     reason = pg_available()
     if reason:
-        pytest.skip(reason)
+        missing(reason, "PostgreSQL")  # CI=true: a failure, never a quiet skip of the pgvector half
     from memlab.store.pg import server
 
     import tempfile

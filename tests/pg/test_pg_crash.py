@@ -19,6 +19,7 @@ from memlab import Memory
 from memlab.errors import StoreError
 from tests.pg.procs import (assert_consistent, kill_clients, launch, no_client_outlives_its_test,  # noqa: F401
                             read_acks, wait_for)
+from tests.ci import missing
 from tests.pg.support import PG_URL_ENV, pg_available, pg_config
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -102,7 +103,7 @@ def own_server():
         pytest.skip(f"{PG_URL_ENV} points at an external server: this test kills and restarts its own server")
     reason = pg_available()
     if reason:
-        pytest.skip(reason)
+        missing(reason, "PostgreSQL")
     from memlab.store.pg import server
 
     base = Path(tempfile.mkdtemp(prefix="memlab-pg-crash-"))

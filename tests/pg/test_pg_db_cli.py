@@ -10,9 +10,10 @@ from memlab.cli import main
 from memlab.errors import StoreError
 from memlab.store.pg import revisions as R
 from memlab.store.pg.schema import head_revision
+from tests.ci import require_module
 from tests.pg.support import pg_config
 
-psycopg = pytest.importorskip("psycopg", reason="the pg extra is not installed")
+psycopg = require_module("psycopg", "the pg extra is not installed (psycopg missing)", "PostgreSQL")
 
 
 def test_current_history_upgrade_on_postgres(pg_url, pg_collection, capsys):

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from memlab.errors import NotFoundError, ValidationError
 from memlab.server.deps import TenantDep
-from memlab.server.schemas import BatchDeleteRequest, BatchUpdateRequest
+from memlab.server.schemas import NOT_FOUND, BatchDeleteRequest, BatchUpdateRequest
 from memlab.validation import check_metadata, check_text
 
 router = APIRouter(tags=["batch"])
@@ -28,7 +28,8 @@ def _check_ids(tenant, ids: list[str]) -> None:
                             "Nothing was changed.")
 
 
-@router.put("/v1/batch/", summary="Update up to 1,000 memories (MemoryClient.batch_update)")
+@router.put("/v1/batch/", summary="Update up to 1,000 memories (MemoryClient.batch_update)",
+            responses=NOT_FOUND)
 def batch_update(body: BatchUpdateRequest, tenant: Any = TenantDep):
     for i, m in enumerate(body.memories):
         if m.text is None and m.metadata is None:
@@ -43,7 +44,8 @@ def batch_update(body: BatchUpdateRequest, tenant: Any = TenantDep):
     return {"message": f"Successfully updated {len(body.memories)} memories"}
 
 
-@router.delete("/v1/batch/", summary="Delete up to 1,000 memories (MemoryClient.batch_delete)")
+@router.delete("/v1/batch/", summary="Delete up to 1,000 memories (MemoryClient.batch_delete)",
+               responses=NOT_FOUND)
 def batch_delete(body: BatchDeleteRequest, tenant: Any = TenantDep):
     _check_ids(tenant, [m.memory_id for m in body.memories])
     for m in body.memories:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path
 
 from memlab.errors import NotFoundError, ValidationError
 from memlab.server.deps import TenantDep
-from memlab.server.schemas import FeedbackRequest, SummaryRequest
+from memlab.server.schemas import NOT_FOUND, FeedbackRequest, SummaryRequest
 from memlab.server.shaping import merged_filters, refuse_unsupported
 from memlab.server.tenancy import Tenant
 from memlab.validation import MAX_LIMIT
@@ -52,7 +52,8 @@ def entities(tenant: Any = TenantDep):
     return {"count": len(rows), "next": None, "previous": None, "results": rows}
 
 
-@router.delete("/v2/entities/{entity_type}/{entity_id}/", summary="Delete an entity's memories (delete_users)")
+@router.delete("/v2/entities/{entity_type}/{entity_id}/", summary="Delete an entity's memories (delete_users)",
+               responses=NOT_FOUND)
 def delete_entity(tenant: Any = TenantDep,
                   entity_type: str = Path(..., pattern=r"^(user|agent|run|app)$"),
                   entity_id: str = Path(..., min_length=1, max_length=256)):
@@ -82,7 +83,7 @@ def summary(body: SummaryRequest, tenant: Any = TenantDep):
             "last_created_at": created[-1] if created else None, "filters": filters or None, "summary": text}
 
 
-@router.post("/v1/feedback/", summary="Feedback on one memory (MemoryClient.feedback)")
+@router.post("/v1/feedback/", summary="Feedback on one memory (MemoryClient.feedback)", responses=NOT_FOUND)
 def feedback(body: FeedbackRequest, tenant: Any = TenantDep):
     if tenant.memory.get(body.memory_id) is None:
         raise NotFoundError(f"Memory with id {body.memory_id} not found.")

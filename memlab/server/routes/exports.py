@@ -24,7 +24,7 @@ from memlab.server.exporting import (
     parse_schema,
 )
 from memlab.server.routes.entities import entity_table
-from memlab.server.schemas import ExportGetRequest, ExportRequest
+from memlab.server.schemas import NOT_FOUND, ExportGetRequest, ExportRequest
 from memlab.server.shaping import merged_filters, refuse_unsupported
 from memlab.store.scoping import is_scoped
 from memlab.validation import MAX_LIMIT
@@ -75,7 +75,7 @@ def _write(folder, export_id: str, record: dict) -> None:
     os.replace(tmp, folder / f"{export_id}.json")
 
 
-@router.post("/v1/exports/get/", summary="Read an export back (get_memory_export)")
+@router.post("/v1/exports/get/", summary="Read an export back (get_memory_export)", responses=NOT_FOUND)
 def get_export(body: ExportGetRequest, tenant: Any = TenantDep):
     refuse_unsupported(body)
     folder = tenant.exports_dir

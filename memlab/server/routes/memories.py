@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from memlab.errors import NotFoundError, ValidationError
 from memlab.server.deps import TenantDep
 from memlab.server.routes import MemoryIdPath
-from memlab.server.schemas import AddRequest, GetAllRequest, SearchRequest, UpdateRequest
+from memlab.server.schemas import NOT_FOUND, AddRequest, GetAllRequest, SearchRequest, UpdateRequest
 from memlab.server.shaping import (add_scope, page, project_fields, read_filters, refuse_unsupported,
                                    versioned)
 from memlab.server.tenancy import Tenant
@@ -64,12 +64,13 @@ def search(body: SearchRequest, tenant: Any = TenantDep):
     return versioned(result, settings.version)
 
 
-@router.get("/v1/memories/{memory_id}/", summary="One memory (MemoryClient.get)")
+@router.get("/v1/memories/{memory_id}/", summary="One memory (MemoryClient.get)", responses=NOT_FOUND)
 def get_one(memory_id: str = MemoryIdPath, tenant: Any = TenantDep):
     return _found(tenant, memory_id)
 
 
-@router.put("/v1/memories/{memory_id}/", summary="Change a memory's text and/or metadata (MemoryClient.update)")
+@router.put("/v1/memories/{memory_id}/", summary="Change a memory's text and/or metadata (MemoryClient.update)",
+            responses=NOT_FOUND)
 def update(body: UpdateRequest, memory_id: str = MemoryIdPath, tenant: Any = TenantDep):
     refuse_unsupported(body)
     if body.text is None and body.metadata is None:
@@ -79,7 +80,8 @@ def update(body: UpdateRequest, memory_id: str = MemoryIdPath, tenant: Any = Ten
     return {"message": "Memory updated successfully!", **_found(tenant, memory_id)}
 
 
-@router.delete("/v1/memories/{memory_id}/", summary="Delete one memory (MemoryClient.delete)")
+@router.delete("/v1/memories/{memory_id}/", summary="Delete one memory (MemoryClient.delete)",
+               responses=NOT_FOUND)
 def delete_one(memory_id: str = MemoryIdPath, tenant: Any = TenantDep,
                delete_linked: Optional[bool] = Query(None, description="Accepted; memlab keeps no linked chains.")):
     return tenant.memory.delete(memory_id)
@@ -97,7 +99,8 @@ def delete_all(tenant: Any = TenantDep,
     return tenant.memory.delete_all(user_id=user_id, agent_id=agent_id, run_id=run_id)
 
 
-@router.get("/v1/memories/{memory_id}/history/", summary="Changes of one memory (MemoryClient.history)")
+@router.get("/v1/memories/{memory_id}/history/", summary="Changes of one memory (MemoryClient.history)",
+            responses=NOT_FOUND)
 def history(memory_id: str = MemoryIdPath, tenant: Any = TenantDep):
     rows = tenant.memory.history(memory_id)
     if not rows:  # the library returns [] for an unknown id (as mem0's Memory); the platform answers 404

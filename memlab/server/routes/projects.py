@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 
 from memlab.errors import NotFoundError, ValidationError
 from memlab.server.deps import TenantDep
-from memlab.server.schemas import ProjectUpdateRequest
+from memlab.server.schemas import NOT_FOUND, ProjectUpdateRequest
 
 router = APIRouter(tags=["projects"])
 PROJECT_PATH = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
@@ -24,7 +24,7 @@ def _own(tenant, org_id: str, project_id: str) -> None:
         raise NotFoundError("Project not found.")
 
 
-@router.get(PROJECT_PATH, summary="Project settings (client.project.get)")
+@router.get(PROJECT_PATH, summary="Project settings (client.project.get)", responses=NOT_FOUND)
 def get_project(org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str = Path(..., pattern=NAME_PATTERN),
                 tenant: Any = TenantDep, fields: Optional[list[str]] = Query(None, max_length=50)):
     _own(tenant, org_id, project_id)
@@ -34,7 +34,8 @@ def get_project(org_id: str = Path(..., pattern=NAME_PATTERN), project_id: str =
     return out
 
 
-@router.patch(PROJECT_PATH, summary="Change project settings (client.project.update)")
+@router.patch(PROJECT_PATH, summary="Change project settings (client.project.update)",
+              responses=NOT_FOUND)
 def update_project(body: ProjectUpdateRequest, org_id: str = Path(..., pattern=NAME_PATTERN),
                    project_id: str = Path(..., pattern=NAME_PATTERN), tenant: Any = TenantDep):
     _own(tenant, org_id, project_id)
