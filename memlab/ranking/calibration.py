@@ -1,0 +1,330 @@
+"""Calibrated relevance: one ``score`` in [0, 1] (an estimate of P(relevant)) for every search mode.
+
+A search scores the memories of a scope with channels whose values live on different scales (cosine,
+BM25, 0/1 matches, fused z-scores). This module maps them to one number a threshold can cut:
+
+    score = sigmoid(a * (w · standardise(features) + bias) + b)
+
+a logistic regression over features of the channels (:func:`features`), followed by a one-dimensional
+Platt recalibration (``a``, ``b``) fitted on the model's own top-``k`` results, where thresholds are read.
+``a`` > 0, so the Platt step never changes the order: results are ranked by the same value they are
+scored and thresholded with.
+
+Features (per memory; every one is computed from channel arrays the search already holds, O(rows)):
+
+- cosine channels (``dense``, ``dense_context``): the cosine itself (absolute: it means the same in
+  every scope), its gap to the best cosine of the scope, and its z-score over the scope;
+- BM25 channels (``keyword``, ``keyword_context``): BM25 divided by the query's *ceiling* (the BM25 a
+  memory holding every query term of the scope at saturated frequency would get: Σ idf·(k1+1)), so it
+  lies in [0, 1] whatever the query length; BM25 relative to the scope's best; and its z-score;
+- ``speaker`` and ``time``: the 0/1 channels;
+- ``log_n``: log of the number of memories the search ranked (scope-relative features are noisier in
+  small scopes: a 40-row scope with one lexical match gives it z ≈ 6);
+- ``rerank`` (reranked search): the reranker's score as a z-score and as a gap to the best over the
+  reranked candidates (scale-free, so any reranker fits);
+- ``graph`` (``graph=True``): the weight of the memory's links to the query's entities.
+
+Each *mode* uses the features it has (:data:`MODE_FEATURES`). A :class:`Calibration` holds one
+:class:`LogisticModel` per mode and is stored as JSON (``memlab/ranking/data/calibration-<embedder>.json``
+ships per embedder, plus a generic fallback). :func:`ece` and :func:`reliability` measure calibration.
+Pure numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from memlab.errors import ConfigError, ValidationError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+FORMAT = "memlab-calibration/1"
+_COS = {"dense": "cos", "dense_context": "ctx_cos"}
+_BM25 = {"keyword": "bm25", "keyword_context": "ctx_bm25"}
+DENSE = ("cos", "cos_gap", "log_n")
+KEYWORD = ("bm25", "bm25_rel", "log_n")
+FUSION = ("cos", "cos_gap", "cos_z", "ctx_cos", "ctx_cos_gap", "ctx_cos_z", "bm25", "bm25_rel", "bm25_z",
+          "ctx_bm25", "ctx_bm25_rel", "ctx_bm25_z", "speaker", "time", "log_n")
+MODE_FEATURES = {
+    "dense": DENSE,
+    "keyword": KEYWORD,
+    "hybrid": ("cos", "cos_gap", "bm25", "bm25_rel", "log_n"),
+    "fusion": FUSION,
+    "reranked": FUSION + ("rerank_z", "rerank_gap"),
+    "graph": FUSION + ("graph",),
+}
+_TOL = 1e-6
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return x
+    mean, sd = x.mean(), x.std()
+    return (x - mean) / sd if sd > _TOL * max(1.0, abs(mean)) else np.zeros_like(x)
+
+
+def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional[int] = None,
+             ceilings: Optional[Mapping[str, float]] = None, best: Optional[Mapping[str, float]] = None,
+             extra: Optional[Mapping[str, np.ndarray]] = None) -> np.ndarray:
+    """Feature matrix (rows x ``names``) of memories with raw channel scores ``raw``.
+
+    ``raw`` holds channel arrays (``dense``, ``dense_context``, ``keyword``, ``keyword_context``,
+    ``speaker``, ``time``) over the rows; z-scores are taken over these rows, so pass every row of the
+    scope for them. ``n``: rows the search ranked (default: the rows given). ``ceilings``: the query's
+    BM25 ceiling per BM25 channel (:func:`memlab.ranking.calibration` docstring). ``best``: the scope's
+    best value per channel when ``raw`` holds only some rows (default: their max). ``extra``: arrays for
+    ``rerank`` (the reranker's scores) and ``graph``.
+    """
+    rows = len(next(iter(raw.values()))) if raw else len(next(iter((extra or {}).values())))
+    ceilings, best, extra = ceilings or {}, best or {}, extra or {}
+    cols = []
+    cache: dict[str, np.ndarray] = {}
+
+    def channel(name: str) -> np.ndarray:
+        if name not in cache:
+            arr = raw.get(name)
+            if arr is None and name.endswith("_context"):
+                arr = raw.get(name[: -len("_context")])  # no context: the plain channel stands in
+            cache[name] = np.zeros(rows) if arr is None else np.asarray(arr, dtype=np.float64)
+        return cache[name]
+
+    for f in names:
+        base, _, kind = f.rpartition("_") if f.endswith(("_gap", "_z", "_rel")) else (f, "", "")
+        if f == "log_n":
+            cols.append(np.full(rows, math.log(max(1, n if n is not None else rows))))
+        elif f in ("speaker", "time"):
+            cols.append(channel(f))
+        elif f in ("rerank_z", "rerank_gap", "graph"):
+            arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
+            if f == "rerank_z":
+                arr = _z(arr)
+            elif f == "rerank_gap":
+                sd = arr.std() if len(arr) else 0.0
+                arr = (arr - arr.max()) / sd if len(arr) and sd > _TOL else np.zeros(rows)
+            cols.append(arr)
+        else:
+            chan = {v: k for k, v in {**_COS, **_BM25}.items()}.get(base)
+            if chan is None:
+                raise ValidationError(f"Unknown calibration feature {f!r}.")
+            arr = channel(chan)
+            top = best.get(chan, float(arr.max()) if len(arr) else 0.0)
+            if kind == "z":
+                cols.append(_z(arr))
+            elif kind == "gap":
+                cols.append(arr - top)
+            elif kind == "rel":
+                cols.append(arr / top if top > 0 else np.zeros(rows))
+            elif chan in _BM25:
+                ceil = float(ceilings.get(chan, 0.0))
+                cols.append(np.minimum(arr / ceil, 1.0) if ceil > 0 else np.zeros(rows))
+            else:
+                cols.append(arr)
+    return np.column_stack(cols) if cols else np.zeros((rows, 0))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, weight: Optional[np.ndarray] = None,
+                 iters: int = 50) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression by Newton's method (the bias is not penalised). Returns (w, bias)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    sw = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
+    A = np.column_stack([X, np.ones(len(X))])
+    beta = np.zeros(A.shape[1])
+    pen = np.full(A.shape[1], float(l2))
+    pen[-1] = 0.0
+    for _ in range(iters):
+        p = _sigmoid(A @ beta)
+        grad = A.T @ (sw * (p - y)) + pen * beta
+        hess = (A * (sw * np.maximum(p * (1 - p), 1e-12))[:, None]).T @ A + np.diag(pen + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+@dataclass
+class LogisticModel:
+    """P(relevant) = sigmoid(platt_a * (w · (x - mean) / scale + bias) + platt_b) over named features."""
+
+    features: tuple
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    platt_a: float = 1.0
+    platt_b: float = 0.0
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, l2: float = 1.0,
+            weight: Optional[np.ndarray] = None) -> "LogisticModel":
+        X = np.asarray(X, dtype=np.float64)
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        w, b = fit_logistic((X - mean) / scale, y, l2=l2, weight=weight)
+        return cls(tuple(names), mean, scale, w, b)
+
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        """The ranking value (before the Platt step; same order as :meth:`predict_proba`)."""
+        return ((np.asarray(X, dtype=np.float64) - self.mean) / self.scale) @ self.weights + self.bias
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.proba_of(self.logit(X))
+
+    def proba_of(self, logit: np.ndarray) -> np.ndarray:
+        """The score of ranking values from :meth:`logit` (elementwise)."""
+        return _sigmoid(self.platt_a * np.asarray(logit, dtype=np.float64) + self.platt_b)
+
+    def recalibrate(self, logits: np.ndarray, y: np.ndarray) -> None:
+        """Fit the Platt step on (logit, label) pairs, e.g. the model's top-k results."""
+        w, b = fit_logistic(np.asarray(logits, dtype=np.float64)[:, None], y, l2=1e-6)
+        self.platt_a, self.platt_b = max(float(w[0]), 1e-3), b
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "weights": self.weights.tolist(), "bias": self.bias, "platt": [self.platt_a, self.platt_b]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "LogisticModel":
+        try:
+            names = tuple(d["features"])
+            arrays = [np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
+            a, b = (float(v) for v in d.get("platt", (1.0, 0.0)))
+            bias = float(d["bias"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"Calibration model is malformed ({exc}).") from None
+        if any(len(arr) != len(names) for arr in arrays) or not all(np.isfinite(arr).all() for arr in arrays):
+            raise ConfigError("Calibration model is malformed: mean/scale/weights must match its features.")
+        if a <= 0:
+            raise ConfigError("Calibration model is malformed: its Platt slope must be positive.")
+        return cls(names, *arrays, bias, a, b)
+
+
+@dataclass
+class Calibration:
+    """One :class:`LogisticModel` per search mode, for one embedder."""
+
+    embedder: str
+    models: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def model(self, mode: str) -> LogisticModel:
+        got = self.models.get(mode) or (self.models.get("fusion") if mode in ("reranked", "graph") else None)
+        if got is None:
+            raise ConfigError(f"Calibration for {self.embedder!r} has no model for mode {mode!r}.")
+        return got
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "embedder": self.embedder, "info": self.info,
+                "models": {m: model.to_dict() for m, model in self.models.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Calibration":
+        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
+            raise ConfigError(f"Not a memlab calibration file (expected format {FORMAT!r}).")
+        return cls(str(d.get("embedder", "")), {m: LogisticModel.from_dict(v) for m, v in d["models"].items()},
+                   dict(d.get("info") or {}))
+
+    def save(self, path: Union[str, Path]) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "Calibration":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"Calibration file {str(path)!r} does not exist.") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Calibration file {path} is not valid JSON ({exc.msg}).") from None
+        return cls.from_dict(data)
+
+
+def shipped(embedder: str) -> Calibration:
+    """The calibration shipped for ``embedder`` (``minilm``, ``hash``), else the generic fallback."""
+    path = DATA_DIR / f"calibration-{embedder}.json"
+    return Calibration.load(path if path.is_file() else DATA_DIR / "calibration-generic.json")
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: Σ_bins (n_bin / n) |mean predicted - observed rate|, equal-width bins."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    if len(probs) == 0:
+        return 0.0
+    idx = np.minimum((probs * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, probs, bins) - np.bincount(idx, labels, bins))
+    return float(gap.sum() / len(probs)) if n.sum() else 0.0
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
+    """Per equal-width bin: its edges, count, mean predicted probability and observed relevant rate
+    (NaN for an empty bin) — the data of a reliability diagram."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    idx = np.minimum((probs * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(idx, probs, bins) / n
+        rate = np.bincount(idx, labels, bins) / n
+    return {"lo": np.arange(bins) / bins, "hi": np.arange(1, bins + 1) / bins, "count": n.astype(int),
+            "predicted": mean_p, "observed": rate}
+
+
+def plot_reliability(curves: Mapping[str, tuple], ax=None, title: str = "Reliability (top-10 results)"):
+    """Reliability diagram: per label, (probs, labels) binned; the diagonal is perfect calibration."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect")
+    for label, (probs, labels) in curves.items():
+        r = reliability(probs, labels)
+        ok = r["count"] > 0
+        ax.plot(r["predicted"][ok], r["observed"][ok], marker="o", label=f"{label} (ECE {ece(probs, labels):.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="score (predicted P(relevant))", ylabel="observed relevant rate",
+           title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def rank_calibrated(model: LogisticModel, X: np.ndarray, keys: np.ndarray, *, limit: int,
+                    threshold: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order rows by the model and cut: (indices best first, their scores, their logits).
+
+    Ties in the model's value are broken by ``keys`` (insertion order), so results are deterministic;
+    rows whose score is below ``threshold`` are dropped before the top ``limit`` are taken. Scores are
+    non-increasing down the result because the score is a monotone function of the order's value.
+    """
+    logit = model.logit(X)
+    order = np.lexsort((np.asarray(keys), -logit))
+    if threshold is None:
+        order = order[:limit]
+        return order, model.proba_of(logit[order]), logit[order]
+    # every score is computed from the same logit array, element by element: a threshold keeps exactly
+    # the unthresholded results whose score is >= it
+    proba = model.proba_of(logit[order])
+    keep = proba >= threshold
+    return order[keep][:limit], proba[keep][:limit], logit[order[keep][:limit]]
+
+
+def contributions(model: LogisticModel, x: np.ndarray) -> dict:
+    """Each feature's value and its share of the logit (``weight * standardised value``, Platt slope
+    included), for ``explain``."""
+    z = (np.asarray(x, dtype=np.float64) - model.mean) / model.scale
+    return {f: {"value": float(v), "contribution": float(model.platt_a * w * zi)}
+            for f, v, w, zi in zip(model.features, x, model.weights, z)}
