@@ -131,6 +131,26 @@ def build(shape: str, path: str, embedder: str, cache: Optional[str]):
     return memory, ds.queries, rel  # unanswerable questions too: nothing should score high
 
 
+RERANK_TOP_N = 50
+
+
+def rerank_column(table, allowed: np.ndarray, raw: dict, text: str, reranker) -> np.ndarray:
+    """The reranker's score of the top ``RERANK_TOP_N`` rows by today's fused score (NaN elsewhere),
+    computed the way a reranked search computes it (memlab.rerankers.rerank_hits)."""
+    from memlab.config import DEFAULT_FUSION_WEIGHTS
+    from memlab.store.fusion import combsum
+
+    fused, _ = combsum(raw, DEFAULT_FUSION_WEIGHTS)
+    head = np.lexsort((allowed, -fused))[:RERANK_TOP_N]
+    rows = [table.row(int(allowed[i])) for i in head]
+    cands = [{"memory": r["memory"], "actor_id": r.get("actor_id"), "role": r.get("role"), "context": r.get("context"),
+              "score": float(raw["dense"][i]), "rank_score": float(fused[i]),
+              "channels": {c: float(raw[c][i]) for c in raw}} for r, i in zip(rows, head)]
+    out = np.full(len(allowed), np.nan)
+    out[head] = reranker.score(text, cands)
+    return out
+
+
 def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
     """Per (query, scope memory): raw channel scores + label; per query: scope size and BM25 ceilings."""
     channel_scores = _channel_fn()
@@ -138,7 +158,10 @@ def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
     t = store.table
     ids = t.column("id")
     qvecs = memory.embed(queries["text"].tolist(), purpose="search")
-    cols: dict[str, list] = {c: [] for c in (*CHANNELS, "label", "qi", "pos")}
+    from memlab.rerankers import create_reranker
+
+    reranker = create_reranker("features")[0]
+    cols: dict[str, list] = {c: [] for c in (*CHANNELS, "label", "qi", "pos", "rerank")}
     per_q = {"n": [], "kw_max": [], "kwc_max": [], "qid": [], "scope": [], "category": [], "n_rel": []}
     for qi, (qid, scope, text) in enumerate(zip(queries["id"], queries["scope"], queries["text"])):
         mask = store.mask(F.parse({"user_id": str(scope)}))
@@ -149,6 +172,8 @@ def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
         for c in CHANNELS:
             cols[c].append(np.asarray(raw[c], dtype=np.float64))
         cols["label"].append(label)
+        cols["rerank"].append(rerank_column(t, allowed, {c: np.asarray(raw[c], dtype=np.float64) for c in CHANNELS},
+                                            text, reranker))
         cols["qi"].append(np.full(len(allowed), qi))
         cols["pos"].append(allowed)
         per_q["n"].append(len(allowed))

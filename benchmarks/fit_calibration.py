@@ -60,19 +60,52 @@ class Shape:
         s = self.rows(i)
         return {c: self.d[c][s] for c in CHANNELS}
 
-    def feats(self, i: int, names) -> np.ndarray:
-        key = (i, tuple(names))
+    def cand(self, i: int, mode: str) -> np.ndarray:
+        """The rows a search in ``mode`` scores: keyword: rows holding a query term; hybrid: the RRF
+        union of the dense and BM25 top 100; reranked: the reranker's head; else the whole scope."""
+        key = (i, "cand", mode)
         if key not in self._feats:
-            self._feats[key] = self._features(i, names)
+            raw = self.raw(i)
+            n = len(raw["dense"])
+            if mode == "keyword":
+                got = np.flatnonzero(raw["keyword"] > 0)
+            elif mode == "hybrid":
+                kw = np.flatnonzero(raw["keyword"] > 0)
+                got = np.union1d(top(raw["dense"], 100), kw[top(raw["keyword"][kw], 100)])
+            elif mode == "reranked":
+                got = np.flatnonzero(~np.isnan(self.d["rerank"][self.rows(i)]))
+            else:
+                got = np.arange(n)
+            self._feats[key] = got
         return self._feats[key]
 
-    def _features(self, i: int, names) -> np.ndarray:
-        return features(self.raw(i), names, n=int(self.d["q_n"][i]),
-                        ceilings={"keyword": float(self.d["q_kw_max"][i]),
-                                  "keyword_context": float(self.d["q_kwc_max"][i])})
+    base_model = None  # the fusion model a stacked (reranked) model refines
 
-    def label(self, i: int) -> np.ndarray:
-        return self.d["label"][self.rows(i)]
+    def feats(self, i: int, names, mode: str) -> np.ndarray:
+        key = (i, tuple(names), mode, id(self.base_model) if "base" in names else None)
+        if key not in self._feats and "base" in names:
+            c = self.cand(i, mode)
+            bm = self.base_model
+            base = bm.logit(self.feats(i, bm.features, "fusion"))[c]
+            extra = {"base": base, "rerank": self.d["rerank"][self.rows(i)][c]}
+            self._feats[key] = features({}, names, extra=extra)
+        if key not in self._feats:
+            c = self.cand(i, mode)
+            sub = mode in ("keyword", "hybrid")  # these modes see their candidates only (z over them)
+            raw = {k: v[c] for k, v in self.raw(i).items()} if sub else self.raw(i)
+            extra = {"rerank": self.d["rerank"][self.rows(i)][c]} if "rerank" in self.d else {}
+            base = [f for f in names if not f.startswith("rerank")]
+            X = features(raw, base, n=int(self.d["q_n"][i]),
+                         ceilings={"keyword": float(self.d["q_kw_max"][i]),
+                                   "keyword_context": float(self.d["q_kwc_max"][i])})
+            X = X if sub else X[c]
+            if len(base) < len(names):
+                X = np.column_stack([X, features({}, [f for f in names if f.startswith("rerank")], extra=extra)])
+            self._feats[key] = X
+        return self._feats[key]
+
+    def label(self, i: int, mode: str) -> np.ndarray:
+        return self.d["label"][self.rows(i)][self.cand(i, mode)]
 
 
 def combsum_z(raw: dict, weights: dict) -> np.ndarray:
@@ -86,9 +119,14 @@ def combsum_z(raw: dict, weights: dict) -> np.ndarray:
 
 
 def baseline_value(shape: Shape, i: int, mode: str) -> np.ndarray:
-    """Today's ranking value of ``mode`` over the scope (dense: cosine, keyword: BM25, fusion: CombSUM)."""
+    """Today's ranking value of ``mode`` over its candidates (dense: cosine, keyword: BM25, hybrid: RRF,
+    fusion: CombSUM, reranked: the reranker's score)."""
     if (i, mode) not in shape._base:
-        shape._base[(i, mode)] = _baseline_value(shape, i, mode)
+        if mode == "reranked":
+            v = shape.d["rerank"][shape.rows(i)][shape.cand(i, mode)]
+        else:
+            v = _baseline_value(shape, i, mode)[shape.cand(i, mode)]
+        shape._base[(i, mode)] = v
     return shape._base[(i, mode)]
 
 
@@ -116,22 +154,23 @@ def top(value: np.ndarray, k: int) -> np.ndarray:
     return np.lexsort((np.arange(len(value)), -value))[:k]
 
 
-def ranking_metrics(shape: Shape, order_of) -> tuple[float, float]:
+def ranking_metrics(shape: Shape, order_of, mode: str) -> tuple[float, float]:
     rec, ndcg = [], []
     for i in range(shape.nq):
         nrel = int(shape.n_rel[i])
         if nrel == 0:
             continue
-        y = shape.label(i)
+        y = shape.label(i, mode)
         t = order_of(i)[:K]
         hit = y[t].astype(float)
         rec.append(hit.sum() / nrel)
-        disc = 1.0 / np.log2(np.arange(2, len(t) + 2))
-        ndcg.append((hit * disc).sum() / disc[: min(nrel, K)].sum())
+        disc = 1.0 / np.log2(np.arange(2, K + 2))
+        ndcg.append((hit * disc[: len(t)]).sum() / disc[: min(nrel, K)].sum())
     return float(np.mean(rec)), float(np.mean(ndcg))
 
 
 LISTWISE = False
+BASE_NAMES = MODE_FEATURES["fusion"]
 
 
 def listwise_weights(groups: list, l2: float) -> np.ndarray:
@@ -161,12 +200,19 @@ def listwise_weights(groups: list, l2: float) -> np.ndarray:
 
 def fit_mode(shapes: list, train_q: list, mode: str, names, depth: int, l2: float) -> LogisticModel:
     """Fit on the questions ``train_q`` = [(shape, [question indices])]."""
-    Xs, ys, groups = [], [], []
+    if "base" in names:  # a stacked model: first the fusion model it refines, on the same questions
+        base = fit_mode(shapes, train_q, "fusion", BASE_NAMES, depth, l2)
+        for shape in shapes:
+            shape.base_model = base
+    Xs, ys, groups, ws = [], [], [], []
+    # every shape weighs the same in the fit, however many questions it has
+    per_shape = {id(shape): len(qs) for shape, qs in train_q}
     for shape, qs in train_q:
         for i in qs:
             sel = top(baseline_value(shape, i, mode), depth)
-            Xs.append(shape.feats(i, names)[sel])
-            ys.append(shape.label(i)[sel])
+            Xs.append(shape.feats(i, names, mode)[sel])
+            ys.append(shape.label(i, mode)[sel])
+            ws.append(np.full(len(sel), 1000.0 / per_shape[id(shape)]))
             groups.append((Xs[-1], ys[-1].astype(float)))
     if LISTWISE:
         w = listwise_weights(groups, l2)
@@ -178,16 +224,18 @@ def fit_mode(shapes: list, train_q: list, mode: str, names, depth: int, l2: floa
                              w * model.weights[0] / model.scale[0], model.bias - model.weights[0] * model.mean[0] / model.scale[0])
         model = full
     else:
-        model = LogisticModel.fit(np.vstack(Xs), np.concatenate(ys).astype(float), names, l2=l2)
+        model = LogisticModel.fit(np.vstack(Xs), np.concatenate(ys).astype(float), names, l2=l2,
+                                  weight=np.concatenate(ws))
     # Platt step on the model's own top 10 of the same questions
-    lg, yy = [], []
+    lg, yy, ww = [], [], []
     for shape, qs in train_q:
         for i in qs:
-            v = model.logit(shape.feats(i, names))
+            v = model.logit(shape.feats(i, names, mode))
             sel = top(v, K)
             lg.append(v[sel])
-            yy.append(shape.label(i)[sel])
-    model.recalibrate(np.concatenate(lg), np.concatenate(yy).astype(float))
+            yy.append(shape.label(i, mode)[sel])
+            ww.append(np.full(len(sel), 1000.0 / per_shape[id(shape)]))
+    model.recalibrate(np.concatenate(lg), np.concatenate(yy).astype(float), weight=np.concatenate(ww))
     return model
 
 
@@ -205,16 +253,16 @@ def cross_validate(shapes: list, mode: str, names, depth: int, l2: float, pooled
                 train.append((other, qs))
             model = fit_mode(shapes, train, mode, names, depth, l2)
             for i in np.flatnonzero(shape.scopes == scope):
-                p = model.predict_proba(shape.feats(i, names))
-                order = top(model.logit(shape.feats(i, names)), len(p))
+                p = model.predict_proba(shape.feats(i, names, mode))
+                order = top(model.logit(shape.feats(i, names, mode)), len(p))
                 held[shape.name]["order"][i] = order
                 held[shape.name]["p"].append(p[order[:K]])
-                held[shape.name]["y"].append(shape.label(i)[order[:K]])
+                held[shape.name]["y"].append(shape.label(i, mode)[order[:K]])
     out = {}
     for shape in shapes:
         h = held[shape.name]
         p, y = np.concatenate(h["p"]), np.concatenate(h["y"]).astype(float)
-        r, n = ranking_metrics(shape, lambda i: h["order"][i])
+        r, n = ranking_metrics(shape, lambda i: h["order"][i], mode)
         out[shape.name] = {"ece": ece(p, y), "recall": r, "ndcg": n, "p": p, "y": y}
     return out
 
@@ -224,10 +272,10 @@ def before(shape: Shape, mode: str) -> dict:
     p, y = [], []
     for i in range(shape.nq):
         sel = top(baseline_value(shape, i, mode), K)
-        p.append(np.clip(shape.raw(i)["dense"][sel], 0, 1))
-        y.append(shape.label(i)[sel])
+        p.append(np.clip(shape.raw(i)["dense"][shape.cand(i, mode)][sel], 0, 1))
+        y.append(shape.label(i, mode)[sel])
     p, y = np.concatenate(p), np.concatenate(y).astype(float)
-    r, n = ranking_metrics(shape, lambda i: top(baseline_value(shape, i, mode), K))
+    r, n = ranking_metrics(shape, lambda i: top(baseline_value(shape, i, mode), K), mode)
     return {"ece": ece(p, y), "recall": r, "ndcg": n, "p": p, "y": y}
 
 
@@ -237,6 +285,8 @@ def generic_features(names) -> tuple:
 
 
 def write_models(shapes: list, embedder: str, modes, depth: int, l2: float, generic: bool, results: dict) -> Path:
+    global BASE_NAMES
+    BASE_NAMES = generic_features(MODE_FEATURES["fusion"]) if generic else MODE_FEATURES["fusion"]
     models = {}
     for mode in modes:
         names = MODE_FEATURES[mode if mode in MODE_FEATURES else "fusion"]

@@ -21,8 +21,10 @@ Features (per memory; every one is computed from channel arrays the search alrea
 - ``log_n``: log of the number of memories the search ranked (scope-relative features are noisier in
   small scopes: a 40-row scope with one lexical match gives it z ≈ 6);
 - ``rerank`` (reranked search): the reranker's score as a z-score and as a gap to the best over the
-  reranked candidates (scale-free, so any reranker fits);
-- ``graph`` (``graph=True``): the weight of the memory's links to the query's entities.
+  reranked candidates (scale-free, so any reranker fits), stacked on ``base``: the ranking value
+  (logit) the search had before reranking;
+- ``graph`` (``graph=True``): the weight of the memory's links to the query's entities, stacked on
+  ``base`` the same way.
 
 Each *mode* uses the features it has (:data:`MODE_FEATURES`). A :class:`Calibration` holds one
 :class:`LogisticModel` per mode and is stored as JSON (``memlab/ranking/data/calibration-<embedder>.json``
@@ -46,17 +48,18 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 FORMAT = "memlab-calibration/1"
 _COS = {"dense": "cos", "dense_context": "ctx_cos"}
 _BM25 = {"keyword": "bm25", "keyword_context": "ctx_bm25"}
-DENSE = ("cos", "cos_gap", "log_n")
-KEYWORD = ("bm25", "bm25_rel", "log_n")
+DENSE = ("cos", "cos_gap")
+KEYWORD = ("bm25", "bm25_rel")
 FUSION = ("cos", "cos_gap", "cos_z", "ctx_cos", "ctx_cos_gap", "ctx_cos_z", "bm25", "bm25_rel", "bm25_z",
           "ctx_bm25", "ctx_bm25_rel", "ctx_bm25_z", "speaker", "time", "log_n")
 MODE_FEATURES = {
     "dense": DENSE,
     "keyword": KEYWORD,
-    "hybrid": ("cos", "cos_gap", "bm25", "bm25_rel", "log_n"),
+    "hybrid": ("cos", "cos_gap", "bm25", "bm25_rel"),
     "fusion": FUSION,
-    "reranked": FUSION + ("rerank_z", "rerank_gap"),
-    "graph": FUSION + ("graph",),
+    # stacked on the ranking they refine: the base mode's ranking value (its logit) plus their own evidence
+    "reranked": ("base", "rerank_z", "rerank_gap"),
+    "graph": ("base", "graph"),
 }
 _TOL = 1e-6
 
@@ -99,7 +102,7 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
             cols.append(np.full(rows, math.log(max(1, n if n is not None else rows))))
         elif f in ("speaker", "time"):
             cols.append(channel(f))
-        elif f in ("rerank_z", "rerank_gap", "graph"):
+        elif f in ("rerank_z", "rerank_gap", "graph", "base"):
             arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
             if f == "rerank_z":
                 arr = _z(arr)
@@ -185,9 +188,9 @@ class LogisticModel:
         """The score of ranking values from :meth:`logit` (elementwise)."""
         return _sigmoid(self.platt_a * np.asarray(logit, dtype=np.float64) + self.platt_b)
 
-    def recalibrate(self, logits: np.ndarray, y: np.ndarray) -> None:
+    def recalibrate(self, logits: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray] = None) -> None:
         """Fit the Platt step on (logit, label) pairs, e.g. the model's top-k results."""
-        w, b = fit_logistic(np.asarray(logits, dtype=np.float64)[:, None], y, l2=1e-6)
+        w, b = fit_logistic(np.asarray(logits, dtype=np.float64)[:, None], y, l2=1e-6, weight=weight)
         self.platt_a, self.platt_b = max(float(w[0]), 1e-3), b
 
     def to_dict(self) -> dict:
