@@ -4,7 +4,7 @@ Every turn of the dev split is a memory (``"<speaker>: <text>"``, scoped per con
 also goes through the offline ``rules`` graph extractor, linked to its memory. Each multi-hop
 question (LoCoMo category 1) is searched in its conversation twice on the same Memory — the
 base ranking alone, and the base fused with the memories linked to the question's entities and
-their one-hop neighbours (memlab.graph.retrieval) — for the base modes given. Reports recall@k,
+their one-hop neighbours (memlab.search.graph_fused) — for the base modes given. Reports recall@k,
 hit@k, nDCG@10 and MRR@10, 95% bootstrap CIs of recall@10, and a paired bootstrap CI of the
 per-question recall@10 difference, plus how much of the question set the graph touches at all.
 

@@ -5,7 +5,7 @@ Run:  .venv/bin/python benchmarks/bench_pg_fusion.py [--n 100000] [--users 1000]
 Both engines get the same conversations (hash embedder, 384-d): each user's memories are
 conversations of ``--turns`` messages by two speakers, stored with their context windows (as
 ``add(messages, infer=False)`` stores them; written here with ``add_records`` and the same
-windows, ``memlab.store.context.build_contexts``, so loading 100k rows takes a minute, not ten).
+windows, ``memlab.ranking.context.build_contexts``, so loading 100k rows takes a minute, not ten).
 Texts draw words from a Zipf-distributed vocabulary, so common query words occur in many of a
 user's memories (BM25's idf floor) and rare ones in few. Queries: 2-4 words, half of them naming
 a speaker. Timed: ``Memory.search`` scoped to one random user, limit 10 (query embedding
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from memlab import Memory
-from memlab.store.context import build_contexts
+from memlab.ranking.context import build_contexts
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 384}}}
 SPEAKERS = ("Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Goro", "Hana")

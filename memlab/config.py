@@ -100,6 +100,8 @@ LLM_SETTINGS: dict[str, type[BaseModel]] = {"rules": RulesLLMSettings, "openai":
 # when the query names no speaker / no date) are worth 2. The plain/context/speaker weights won every
 # leave-one-conversation-out fold of a grid over 0.5..2; for time, 4 of 5 folds of a grid over
 # 0.5..4 picked 2 (the fifth 1 or 3).
+# BM25 (Anserini's defaults): the one source for both engines, the settings and memlab.ranking.bm25
+DEFAULT_BM25_K1, DEFAULT_BM25_B = 0.9, 0.4
 DEFAULT_FUSION_WEIGHTS = {"dense": 0.5, "dense_context": 1.0, "keyword": 0.5, "keyword_context": 1.0,
                           "speaker": 2.0, "time": 2.0}
 
@@ -112,8 +114,8 @@ class SearchStackSettings(BaseModel):
         "english", description="Snowball stemming language of keyword search (and its stop list); 'none': no stemming."
     )
     keyword_stop_words: bool = Field(True, description="Drop the language's stop words in keyword search.")
-    bm25_k1: float = Field(0.9, ge=0, description="BM25 term-frequency saturation (0.9: Anserini's default).")
-    bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation (0.4: Anserini's default).")
+    bm25_k1: float = Field(DEFAULT_BM25_K1, ge=0, description="BM25 term-frequency saturation (0.9: Anserini's default).")
+    bm25_b: float = Field(DEFAULT_BM25_B, ge=0, le=1, description="BM25 length normalisation (0.4: Anserini's default).")
     context_window: int = Field(
         2, ge=0, le=20, description="Messages before/after each message of one add(infer=False) call that are "
         "indexed as its context (0: no context)."

@@ -21,11 +21,10 @@ from memlab.errors import (
 )
 from memlab.graph.hooks import attach_relations, graph_scope
 from memlab.pipeline import Engine, add_inferred, add_procedural
-from memlab.search import check_search_flags, ranked_hits
-from memlab.search_settings import SearchSettings
+from memlab.search import SearchSettings, check_search_flags, ranked_hits
 from memlab.store import filters as F
 from memlab.store import now_iso, open_store
-from memlab.store.keyword import check_mode
+from memlab.ranking.modes import check_mode
 from memlab.store.records import insert_messages, insert_records
 from memlab.store.rows import (
     apply_delete,
@@ -274,7 +273,7 @@ class Memory:
         fused score and, when reranked, the reranker's score and the rank before reranking.
         Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
         With a graph store, ``relations`` lists the relations around the query's entities, and
-        ``graph=True`` fuses the memories linked to them into the ranking (memlab.graph.retrieval).
+        ``graph=True`` fuses the memories linked to them into the ranking (memlab.search.graph_fused).
         """
         check_text("query", query)
         mode = check_mode(self._search_mode if mode is None else mode)
@@ -289,13 +288,9 @@ class Memory:
                               "to the config (pip install 'memlab[graph]').")
         qvec = self.embed([query], purpose="search")[0]
         relations = self.graph.search(query, graph_scope(merged), limit) if self.graph is not None else None
-        if graph:
-            from memlab.graph.retrieval import graph_fused_search
-
-            hits = graph_fused_search(self, query, qvec, node, graph_scope(merged), limit, threshold, mode)
-            return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
+        linked = self.graph.linked_memories(query, graph_scope(merged)) if graph else None
         hits = ranked_hits(self.store, self.search_settings, query, qvec, node, mode=mode, limit=limit,
-                           threshold=threshold, rerank=rerank, explain=explain)
+                           threshold=threshold, rerank=rerank, explain=explain, linked=linked)
         return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,

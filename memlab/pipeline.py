@@ -218,7 +218,7 @@ def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, 
     seed = dict(zip(facts, fact_vecs))
     for fact, vec in zip(facts, fact_vecs):
         hits = []
-        for row, score in engine.store.search(vec, node, NEIGHBOURS):
+        for row, score, _ in engine.store.search(vec, node, NEIGHBOURS):
             if row["id"] not in by_uuid:
                 temp = str(len(temp_rows))
                 by_uuid[row["id"]] = temp

@@ -23,11 +23,11 @@ SHARED = Path(os.environ.get("MEMLAB_SHARED", REPO.parent / "shared"))
 
 # (name, file, exact text, replacement, tests)
 BUGS = [
-    ("dense threshold inclusive -> exclusive", "memlab/store/store.py",
-     "if threshold is not None and score < threshold:", "if threshold is not None and score <= threshold:",
+    ("dense threshold inclusive -> exclusive", "memlab/ranking/modes.py",
+     "if threshold is None or c >= threshold]", "if threshold is None or c > threshold]",
      ["tests/core/test_search_boundaries.py"]),
-    ("keyword/hybrid threshold inclusive -> exclusive", "memlab/store/keyword.py",
-     "if threshold is not None and cos < threshold:", "if threshold is not None and cos <= threshold:",
+    ("keyword/hybrid threshold inclusive -> exclusive", "memlab/ranking/modes.py",
+     "(threshold is not None and cos < threshold)", "(threshold is not None and cos <= threshold)",
      ["tests/core/test_search_boundaries.py"]),
     ("evaluate CI uses alpha instead of alpha/2", "memlab/evaluate/metrics.py",
      "np.quantile(means, [alpha / 2, 1 - alpha / 2])", "np.quantile(means, [alpha, 1 - alpha])",
@@ -35,7 +35,7 @@ BUGS = [
     ("compare CI uses alpha instead of alpha/2", "memlab/compare/stats.py",
      "alpha = (1.0 - confidence) / 2", "alpha = (1.0 - confidence)",
      ["tests/evaluate/test_bootstrap_reference.py", "tests/compare/test_compare_stats.py"]),
-    ("fusion ties broken by position, not dense rank", "memlab/store/keyword.py",
+    ("fusion ties broken by position, not dense rank", "memlab/ranking/fusion.py",
      "order = sorted(rrf, key=lambda p: (-rrf[p], *ranks[p], p))", "order = sorted(rrf, key=lambda p: (-rrf[p], p))",
      ["tests/core/test_fusion_ties.py", "tests/core/test_hybrid_search.py"]),
     ("offline fusion ties broken by memory id", "memlab/evaluate/retrieval.py",

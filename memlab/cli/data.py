@@ -71,8 +71,8 @@ def register(sub) -> None:
 
 
 def _snapshot_if_existing(store: str):
-    from memlab.store.schema import DB_NAME
-    from memlab.store.snapshots import take_snapshot
+    from memlab.store.faiss.schema import DB_NAME
+    from memlab.store.faiss.snapshots import take_snapshot
 
     if (Path(store) / DB_NAME).exists():
         return take_snapshot(store, "pre-import")

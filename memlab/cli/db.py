@@ -59,8 +59,8 @@ def run_pg(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from memlab.store import migrations as S
-    from memlab.store.snapshots import list_snapshots
+    from memlab.store.faiss import revisions as S
+    from memlab.store.faiss.snapshots import list_snapshots
 
     if is_pg(args.store):
         return run_pg(args)

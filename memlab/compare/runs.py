@@ -279,7 +279,7 @@ def _config_memory(config: Any, records: Any, label: str) -> Side:
 
 def embedder_config_for_store(path: str | Path) -> dict:
     """The embedder block that reopens a memlab store directory (from the identity it recorded)."""
-    from memlab.store.store import Store
+    from memlab.store.faiss.engine import Store
 
     ident = Store.read_identity(str(path))
     if ident is None:

@@ -31,8 +31,8 @@ from memlab.doctor.checks import StoreChecks, run_sqlite_checks
 from memlab.doctor.report import DoctorReport, Finding
 from memlab.errors import MemlabError, StoreError
 from memlab.store import Store
-from memlab.store.schema import DB_NAME
-from memlab.store.snapshots import take_snapshot
+from memlab.store.faiss.schema import DB_NAME
+from memlab.store.faiss.snapshots import take_snapshot
 
 __all__ = ["DoctorReport", "Finding", "check_memory", "check_store"]
 

@@ -83,7 +83,7 @@ class StoreChecks:
             return False
         row = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
         rev = row[0] if row else None
-        from memlab.store import schema as S
+        from memlab.store.faiss import schema as S
 
         head = getattr(S, "HEAD_REVISION", rev)
         if rev == head:

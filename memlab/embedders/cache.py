@@ -26,7 +26,7 @@ class CachedEmbedder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-        from memlab.store.sqlite import enable_wal
+        from memlab.store.faiss.sqlite import enable_wal
 
         enable_wal(self._conn, 30.0)
         self._conn.execute(

@@ -22,7 +22,7 @@ import pandas as pd
 from memlab.config import DEFAULT_FUSION_WEIGHTS
 from memlab.errors import ValidationError
 from memlab.evaluate.datasets import Dataset
-from memlab.store.keyword import tokenize  # noqa: F401 (re-exported: the pre-analyzer tokenizer)
+from memlab.ranking.bm25 import tokenize  # noqa: F401 (re-exported: the pre-analyzer tokenizer)
 
 RUN_COLUMNS = ["query_id", "memory_id", "score", "rank"]
 # method -> (engine mode, fusion weights or None, rerank)

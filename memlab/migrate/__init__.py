@@ -11,7 +11,7 @@ from memlab.migrate.importers import (
 )
 from memlab.migrate.migrator import DataMigrator, MigrationResult
 from memlab.migrate.verify import VerificationReport, record_hash, verify_migration
-from memlab.store.snapshots import (
+from memlab.store.faiss.snapshots import (
     Snapshot,
     list_snapshots,
     restore_snapshot,

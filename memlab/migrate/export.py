@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 from memlab.errors import ValidationError
 from memlab.store import filters as F
-from memlab.store.schema import HEAD_REVISION
+from memlab.store.faiss.schema import HEAD_REVISION
 
 FORMAT_VERSION = 1
 ROW_FIELDS = ("id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",

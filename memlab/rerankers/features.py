@@ -31,9 +31,9 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from memlab.errors import ConfigError
-from memlab.store.analyzer import default_analyzer
-from memlab.store.context import keyword_document
-from memlab.store.fusion import normalize
+from memlab.ranking.analyzer import default_analyzer
+from memlab.ranking.context import keyword_document
+from memlab.ranking.fusion import normalize
 
 FEATURES = ("fused", "coverage", "context_coverage", "proximity", "speaker", "neighbour")
 DEFAULT_WEIGHTS = {"fused": 1.0, "coverage": 0.1, "context_coverage": 0.1, "proximity": 0.15, "speaker": 0.25,
@@ -100,7 +100,7 @@ class FeatureReranker:
     @staticmethod
     def _neighbour(candidates: Sequence[dict], fused: np.ndarray) -> np.ndarray:
         """Per candidate: max fused score of the other candidates whose line is in its context."""
-        from memlab.store.context import speaker_line
+        from memlab.ranking.context import speaker_line
 
         lines = [speaker_line({"name": c.get("actor_id"), "role": c.get("role"), "content": c["memory"]})
                  for c in candidates]

@@ -2,7 +2,7 @@
 
 Everything above ``memlab/store`` — the ``Memory`` facade, the infer pipeline, importers, export,
 evaluation, comparison, the server — talks to an engine only through these two protocols. A row is a
-plain dict with the columns of ``memlab.store.table.COLUMNS`` (``id, memory, hash, metadata,
+plain dict with the columns of ``memlab.store.faiss.table.COLUMNS`` (``id, memory, hash, metadata,
 user_id, agent_id, run_id, actor_id, role, memory_type, state, created_at, updated_at,
 archived_at, deleted_at, expiration_date, ...``) plus ``categories`` (a list of names). Vectors are
 L2-normalised ``float32`` arrays of length ``dims``. Filters are the parsed trees of
@@ -59,6 +59,7 @@ class MemoryStore(Protocol):
 
     dims: int
     path: Any
+    location: str  # where it lives, for messages and reports (a directory, "in-memory", a server and database)
     # True: reads always carry the expiry condition (a SQL engine: cheaper than a round trip asking
     # has_values("expiration_date")); False: reads skip it while no row has an expiration date
     expiry_filter_always: bool
@@ -86,9 +87,9 @@ class MemoryStore(Protocol):
         """The stored vector of an active memory, or None."""
 
     def search(self, query_vec: np.ndarray, node: Any, limit: int, threshold: Optional[float] = None, *,
-               mode: str = "dense", text: Optional[str] = None, **options: Any) -> list[tuple]:
-        """Exact top-``limit`` over the allowed rows: ``(row, score)`` for dense, ``(row, score, extra)``
-        for the other modes (``score`` is the cosine; see the engine for ``extra``)."""
+               mode: str = "dense", text: Optional[str] = None, **options: Any) -> list[tuple[dict, float, dict]]:
+        """Exact top-``limit`` over the allowed rows: ``(row, score, extra)`` in every mode, best first
+        (memlab.ranking.modes runs the modes over the engine's candidates)."""
 
     def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False) -> Any:
         """One DataFrame row per memory, in insertion order."""
@@ -109,6 +110,10 @@ class MemoryStore(Protocol):
     # lifecycle
     def snapshot(self, reason: str) -> Optional[str]:
         """Take a restorable snapshot before a destructive step; its id (None where not supported)."""
+
+    def identity(self) -> dict:
+        """``{"embedder": name, "dims": n}``: what built the store's vectors (an importer or a comparison
+        reopening the store needs that embedder)."""
 
     def sync(self) -> None:
         """Catch up with other connections' commits."""

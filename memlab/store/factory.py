@@ -1,6 +1,6 @@
 """Which engine a config runs on: the explicit factory behind ``Memory``.
 
-``faiss`` (default): SQLite + pandas + FAISS in this process (:class:`memlab.store.store.Store`).
+``faiss`` (default): SQLite + pandas + FAISS in this process (:class:`memlab.store.faiss.engine.Store`).
 ``pgvector``: PostgreSQL + pgvector (:class:`memlab.store.pg.engine.PgStore`, needs ``memlab[pg]``;
 imported only when asked for, so ``import memlab`` never needs psycopg).
 """
@@ -20,7 +20,7 @@ def open_store(provider: str, settings: Any, dims: int, embedder_name: str, *,
     """Open the engine ``provider`` with its typed settings (``VectorStoreConfig.settings()``);
     ``keyword_args`` (analyzer, BM25 k1/b) configure keyword search."""
     if provider == "faiss":
-        from memlab.store.store import Store
+        from memlab.store.faiss.engine import Store
 
         return Store(settings.path, dims, embedder_name, busy_timeout_ms=settings.busy_timeout_ms,
                      exact_subset_max=settings.exact_subset_max, keyword_args=keyword_args)

@@ -10,9 +10,9 @@ import numpy as np
 from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS, MemoryState
 from memlab.errors import ValidationError
 from memlab.progress import report_progress
-from memlab.store.context import build_contexts
+from memlab.ranking.context import build_contexts
 from memlab.store.rows import apply_adds, existing_ids, item_of, new_row, text_hash
-from memlab.store.sqlite import now_iso
+from memlab.store.faiss.sqlite import now_iso
 from memlab.validation import (
     MISSING_SCOPE,
     check_categories,
@@ -145,7 +145,7 @@ def insert_messages(store: Any, embed: Callable[[Sequence[str]], np.ndarray], ms
     ``timestamp`` (ISO) replaces now as the rows' created_at / updated_at.
 
     The messages of one call form a conversation: each memory is also indexed with its neighbours
-    (``context_window`` messages before and after; see memlab.store.context).
+    (``context_window`` messages before and after; see memlab.ranking.context).
     """
     kept = [m for m in msgs if m["role"] != "system" and m["content"].strip()]
     if not kept:

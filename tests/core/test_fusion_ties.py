@@ -1,6 +1,6 @@
 """Tie-breaking of every ranking, on cases where the possible rules disagree.
 
-Documented rules (memlab.store.keyword.fuse, Store.search; evaluation calls the engine, so they hold there too):
+Documented rules (memlab.ranking.fusion.fuse, Store.search; evaluation calls the engine, so they hold there too):
 - hybrid: equal RRF values are ordered by the dense rank, then the keyword rank, then position
   (insertion order);
 - keyword: equal BM25 scores are ordered by position (older first);
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from memlab import Memory
-from memlab.store.keyword import fuse
+from memlab.ranking.fusion import fuse
 
 
 class TableEmbedder:
@@ -80,7 +80,7 @@ def test_rankings_over_more_than_four_times_the_depth_keep_position_ties():
     (taken when candidates > 4 x depth) must give the full sort's order, ties included."""
     from rank_bm25 import BM25Okapi
 
-    from memlab.store.keyword import tokenize
+    from memlab.ranking.bm25 import tokenize
 
     texts = ["tea note", "tea tea note", "tea tea tea note"] * 150  # three groups of exact ties
     m = Memory({"embedder": {"provider": "hash", "config": {"embedding_dims": 32}}})

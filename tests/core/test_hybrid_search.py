@@ -13,8 +13,9 @@ from rank_bm25 import BM25Okapi
 from memlab import Memory
 from memlab.errors import ConfigError, ValidationError
 from memlab.store import filters as F
-from memlab.store.analyzer import default_analyzer
-from memlab.store.keyword import KeywordIndex, fuse
+from memlab.ranking.analyzer import default_analyzer
+from memlab.ranking.fusion import fuse
+from memlab.ranking.keyword_index import KeywordIndex
 
 ANALYZE = default_analyzer().analyze
 K1, B = 0.9, 0.4  # the config's defaults (vector_store.config.bm25_k1 / bm25_b)
@@ -302,7 +303,7 @@ def test_locomo_keyword_ranking_equals_bm25_reference(locomo):
     """Engine keyword search ranks exactly like rank_bm25 with the same analyzer and k1/b over the
     same documents (speaker + turn text), conversation by conversation (embedder-independent)."""
     from memlab.evaluate import build_memory
-    from memlab.store.context import keyword_document
+    from memlab.ranking.context import keyword_document
 
     memory = build_memory(locomo, "hash")
     try:

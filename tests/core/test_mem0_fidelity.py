@@ -15,7 +15,7 @@ import pytest
 from memlab import AsyncMemory, Memory
 from memlab.errors import ValidationError
 from memlab.migrate import export, import_export, read_export, verify_migration
-from memlab.store import migrations as S
+from memlab.store.faiss import revisions as S
 
 TODAY = datetime.now(timezone.utc).date()
 PAST = (TODAY - timedelta(days=3)).isoformat()

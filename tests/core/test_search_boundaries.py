@@ -93,10 +93,10 @@ def test_threshold_boundary_unscoped_faiss_path():
     m = _memory()
     q = m.embed([QUERY], purpose="search")[0]
     full = m.store.search(q, None, 100)
-    scores = [s for _, s in full]
+    scores = [s for _, s, _ in full]
     assert len(full) == len(TEXTS) + 5 and scores == sorted(scores, reverse=True)
     boundary = scores[-1]
-    assert [r["id"] for r, _ in m.store.search(q, None, 100, boundary)] == [r["id"] for r, _ in full]
+    assert [r["id"] for r, _, _ in m.store.search(q, None, 100, boundary)] == [r["id"] for r, _, _ in full]
     assert len(m.store.search(q, None, 100, _above(boundary))) == len(full) - scores.count(boundary)
     for mode in ("keyword", "hybrid"):
         hits = m.store.search(q, F.parse({"user_id": "alice"}), 100, mode=mode, text=QUERY)

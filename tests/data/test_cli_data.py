@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from memlab.cli import main
-from memlab.store import migrations as S
+from memlab.store.faiss import revisions as S
 
 
 def test_cli_import_export_verify_and_db(shared_dir, tmp_path, capsys):

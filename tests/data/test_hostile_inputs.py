@@ -194,7 +194,7 @@ def test_conflict_midway_rolls_everything_back(src, target):
     assert {s["id"] for s in report.skipped} == {middle} and len(report.imported) == src.total - 1
     assert target.get(middle)["memory"] == "a different memory"
     # replacing is destructive: a snapshot is taken first, and rollback undoes the import
-    from memlab.store import migrations as S
+    from memlab.store.faiss import revisions as S
 
     report = import_mem0(v0118, into=target, on_conflict="replace")
     assert len(report.imported) == src.total and target.get(middle)["memory"] != "a different memory"

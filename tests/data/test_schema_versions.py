@@ -11,9 +11,9 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import MigrationError, StoreError
-from memlab.store import migrations as S
-from memlab.store.snapshots import list_snapshots
-from memlab.store.schema import HEAD_REVISION, REVISIONS
+from memlab.store.faiss import revisions as S
+from memlab.store.faiss.snapshots import list_snapshots
+from memlab.store.faiss.schema import HEAD_REVISION, REVISIONS
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 64}}}
 

@@ -159,6 +159,35 @@ def test_graph_fused_search(gm):
     assert other["results"] == [] and other["relations"] == []
 
 
+def test_graph_search_goes_through_the_search_step(hash_config):
+    """graph=True uses the configured fusion weights, the reranker and explain, like any other search."""
+    texts = ["Alice's sister is Anna.", "Anna works at Acme.", "The weather was lovely at the lake.",
+             "Bob lives in Oslo.", "Alice's sister likes the lake."]
+    query = "Where does Alice's sister work?"
+    cfgs = {"dense_only": {"vector_store": {"provider": "faiss", "config": {"fusion_weights": {"dense": 1.0}}}},
+            "keyword_only": {"vector_store": {"provider": "faiss", "config": {"fusion_weights": {"keyword": 1.0}}}}}
+    got = {}
+    for name, extra in cfgs.items():
+        with Memory({**hash_config, **extra, "graph_store": KUZU,
+                     "reranker": {"provider": "features", "config": {"top_n": 10}}}) as m:
+            for text in texts:
+                m.add(text, user_id="u1", infer=False)
+            res = m.search(query, user_id="u1", limit=5, graph=True, explain=True)["results"]
+            plain = m.search(query, user_id="u1", limit=5, rerank=False, explain=True)["results"]
+            got[name] = res
+            for r in res:
+                ex = r["explain"]
+                assert ex["mode"] == "fusion" and "graph" in ex["channels"] and "graph_fused" in ex
+                # the configured weights reach the engine's fusion under graph=True
+                assert {c: v["weight"] for c, v in ex["channels"].items() if "weight" in v} == \
+                    {c: v["weight"] for c, v in plain[0]["explain"]["channels"].items()}
+                assert "rerank_score" in r and ex["rerank"]["reranker"] == "features"
+            reranks = [r["rerank_score"] for r in res]
+            assert reranks == sorted(reranks, reverse=True)
+    assert [r["explain"]["channels"]["dense"]["weight"] for r in got["dense_only"]] == [1.0] * 5
+    assert [r["explain"]["channels"]["keyword"]["weight"] for r in got["keyword_only"]] == [1.0] * 5
+
+
 def test_graph_search_option_errors(mem, gm):
     with pytest.raises(ConfigError, match="graph store"):
         mem.search("x", user_id="u", graph=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from memlab import Memory
-from memlab.store.context import context_document
+from memlab.ranking.context import context_document
 from tests.pg.support import pg_config
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 128}}}

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from memlab import Memory
-from memlab.store.store import Store
+from memlab.store.faiss.engine import Store
 from tests.reliability._rel_support import (
     REPO, assert_index_agrees, hash_cfg, integrity_ok, mixed_ops, sqlite_rows,
 )
@@ -239,7 +239,7 @@ def test_threads_share_one_memory_long(tmp_path):
 def test_interrupt_while_applying_a_commit_heals_on_next_access(tmp_path, monkeypatch):
     """Regression: a KeyboardInterrupt (notebook cell stopped) after COMMIT but while the table and
     FAISS index were being updated left them out of step with SQLite for good."""
-    from memlab.store.index import VectorIndex
+    from memlab.store.faiss.index import VectorIndex
 
     store = str(tmp_path / "s")
     m = Memory(hash_cfg(DIMS), path=store)

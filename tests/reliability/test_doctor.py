@@ -182,7 +182,7 @@ def test_in_memory_store_check(mem):
 
 
 def test_old_schema_is_not_upgraded_by_a_check(store):
-    S = pytest.importorskip("memlab.store.migrations")
+    S = pytest.importorskip("memlab.store.faiss.revisions")
     from tests.reliability._rel_support import dump_db
 
     S.downgrade(store, "-1")

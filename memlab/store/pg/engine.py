@@ -21,18 +21,17 @@ import numpy as np
 
 from memlab.enums import MemoryState
 from memlab.errors import ConflictError, StoreError, ValidationError
-from memlab.store.analyzer import default_analyzer
-from memlab.store.fusion import DEFAULT_WEIGHTS
-from memlab.store.keyword import K1, B, add_rrf_explain, check_k_rrf, check_mode
+from memlab.ranking.analyzer import default_analyzer
+from memlab.ranking.bm25 import B, K1
+from memlab.ranking.modes import check_search, run_search
 from memlab.store.pg import connection as C
 from memlab.store.pg import schema as S
 from memlab.store.pg import search as Q
-from memlab.store.pg.fusion import fused
+from memlab.store.pg.candidates import PgCandidates
 from memlab.store.pg.sql import where
 from memlab.store.pg.transaction import PgTransaction, decode, row_sql
-from memlab.store.table import COLUMNS, Table
+from memlab.store.faiss.table import COLUMNS, Table
 
-HYBRID_DEPTH = 100  # as the FAISS engine: each fused ranking is at least this deep
 HISTORY_KEYS = ("id", "memory_id", "old_memory", "new_memory", "event", "created_at", "updated_at", "is_deleted",
                 "actor_id", "role")
 
@@ -150,9 +149,6 @@ class PgStore:
         rows = self._rows(f"SELECT {row_sql(self.table_name)} FROM {self.table_name} m WHERE m.id = %s", (memory_id,))
         return _public(rows[0]) if rows else None
 
-    def exists(self, memory_id: str) -> bool:
-        return self.get(memory_id) is not None
-
     def has_values(self, column: str) -> bool:
         if column not in COLUMNS or column == "metadata":
             raise ValueError(f"unknown column {column!r}")
@@ -186,30 +182,18 @@ class PgStore:
     def search(self, query_vec: np.ndarray, node: Any, limit: int, threshold: Optional[float] = None, *,
                mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60, weights: Optional[dict] = None,
                normalization: str = "zscore", explain: bool = False, **options: Any) -> list[tuple]:
-        """The FAISS engine's search contract (see :meth:`memlab.store.store.Store.search`), run in SQL.
-
-        ``mode="fusion"`` runs the FAISS engine's channels and fusion (:mod:`memlab.store.pg.fusion`)
-        with ``weights`` / ``normalization``; the other modes ignore them.
-        """
-        mode = check_mode(mode)
-        k_rrf = check_k_rrf(k_rrf)
-        if mode != "dense" and not isinstance(text, str):
-            raise ValidationError(f"A {mode} search needs the query text (text=...).")
+        """The search contract of :meth:`memlab.store.faiss.engine.Store.search`: memlab.ranking.modes over
+        this engine's candidates (:mod:`memlab.store.pg.candidates`)."""
+        mode, k_rrf = check_search(mode, text, k_rrf)
         q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
         with self._conn() as conn:
-            if mode == "dense":
-                hits = Q.dense(conn, self.table_name, q, node, limit, **self.dense_opts)
-                return [(_public(row), score) for row, score in hits if threshold is None or score >= threshold]
-            if mode == "fusion":
-                hits = fused(conn, self.table_name, q, text, node, weights=weights or DEFAULT_WEIGHTS,
-                             normalization=normalization, limit=limit, threshold=threshold, explain=explain,
-                             analyzer=self.analyzer, k1=self.k1, b=self.b)
-                return [(_public(row), cos, extra) for row, cos, extra in hits]
-            hits = Q.ranked(conn, self.table_name, q, text, node, mode=mode, limit=limit, threshold=threshold,
-                            k_rrf=k_rrf, depth=max(limit, HYBRID_DEPTH), analyzer=self.analyzer, k1=self.k1, b=self.b,
-                            dense_opts=self.dense_opts)
-            out = [(_public(row), cos, extra) for row, cos, extra in hits]
-            return add_rrf_explain(out, mode, k_rrf) if explain else out
+            source = PgCandidates(conn, self.table_name, q, node, analyzer=self.analyzer, k1=self.k1, b=self.b,
+                                  dense_opts=self.dense_opts)
+            hits = run_search(source, mode=mode, text=text, limit=limit, threshold=threshold, k_rrf=k_rrf,
+                              weights=weights, normalization=normalization, explain=explain)
+            rows = source.rows([key for key, _, _ in hits])
+        # a row deleted between two statements is gone
+        return [(_public(rows[key]), score, extra) for key, score, extra in hits if key in rows]
 
     def to_pandas(self, *, expand_metadata: bool = False, include_deleted: bool = False) -> Any:
         """The FAISS engine's DataFrame (same columns and dtypes), built from one SELECT."""
@@ -230,11 +214,6 @@ class PgStore:
                 f"SELECT {', '.join(HISTORY_KEYS)} FROM {self.table_name}_history WHERE memory_id = %s ORDER BY hseq",
                 (memory_id,)).fetchall()]
 
-    def has_history(self, memory_id: str) -> bool:
-        with self._conn() as conn:
-            return conn.execute(f"SELECT 1 FROM {self.table_name}_history WHERE memory_id = %s LIMIT 1",
-                                (memory_id,)).fetchone() is not None
-
     def histories(self, ids: Iterable[str]) -> dict[str, list[dict]]:
         keys = tuple(k for k in HISTORY_KEYS if k != "memory_id")
         out: dict[str, list] = {}
@@ -254,6 +233,10 @@ class PgStore:
         with self._conn() as conn:
             return [{"key": k, "value": v, "created_at": c, "updated_at": u} for k, v, c, u in conn.execute(
                 f"SELECT key, value, created_at, updated_at FROM {self.table_name}_configs ORDER BY key COLLATE \"C\"")]
+
+    def identity(self) -> dict:
+        """The embedder that built the store and its vector size: ``{"embedder", "dims"}``."""
+        return {"embedder": self.embedder_name, "dims": self.dims}
 
     def health(self, embedder_name: Optional[str] = None) -> tuple[list[tuple], dict]:
         """``memlab doctor`` checks of this store (:mod:`memlab.store.pg.health`)."""

@@ -63,7 +63,7 @@ def upgrade(conninfo: str, collection: str = "memlab", revision: str = "head") -
 
     Only ``head`` is a valid target (the chain is forward-only and a Memory upgrades to head anyway).
     """
-    from memlab.store.analyzer import default_analyzer
+    from memlab.ranking.analyzer import default_analyzer
     from memlab.store.pg import schema as S
 
     if revision != "head" and revision != S.head_revision():

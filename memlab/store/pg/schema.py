@@ -7,7 +7,7 @@ The ``tokens`` column holds the memory's keyword document (speaker + text) as me
 analyzer analyses it (computed on write), so BM25 runs over the same terms as the FAISS engine's
 index (a GIN index finds the rows holding a query term); ``context_tokens`` and
 ``context_embedding`` do the same for the context window (NULL when the memory has none), for
-fusion search (:mod:`memlab.store.pg.fusion`).
+fusion search (:mod:`memlab.store.pg.candidates`).
 
 Versioning (the PostgreSQL side of the Alembic chain of the SQLite engine, kept deliberately
 simple): :data:`REVISIONS` is an ordered list of ``(revision id, [DDL...])``; ``<name>_meta``
@@ -83,7 +83,7 @@ def revisions(t: str, dims: int) -> list[tuple[str, list[str]]]:
         ]),
         # the conversational context window of a message (issue 14): kept, exported and shown by to_pandas()
         ("0002_context", [f"ALTER TABLE {t} ADD COLUMN context TEXT"]),
-        # what fusion search (memlab.store.pg.fusion) scores besides tokens/embedding: the context
+        # what fusion search (memlab.store.pg.candidates) scores besides tokens/embedding: the context
         # window's embedding and its analysed terms (NULL: the memory has no context window and its
         # context channels use its own vector / tokens). Rows written before get their context_tokens
         # on upgrade (backfill_context_tokens); their context embedding stays NULL (no embedder here).
@@ -231,7 +231,7 @@ def ensure_index(conn: Any, t: str, index: Optional[str],
 
 def backfill_context_tokens(conn: Any, t: str, analyzer: Any, batch: int = 1000) -> int:
     """``context_tokens`` of the rows that have a context window (inside the upgrade's transaction)."""
-    from memlab.store.context import context_document
+    from memlab.ranking.context import context_document
 
     rows = conn.execute(f"SELECT vid, memory, actor_id, context FROM {t} WHERE context <> '' ORDER BY vid").fetchall()
     with conn.cursor() as cur:

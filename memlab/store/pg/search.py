@@ -1,4 +1,4 @@
-"""Search on PostgreSQL: dense, keyword (BM25) and hybrid, with the filter pushed into SQL.
+"""Search statements on PostgreSQL: dense (exact or HNSW) and BM25's corpus counts, the filter pushed into SQL.
 
 * dense, exact: ``ORDER BY -(embedding <#> q) DESC, vid`` over the rows the filter allows. Vectors
   are L2-normalised, so the inner product is the cosine, as in the FAISS engine. The ORDER BY
@@ -11,23 +11,18 @@
   ``hnsw.max_scan_tuples`` are visited), then re-sorted by (score, vid) in Python so ties stay
   deterministic. Completeness is checked, not hoped for: fewer than ``limit`` rows back (a very
   selective filter inside a large scope) means the exact statement runs instead.
-* keyword: Okapi BM25 with the FAISS engine's constants and its corpus rule (N, mean length,
-  document frequencies and the idf floor computed over the allowed rows only). SQL finds the
-  allowed rows holding a query term (GIN index on ``tokens``) with their term counts; the
-  arithmetic is the engine's, in numpy, so scores match up to float rounding.
-* hybrid: reciprocal-rank fusion (:func:`memlab.store.keyword.fuse`) of the two rankings, each
-  ``depth`` deep, ties by insertion order (``vid`` plays the FAISS engine's row position). Rows
-  are fetched a page (``limit``) at a time, best first; hybrid reuses the dense statement's rows.
+* keyword: SQL finds the allowed rows holding a query term (:func:`bm25_sql`) with their term
+  counts; the arithmetic is :func:`memlab.ranking.bm25.bm25_of_counts`, so scores match the FAISS
+  engine's up to float rounding. The modes (keyword, hybrid, fusion) are memlab.ranking.modes',
+  fed by :class:`memlab.store.pg.candidates.PgCandidates`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import numpy as np
 
-from memlab.store.keyword import EPSILON, fuse, keyword_ranking
 from memlab.store.pg.sql import where
 from memlab.store.pg.transaction import decode, row_sql
 
@@ -117,77 +112,3 @@ def bm25_sql(t: str, cond: str) -> str:
                                                 GROUP BY u.tok) v) END
     FROM s, (SELECT array_agg(h.vid) AS vids, array_agg(h.dl) AS dls, array_agg(h.tok) AS toks,
                     array_agg(h.c) AS cs FROM h) hh"""
-
-
-def _bm25(conn: Any, t: str, text: str, node: Any, analyzer: Any, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """(vids holding a query term, their BM25 scores) over the allowed rows (see module docstring)."""
-    query_tokens = analyzer.analyze(text)
-    distinct = list(dict.fromkeys(query_tokens))
-    if not distinct:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    cond, params = where(t, node)
-    n, total, vids_, dls, toks, cs, vocab_dfs = conn.execute(bm25_sql(t, cond), {**params, "terms": distinct}).fetchone()
-    if not n or not total or not vids_:  # no allowed row holds a query term (or any token)
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    avgdl = float(total) / float(n)
-    hits = list(zip(vids_, dls, toks, cs))
-    df: dict[str, int] = {}
-    for _, _, tok, _ in hits:
-        df[tok] = df.get(tok, 0) + 1
-    idf = {tok: math.log(n - d + 0.5) - math.log(d + 0.5) for tok, d in df.items()}
-    if any(v < 0 for v in idf.values()):  # rank_bm25's floor: epsilon * mean idf of the allowed rows' vocabulary
-        dfs = np.asarray(vocab_dfs or [], dtype=np.float64)
-        eps = EPSILON * float(np.mean(np.log(n - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
-        idf = {tok: (eps if v < 0 else v) for tok, v in idf.items()}
-    vids = sorted({int(v) for v, _, _, _ in hits})
-    at = {v: i for i, v in enumerate(vids)}
-    scores = np.zeros(len(vids))
-    tf_of = {(int(v), tok): (float(c), float(dl)) for v, dl, tok, c in hits}
-    for tok in query_tokens:  # in query order, repeated tokens count again (as rank_bm25)
-        if tok not in idf:
-            continue
-        for v in vids:
-            found = tf_of.get((v, tok))
-            if found is not None:
-                tf, dl = found
-                scores[at[v]] += idf[tok] * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
-    return np.asarray(vids, dtype=np.int64), scores
-
-
-def ranked(conn: Any, t: str, q: np.ndarray, text: str, node: Any, *, mode: str, limit: int,
-           threshold: Optional[float], k_rrf: int, depth: int, analyzer: Any, k1: float,
-           b: float, dense_opts: Optional[dict] = None) -> list[tuple[dict, float, dict]]:
-    """Keyword or hybrid search: (row, cosine, {"keyword_score", "rank_score"}), best first.
-
-    ``dense_opts``: the keyword arguments of :func:`dense` (its HNSW settings) for hybrid's dense ranking."""
-    kw_vids, kw_scores = _bm25(conn, t, text, node, analyzer, k1, b)
-    kw_rank = kw_vids[keyword_ranking(kw_vids, kw_scores, depth)] if len(kw_vids) else kw_vids
-    rankings = [kw_rank]
-    found: dict[int, tuple[dict, float]] = {}  # vid -> (row, cosine)
-    if mode == "hybrid":
-        dense_rows = dense(conn, t, q, node, depth, **(dense_opts or {}))
-        rankings = [np.asarray([r["vid"] for r, _ in dense_rows], dtype=np.int64), kw_rank]
-        found.update((r["vid"], (r, cos)) for r, cos in dense_rows)  # rows the dense statement brought
-    fused = fuse(rankings, k_rrf)
-    bm25 = dict(zip(kw_vids.tolist(), kw_scores.tolist()))
-    out: list[tuple[dict, float, dict]] = []
-    # rows are fetched a page at a time, best first: a page usually fills the answer (a threshold may
-    # skip rows, then the next page is fetched), rather than fetching every candidate of the rankings
-    size = max(int(limit), 10)
-    for start in range(0, len(fused) if limit > 0 else 0, size):
-        page = fused[start:start + size]
-        missing = [v for v, _ in page if v not in found]
-        if missing:
-            found.update((int(r[0]), (decode(r), float(r[-1]))) for r in conn.execute(
-                f"SELECT {row_sql(t)}, (m.embedding <#> %b) * -1 FROM {t} m WHERE m.vid = ANY(%s)",
-                (q, missing)).fetchall())
-        for vid, rrf in page:
-            if vid not in found:  # deleted between two statements: gone
-                continue
-            row, cos = found[vid]
-            if threshold is not None and cos < threshold:
-                continue
-            out.append((row, cos, {"keyword_score": float(bm25.get(vid, 0.0)), "rank_score": rrf}))
-            if len(out) == limit:
-                return out
-    return out

@@ -17,7 +17,7 @@ import json
 from typing import Any, Optional
 
 from memlab.store import filters as F
-from memlab.store.table import COLUMNS
+from memlab.store.faiss.table import COLUMNS
 
 TEXT_COLUMNS = tuple(c for c in COLUMNS if c != "metadata")
 FALSE, TRUE = "false", "true"

@@ -15,9 +15,9 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.errors import StoreError
-from memlab.store.context import context_document, keyword_document
-from memlab.store.table import COLUMNS
-from memlab.store.transaction import CATEGORY_NS
+from memlab.ranking.context import context_document, keyword_document
+from memlab.store.faiss.table import COLUMNS
+from memlab.store.faiss.transaction import CATEGORY_NS
 
 COPY_MIN_ROWS = 8  # bulk writes of fewer rows use INSERTs
 
@@ -42,7 +42,7 @@ def decode(r: tuple, *, vector: bool = False) -> dict:
 
 def search_terms(analyzer: Any, row: dict) -> tuple[list[str], Optional[list[str]]]:
     """(``tokens``, ``context_tokens``) of a row: its keyword and context documents analysed as the FAISS
-    engine indexes them (memlab.store.context); ``context_tokens`` is None when the row has no context."""
+    engine indexes them (memlab.ranking.context); ``context_tokens`` is None when the row has no context."""
     memory, actor, context = row.get("memory"), row.get("actor_id"), row.get("context")
     tokens = analyzer.analyze(keyword_document(memory, actor))
     return tokens, (analyzer.analyze(context_document(memory, actor, context)) if context else None)

@@ -1,9 +1,9 @@
 """Store schema versions: current / history / upgrade / downgrade / rollback on a store directory.
 
-Each schema change is an Alembic revision in ``memlab/store/alembic/versions`` with an
+Each schema change is an Alembic revision in ``memlab/store/faiss/alembic/versions`` with an
 upgrade and a downgrade. Every step that changes a schema takes a snapshot first
-(:mod:`memlab.store.snapshots`), and each upgrade/downgrade runs as one SQLite transaction.
-Brand-new stores are created directly at HEAD by :mod:`memlab.store.schema` (no Alembic start-up);
+(:mod:`memlab.store.faiss.snapshots`), and each upgrade/downgrade runs as one SQLite transaction.
+Brand-new stores are created directly at HEAD by :mod:`memlab.store.faiss.schema` (no Alembic start-up);
 opening an older store calls :func:`upgrade_open_store`.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from memlab.errors import MigrationError, StoreError
-from memlab.store.schema import DB_NAME, HEAD_REVISION, REVISIONS
-from memlab.store.snapshots import Snapshot, restore_snapshot, take_snapshot
+from memlab.store.faiss.schema import DB_NAME, HEAD_REVISION, REVISIONS
+from memlab.store.faiss.snapshots import Snapshot, restore_snapshot, take_snapshot
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
 PathLike = Union[str, Path]

@@ -9,11 +9,11 @@ from typing import Optional
 import numpy as np
 
 from memlab.errors import StoreError
-from memlab.store.transaction import ROW_COLUMNS
+from memlab.store.faiss.transaction import ROW_COLUMNS
 
 
 class StoreLoading:
-    """Mixin of :class:`~memlab.store.store.Store`: decode rows, bulk-load, sync, invalidate."""
+    """Mixin of :class:`~memlab.store.faiss.engine.Store`: decode rows, bulk-load, sync, invalidate."""
 
     def _decode(self, r, categories: Optional[dict] = None) -> dict:
         row = dict(zip(("vid", *ROW_COLUMNS), r[: 1 + len(ROW_COLUMNS)]))

@@ -9,12 +9,14 @@ over the allowed rows before the weighted sum (CombSUM, Fox & Shaw 1994):
 
     fused(row) = Σ_channels weight_c * normalise_c(raw_c(row))
 
-``rrf`` (reciprocal-rank fusion) is :func:`memlab.store.keyword.fuse`.
+``rrf`` (reciprocal-rank fusion, Cormack et al. 2009) is :func:`fuse`; keyword and hybrid search use it.
+:func:`rank_fused` orders the allowed rows of a fusion search by the fused score.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -90,3 +92,58 @@ def ranks_of(scores: np.ndarray, at: np.ndarray) -> np.ndarray:
     ordered = np.sort(scores)[::-1]
     # number of scores strictly greater, + 1
     return np.searchsorted(-ordered, -scores[at], side="left") + 1
+
+
+def keyword_ranking(positions: np.ndarray, scores: np.ndarray, depth: int) -> np.ndarray:
+    """Indices into ``positions`` of the ``depth`` best BM25 scores (ties: lower position first)."""
+    if len(scores) > 4 * depth:
+        top = np.argpartition(-scores, depth - 1)[:depth]
+        # keep every row tied with the depth-th score so the tie-break by position stays exact
+        top = np.flatnonzero(scores >= scores[top].min())
+        return top[np.lexsort((positions[top], -scores[top]))[:depth]]
+    return np.lexsort((positions, -scores))[:depth]
+
+
+def fuse(rankings: list[np.ndarray], k_rrf: int) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of position rankings: Σ 1 / (k_rrf + rank), rank from 1.
+
+    Ties are broken by the rank in the first ranking (absent = last), then the second, ...,
+    then by position, so the order is deterministic. Returns (position, rrf), best first.
+    """
+    rrf: dict[int, float] = {}
+    ranks: dict[int, list[float]] = {}
+    for i, ranking in enumerate(rankings):
+        for rank, pos in enumerate(ranking.tolist(), start=1):
+            rrf[pos] = rrf.get(pos, 0.0) + 1.0 / (k_rrf + rank)
+            ranks.setdefault(pos, [math.inf] * len(rankings))[i] = rank
+    order = sorted(rrf, key=lambda p: (-rrf[p], *ranks[p], p))
+    return [(p, rrf[p]) for p in order]
+
+
+def rank_fused(raw: Mapping[str, np.ndarray], allowed: np.ndarray, *, weights: Mapping[str, float],
+               normalization: str, limit: int, threshold: Optional[float],
+               explain: bool = False) -> list[tuple[int, float, dict]]:
+    """Fusion search over an engine's channel values: fuse the raw channel scores of the
+    ``allowed`` rows (row keys in insertion order: FAISS positions, PostgreSQL vids), order, apply the
+    cosine ``threshold``, cut to ``limit`` and build ``extra``. Returns (row key, cosine, extra)."""
+    fused, normed = combsum(raw, weights, normalization)
+    # best fused first; ties by position (insertion order) so results are deterministic
+    order = np.lexsort((allowed, -fused))
+    if threshold is not None:
+        order = order[raw["dense"][order] >= threshold]
+    top = order[:limit]
+    out = []
+    ranks = {name: ranks_of(raw[name], top) for name in raw} if explain else {}
+    for i, idx in enumerate(top.tolist()):
+        extra = {"rank_score": float(fused[idx]), "keyword_score": float(raw.get("keyword", np.zeros(1))[idx])
+                 if "keyword" in raw else 0.0,
+                 "channels": {name: float(raw[name][idx]) for name in raw}}
+        if explain:
+            extra["explain"] = {
+                "mode": "fusion", "normalization": normalization, "fused": float(fused[idx]),
+                "channels": {name: {"raw": float(raw[name][idx]), "rank": int(ranks[name][i]),
+                                    "normalized": float(normed[name][idx]),
+                                    "weight": float(weights.get(name, 0.0))} for name in raw},
+            }
+        out.append((int(allowed[idx]), float(raw["dense"][idx]), extra))
+    return out

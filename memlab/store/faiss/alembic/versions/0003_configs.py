@@ -10,7 +10,7 @@ Downgrade parks the rows as JSON in ``store_meta``; the next upgrade restores th
 from alembic import op
 from sqlalchemy import text
 
-from memlab.store.alembic.stash import park, unpark
+from memlab.store.faiss.alembic.stash import park, unpark
 
 revision = "0003_configs"
 down_revision = "0002_categories"

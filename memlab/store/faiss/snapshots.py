@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from memlab.errors import MigrationError
-from memlab.store.schema import DB_NAME
+from memlab.store.faiss.schema import DB_NAME
 
 SNAPSHOT_DIR = "snapshots"
 PathLike = Union[str, Path]

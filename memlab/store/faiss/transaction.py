@@ -14,7 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.errors import StoreError
-from memlab.store.table import COLUMNS
+from memlab.store.faiss.table import COLUMNS
 
 # columns of `memories` besides vid/vector/seq: the table's columns plus the context window's
 # embedding (schema 0005; NULL when the memory has no context)

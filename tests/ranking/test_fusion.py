@@ -7,7 +7,7 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import ConfigError, ValidationError
-from memlab.store.fusion import check_weights, combsum, normalize, ranks_of
+from memlab.ranking.fusion import check_weights, combsum, normalize, ranks_of
 
 
 def test_normalize_by_hand():

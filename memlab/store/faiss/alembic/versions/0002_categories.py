@@ -11,7 +11,7 @@ upgrade, so upgrade -> downgrade -> upgrade loses nothing.
 from alembic import op
 from sqlalchemy import text
 
-from memlab.store.alembic.stash import park, unpark
+from memlab.store.faiss.alembic.stash import park, unpark
 
 revision = "0002_categories"
 down_revision = "0001_initial"

@@ -11,7 +11,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# Frozen copy of the DDL of this revision (memlab.store.schema creates the same for new stores;
+# Frozen copy of the DDL of this revision (memlab.store.faiss.schema creates the same for new stores;
 # tests/data/test_schema_versions.py checks that both paths give identical schemas).
 DDL = [
     """

@@ -12,7 +12,7 @@ upgrade -> downgrade -> upgrade loses nothing.
 from alembic import op
 from sqlalchemy import text
 
-from memlab.store.alembic.stash import park, unpark
+from memlab.store.faiss.alembic.stash import park, unpark
 
 revision = "0004_expiration"
 down_revision = "0003_configs"

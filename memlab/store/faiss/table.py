@@ -16,8 +16,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from memlab.store.context import context_document, keyword_document
-from memlab.store.keyword import KeywordIndex
+from memlab.ranking.context import context_document, keyword_document
+from memlab.ranking.keyword_index import KeywordIndex
 
 COLUMNS = (
     "id", "memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
@@ -180,7 +180,7 @@ class Table:
 
     # ------------------------------------------------------------------ keyword / context channels
     def _docs(self, pos: int) -> tuple[str, str]:
-        """(keyword document, context document) of a row (see memlab.store.context)."""
+        """(keyword document, context document) of a row (see memlab.ranking.context)."""
         memory, actor, context = (self._cols[c][pos] for c in ("memory", "actor_id", "context"))
         return keyword_document(memory, actor), context_document(memory, actor, context)
 

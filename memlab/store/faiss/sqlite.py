@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from memlab.errors import StoreError
-from memlab.store.schema import DB_NAME
+from memlab.store.faiss.schema import DB_NAME
 
 
 def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:

@@ -8,7 +8,7 @@ LongMemEval's time-aware query expansion (Wu et al., 2024) narrows retrieval the
 
 The channel is 1 for a memory whose ``created_at`` date falls in a date range the query names,
 else 0 — and 0 for every memory when the query names no date, so it never moves such a search
-(a constant channel contributes nothing after normalisation; see memlab.store.fusion). A range
+(a constant channel contributes nothing after normalisation; see memlab.ranking.fusion). A range
 is extended by :data:`AFTER_DAYS` days past its end: people mention events in the days after
 they happen ("I went camping last week").
 

@@ -27,19 +27,16 @@ import numpy as np
 from memlab.enums import MemoryState
 from memlab.errors import ConfigError, ConflictError, StoreError, ValidationError
 from memlab.store import filters as F
-from memlab.store.fusion import DEFAULT_WEIGHTS
-from memlab.store.index import VectorIndex
-from memlab.store.keyword import add_rrf_explain, check_k_rrf, check_mode, ranked_search
-from memlab.store.loading import StoreLoading
-from memlab.store.migrations import upgrade_to_head
-from memlab.store.ranking import fused_search
-from memlab.store.schema import DB_NAME, create_initial, current_revision
-from memlab.store.snapshots import take_snapshot
-from memlab.store.sqlite import ClosedConnection, enable_wal, immediate, read_identity
-from memlab.store.table import Table
-from memlab.store.transaction import Transaction
-
-HYBRID_DEPTH = 100  # each ranking fused by a hybrid search is at least this deep
+from memlab.ranking.modes import check_search, run_search
+from memlab.store.faiss.index import VectorIndex
+from memlab.store.faiss.loading import StoreLoading
+from memlab.store.faiss.revisions import upgrade_to_head
+from memlab.store.faiss.schema import DB_NAME, create_initial, current_revision
+from memlab.store.faiss.snapshots import take_snapshot
+from memlab.store.faiss.sqlite import ClosedConnection, enable_wal, immediate, read_identity
+from memlab.store.faiss.table import Table
+from memlab.store.faiss.search import FaissCandidates
+from memlab.store.faiss.transaction import Transaction
 
 
 class Store(StoreLoading):
@@ -69,6 +66,15 @@ class Store(StoreLoading):
         self.epoch = None
         self._data_version = None
         self._load_all()
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages and reports: its directory, or "in-memory"."""
+        return str(self.path) if self.path is not None else "in-memory"
+
+    def identity(self) -> dict:
+        """The embedder that built the store and its vector size: ``{"embedder", "dims"}``."""
+        return {"embedder": self.embedder_name, "dims": self.dims}
 
     # ------------------------------------------------------------------ opening
     def _connect(self) -> sqlite3.Connection:
@@ -191,9 +197,6 @@ class Store(StoreLoading):
             self.sync()
             return self.table.has_values(column)
 
-    def exists(self, memory_id: str) -> bool:
-        return self.get(memory_id) is not None
-
     def mask(self, node, include_inactive: bool = False) -> np.ndarray:
         """Positions allowed by a parsed filter (active rows unless the filter names ``state``)."""
         t = self.table
@@ -230,80 +233,16 @@ class Store(StoreLoading):
     def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
                mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60,
                weights: Optional[dict] = None, normalization: str = "zscore", explain: bool = False):
-        """Top-``limit`` rows among the rows allowed by ``node``, scored exactly.
-
-        ``mode="dense"`` ranks by cosine and returns (row, score) pairs, best first; equal
-        scores are ordered by insertion (older first) so results are deterministic.
-        ``"keyword"`` ranks by BM25 of ``text`` over the allowed rows; ``"hybrid"`` by
-        reciprocal-rank fusion (``k_rrf``) of the dense and BM25 rankings, each cut at
-        ``max(limit, 100)`` (see memlab.store.keyword). Both return (row, score, extra)
-        with ``extra = {"keyword_score": bm25, "rank_score": rrf}``. ``score`` is always the
-        cosine similarity, and rows whose cosine is below ``threshold`` are dropped.
-        ``"fusion"`` ranks by normalised CombSUM of the dense, dense-context, keyword and
-        keyword-context channels (``weights``, ``normalization``; see memlab.store.ranking) and
-        returns (row, cosine, extra) with ``extra["rank_score"]`` the fused score.
-        """
-        mode = check_mode(mode)
-        k_rrf = check_k_rrf(k_rrf)
-        if mode != "dense" and not isinstance(text, str):
-            raise ValidationError(f"A {mode} search needs the query text (text=...).")
+        """Top-``limit`` rows among the rows allowed by ``node``, scored exactly: ``(row, score, extra)``
+        triples, best first, in every mode (memlab.ranking.modes; this engine supplies the candidates,
+        memlab.store.faiss.search)."""
+        mode, k_rrf = check_search(mode, text, k_rrf)
         with self.lock:
             self.sync()
-            t = self.table
             q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
-            if mode == "dense":
-                positions, scores = self._dense_top(q, node, limit)
-                out = []
-                for pos, score in zip(positions, scores):
-                    score = float(score)
-                    if threshold is not None and score < threshold:
-                        continue
-                    out.append((t.row(int(pos)), score))
-                return out
-            mask = self.mask(node)
-            allowed = np.flatnonzero(mask)
-            if len(allowed) == 0:
-                return []
-            if mode == "fusion":
-                hits = fused_search(t, q, text, allowed, mask, weights=weights or DEFAULT_WEIGHTS,
-                                    normalization=normalization, limit=limit, threshold=threshold,
-                                    explain=explain)
-                return [(t.row(pos), cos, extra) for pos, cos, extra in hits]
-            depth = max(limit, HYBRID_DEPTH)
-            dense = self._dense_top(q, node, depth, allowed)[0] if mode == "hybrid" else None
-            hits = ranked_search(t.keyword_index(), t.vecs, q, text, allowed, mask, dense, mode=mode,
-                                 limit=limit, threshold=threshold, k_rrf=k_rrf, depth=depth)
-            out = [(t.row(pos), cos, {"keyword_score": kw, "rank_score": rrf}) for pos, cos, kw, rrf in hits]
-            return add_rrf_explain(out, mode, k_rrf) if explain else out
-
-    def _dense_top(self, q: np.ndarray, node, limit: int,
-                   allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, cosines) of the best ``limit`` allowed rows, best first (lock held)."""
-        t = self.table
-        if node is None:
-            scores, vids = self.index.search(q, limit)
-            positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
-            return positions, scores
-        if allowed is None:
-            allowed = np.flatnonzero(self.mask(node))
-        only_active = not F.mentions(node, "state")
-        if len(allowed) == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if len(allowed) <= self.exact_subset_max or not only_active:
-            sub = t.vecs[allowed] @ q
-            k = min(limit, len(allowed))
-            if k < len(allowed) and len(allowed) > 4 * k:
-                top = np.argpartition(-sub, k - 1)[:k]
-                # include every row tied with the k-th score so tie-breaking stays deterministic
-                kth = sub[top].min()
-                top = np.flatnonzero(sub >= kth)
-            else:
-                top = np.arange(len(allowed))
-            order = np.lexsort((allowed[top], -sub[top]))[:k]
-            return allowed[top][order], sub[top][order]
-        scores, vids = self.index.search(q, limit, allowed_vids=t.vids[allowed])
-        positions = np.fromiter((t.pos_by_vid[int(v)] for v in vids), dtype=np.int64, count=len(vids))
-        return positions, scores
+            hits = run_search(FaissCandidates(self, q, node), mode=mode, text=text, limit=limit, threshold=threshold,
+                              k_rrf=k_rrf, weights=weights, normalization=normalization, explain=explain)
+            return [(self.table.row(pos), score, extra) for pos, score, extra in hits]
 
     def history(self, memory_id: str) -> list[dict]:
         with self.lock:
@@ -347,10 +286,6 @@ class Store(StoreLoading):
             return None
         with self.lock:
             return take_snapshot(self.path, reason, conn=self.conn).id
-
-    def has_history(self, memory_id: str) -> bool:
-        with self.lock:
-            return self.conn.execute("SELECT 1 FROM history WHERE memory_id = ? LIMIT 1", (memory_id,)).fetchone() is not None
 
     def vector(self, memory_id: str) -> Optional[np.ndarray]:
         with self.lock:

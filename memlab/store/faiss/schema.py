@@ -1,9 +1,9 @@
 """SQLite schema of a memlab store.
 
-The schema is versioned with Alembic revisions (``memlab/store/alembic``); this module
+The schema is versioned with Alembic revisions (``memlab/store/faiss/alembic``); this module
 holds the DDL of the *initial* revision so that a brand-new store can be created without
 starting Alembic, and the ``alembic_version`` table is stamped exactly as Alembic would.
-Opening an existing store calls :func:`memlab.store.migrations.upgrade_to_head`, which upgrades older stores (after a
+Opening an existing store calls :func:`memlab.store.faiss.revisions.upgrade_to_head`, which upgrades older stores (after a
 snapshot) through Alembic.
 """
 
@@ -79,7 +79,7 @@ def current_revision(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-# DDL of the later revisions (frozen copies live in memlab/store/alembic/versions; the
+# DDL of the later revisions (frozen copies live in memlab/store/faiss/alembic/versions; the
 # tests check that creating HEAD directly equals running the Alembic chain from scratch).
 LATER_DDL = {
     "0002_categories": [

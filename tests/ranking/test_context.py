@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from memlab import Memory
-from memlab.store.context import build_contexts
+from memlab.ranking.context import build_contexts
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 128}}}
 CHAT = [{"role": "user", "name": "Ana", "content": "I adopted a beagle puppy named Rex."},
@@ -91,7 +91,7 @@ def test_context_survives_export_import_and_data_migration(tmp_path):
 
 
 def test_schema_downgrade_upgrade_keeps_context_and_old_stores_work(tmp_path):
-    from memlab.store import migrations as S
+    from memlab.store.faiss import revisions as S
 
     store = tmp_path / "old"
     m = Memory(HASH, path=store)

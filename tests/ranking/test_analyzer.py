@@ -8,8 +8,8 @@ from rank_bm25 import BM25Okapi
 
 from memlab import Memory
 from memlab.errors import ConfigError
-from memlab.store.analyzer import Analyzer
-from memlab.store.keyword import KeywordIndex
+from memlab.ranking.analyzer import Analyzer
+from memlab.ranking.keyword_index import KeywordIndex
 
 
 def test_english_pipeline_by_hand():

@@ -1,6 +1,6 @@
 """Alembic environment of a memlab store (``memlab.db``).
 
-Driven programmatically by :mod:`memlab.store.migrations`: the caller passes an open SQLAlchemy
+Driven programmatically by :mod:`memlab.store.faiss.revisions`: the caller passes an open SQLAlchemy
 connection in ``config.attributes["connection"]`` or a ``sqlalchemy.url``.
 """
 

@@ -10,7 +10,7 @@ import pytest
 
 from memlab import Memory
 from memlab.errors import ValidationError
-from memlab.store.when import created_days, query_ranges, time_match
+from memlab.ranking.when import created_days, query_ranges, time_match
 
 
 def _ranges(text):

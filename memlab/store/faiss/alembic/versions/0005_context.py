@@ -15,7 +15,7 @@ import base64
 from alembic import op
 from sqlalchemy import text
 
-from memlab.store.alembic.stash import park, unpark
+from memlab.store.faiss.alembic.stash import park, unpark
 
 revision = "0005_context"
 down_revision = "0004_expiration"
