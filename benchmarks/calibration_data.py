@@ -35,37 +35,6 @@ from memlab.store import filters as F  # noqa: E402
 CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker", "time")
 
 
-def _channel_fn():
-    try:  # the ranking package (after the restructuring), else the store's module
-        from memlab.ranking.channels import channel_scores
-    except ImportError:
-        from memlab.store.ranking import channel_scores
-    return channel_scores
-
-
-def bm25_ceiling(index, text: str, allowed: np.ndarray) -> float:
-    """The largest BM25 a memory of ``allowed`` could get for ``text``: every query term that occurs in
-    the scope, at its idf, with saturated term frequency (idf * (k1 + 1) per term occurrence)."""
-    from memlab.store.keyword import EPSILON
-
-    terms = index.analyzer.analyze(text)
-    n = len(allowed)
-    if not n or not terms:
-        return 0.0
-    mask = np.zeros(max(len(index.doc_len), int(allowed.max()) + 1), dtype=bool)
-    mask[allowed] = True
-    idf_of = {}
-    for t in dict.fromkeys(terms):
-        tid = index.vocab.get(t)
-        if tid is None:
-            continue
-        df = sum(1 for p in index.postings[tid] if mask[p])
-        if df == 0:
-            continue
-        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-        idf_of[t] = idf if idf >= 0 else EPSILON * index._mean_idf(allowed)
-    return float(sum(idf_of.get(t, 0.0) * (index.k1 + 1) for t in terms))
-
 
 def locomo_turns(path: str):
     ds = load_dataset(path)
@@ -138,7 +107,7 @@ def rerank_column(table, allowed: np.ndarray, raw: dict, text: str, reranker) ->
     """The reranker's score of the top ``RERANK_TOP_N`` rows by today's fused score (NaN elsewhere),
     computed the way a reranked search computes it (memlab.rerankers.rerank_hits)."""
     from memlab.config import DEFAULT_FUSION_WEIGHTS
-    from memlab.store.fusion import combsum
+    from memlab.ranking.fusion import combsum
 
     fused, _ = combsum(raw, DEFAULT_FUSION_WEIGHTS)
     head = np.lexsort((allowed, -fused))[:RERANK_TOP_N]
@@ -153,7 +122,8 @@ def rerank_column(table, allowed: np.ndarray, raw: dict, text: str, reranker) ->
 
 def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
     """Per (query, scope memory): raw channel scores + label; per query: scope size and BM25 ceilings."""
-    channel_scores = _channel_fn()
+    from memlab.store.faiss.search import FaissCandidates
+
     store = memory.store
     t = store.table
     ids = t.column("id")
@@ -164,9 +134,8 @@ def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
     cols: dict[str, list] = {c: [] for c in (*CHANNELS, "label", "qi", "pos", "rerank")}
     per_q = {"n": [], "kw_max": [], "kwc_max": [], "qid": [], "scope": [], "category": [], "n_rel": []}
     for qi, (qid, scope, text) in enumerate(zip(queries["id"], queries["scope"], queries["text"])):
-        mask = store.mask(F.parse({"user_id": str(scope)}))
-        allowed = np.flatnonzero(mask)
-        raw = channel_scores(t, np.asarray(qvecs[qi], dtype=np.float32), text, allowed, mask, CHANNELS)
+        source = FaissCandidates(store, np.asarray(qvecs[qi], dtype=np.float32), F.parse({"user_id": str(scope)}))
+        allowed, raw = source.channels(text, list(CHANNELS))
         rels = rel.get(qid, set())
         label = np.fromiter((i in rels for i in ids[allowed].tolist()), dtype=bool, count=len(allowed))
         for c in CHANNELS:
@@ -177,8 +146,8 @@ def extract(memory: Memory, queries: pd.DataFrame, rel: dict) -> dict:
         cols["qi"].append(np.full(len(allowed), qi))
         cols["pos"].append(allowed)
         per_q["n"].append(len(allowed))
-        per_q["kw_max"].append(bm25_ceiling(t.keyword_index(), text, allowed))
-        per_q["kwc_max"].append(bm25_ceiling(t.context_keyword_index(), text, allowed))
+        per_q["kw_max"].append(source.ceilings.get("keyword", 0.0))
+        per_q["kwc_max"].append(source.ceilings.get("keyword_context", source.ceilings.get("keyword", 0.0)))
         per_q["qid"].append(str(qid))
         per_q["scope"].append(str(scope))
         cat = queries["category"].iloc[qi] if "category" in queries else None

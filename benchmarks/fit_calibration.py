@@ -86,7 +86,7 @@ class Shape:
         if key not in self._feats and "base" in names:
             c = self.cand(i, mode)
             bm = self.base_model
-            base = bm.logit(self.feats(i, bm.features, "fusion"))[c]
+            base = (bm.platt_a * bm.logit(self.feats(i, bm.features, "fusion")) + bm.platt_b)[c]
             extra = {"base": base, "rerank": self.d["rerank"][self.rows(i)][c]}
             self._feats[key] = features({}, names, extra=extra)
         if key not in self._feats:
@@ -95,7 +95,9 @@ class Shape:
             raw = {k: v[c] for k, v in self.raw(i).items()} if sub else self.raw(i)
             extra = {"rerank": self.d["rerank"][self.rows(i)][c]} if "rerank" in self.d else {}
             base = [f for f in names if not f.startswith("rerank")]
-            X = features(raw, base, n=int(self.d["q_n"][i]),
+            if any(f.startswith("fused") for f in names):
+                extra["fused"] = combsum_z(raw, DEFAULT_FUSION_WEIGHTS)
+            X = features(raw, base, extra=extra, n=int(self.d["q_n"][i]),
                          ceilings={"keyword": float(self.d["q_kw_max"][i]),
                                    "keyword_context": float(self.d["q_kwc_max"][i])})
             X = X if sub else X[c]
@@ -281,7 +283,7 @@ def before(shape: Shape, mode: str) -> dict:
 
 def generic_features(names) -> tuple:
     """The features of the generic fallback: no raw cosine (other embedders' cosines live on other scales)."""
-    return tuple(f for f in names if f not in ("cos", "ctx_cos"))
+    return tuple(f for f in names if f not in ("cos", "ctx_cos", "cos_best", "ctx_cos_best"))
 
 
 def write_models(shapes: list, embedder: str, modes, depth: int, l2: float, generic: bool, results: dict) -> Path:
@@ -292,6 +294,9 @@ def write_models(shapes: list, embedder: str, modes, depth: int, l2: float, gene
         names = MODE_FEATURES[mode if mode in MODE_FEATURES else "fusion"]
         names = generic_features(names) if generic else names
         models[mode] = fit_mode(shapes, [(s, list(range(s.nq))) for s in shapes], mode, names, depth, l2)
+    # graph=True: no labelled graph data here; a documented prior (the search's log-odds + 1 per unit of
+    # link weight), so an unlinked memory keeps its score and a linked one gains odds x e per relation
+    models["graph"] = LogisticModel(("base", "graph"), np.zeros(2), np.ones(2), np.array([1.0, 1.0]), 0.0)
     info = {"fitted_on": [f"{s.name} ({s.nq} questions)" for s in shapes], "train_depth": depth, "l2": l2,
             "cross_validated": results, "script": "benchmarks/fit_calibration.py"}
     return Calibration(embedder, models, info).save(DATA_DIR / f"calibration-{embedder}.json")
@@ -301,7 +306,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", default="/work/shared/datasets/locomo/locomo-dev.json")
     ap.add_argument("--embedders", default="minilm,hash")
-    ap.add_argument("--modes", default="fusion,dense,keyword,hybrid")
+    ap.add_argument("--modes", default="fusion,dense,keyword,hybrid,reranked")
     ap.add_argument("--cache", default="/tmp/calib/embeddings.sqlite")
     ap.add_argument("--out", default="/tmp/calib")
     ap.add_argument("--depth", type=int, default=100)
@@ -344,7 +349,7 @@ def main(argv=None) -> int:
         pooled += shapes
         if a.write:
             print("wrote", write_models(shapes, emb, a.modes.split(","), a.depth, a.l2, False, results))
-    if a.write and len(pooled) > len(SHAPES):
+    if a.write and pooled:
         print("wrote", write_models(pooled, "generic", a.modes.split(","), a.depth, a.l2, True, {}))
     return 0
 

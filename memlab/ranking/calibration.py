@@ -50,8 +50,8 @@ _COS = {"dense": "cos", "dense_context": "ctx_cos"}
 _BM25 = {"keyword": "bm25", "keyword_context": "ctx_bm25"}
 DENSE = ("cos", "cos_gap")
 KEYWORD = ("bm25", "bm25_rel")
-FUSION = ("cos", "cos_gap", "cos_z", "ctx_cos", "ctx_cos_gap", "ctx_cos_z", "bm25", "bm25_rel", "bm25_z",
-          "ctx_bm25", "ctx_bm25_rel", "ctx_bm25_z", "speaker", "time", "log_n")
+FUSION = ("fused", "fused_gap", "cos", "cos_best", "ctx_cos", "ctx_cos_best", "bm25", "bm25_best", "ctx_bm25",
+          "ctx_bm25_best", "speaker", "time", "log_n")
 MODE_FEATURES = {
     "dense": DENSE,
     "keyword": KEYWORD,
@@ -97,11 +97,14 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
         return cache[name]
 
     for f in names:
-        base, _, kind = f.rpartition("_") if f.endswith(("_gap", "_z", "_rel")) else (f, "", "")
+        base, _, kind = f.rpartition("_") if f.endswith(("_gap", "_z", "_rel", "_best")) else (f, "", "")
         if f == "log_n":
             cols.append(np.full(rows, math.log(max(1, n if n is not None else rows))))
         elif f in ("speaker", "time"):
             cols.append(channel(f))
+        elif f in ("fused", "fused_gap"):
+            arr = np.asarray(extra["fused"], dtype=np.float64)
+            cols.append(arr - arr.max() if f == "fused_gap" and len(arr) else arr)
         elif f in ("rerank_z", "rerank_gap", "graph", "base"):
             arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
             if f == "rerank_z":
@@ -120,6 +123,10 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
                 cols.append(_z(arr))
             elif kind == "gap":
                 cols.append(arr - top)
+            elif kind == "best":  # a constant of the question: how good its best match is
+                ceil = float(ceilings.get(chan, 0.0))
+                val = (min(top / ceil, 1.0) if ceil > 0 else 0.0) if chan in _BM25 else top
+                cols.append(np.full(rows, val))
             elif kind == "rel":
                 cols.append(arr / top if top > 0 else np.zeros(rows))
             elif chan in _BM25:
@@ -128,6 +135,11 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
             else:
                 cols.append(arr)
     return np.column_stack(cols) if cols else np.zeros((rows, 0))
+
+
+def is_question_level(feature: str) -> bool:
+    """A feature with one value per search (the scope's size, its best match), not per memory."""
+    return feature == "log_n" or feature.endswith("_best")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -166,6 +178,7 @@ class LogisticModel:
     bias: float
     platt_a: float = 1.0
     platt_b: float = 0.0
+    bounds: dict = field(default_factory=dict)  # question-level feature -> (lo, hi) seen in fitting
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, l2: float = 1.0,
@@ -175,11 +188,22 @@ class LogisticModel:
         scale = X.std(axis=0)
         scale[scale < 1e-9] = 1.0
         w, b = fit_logistic((X - mean) / scale, y, l2=l2, weight=weight)
-        return cls(tuple(names), mean, scale, w, b)
+        bounds = {f: (float(X[:, i].min()), float(X[:, i].max())) for i, f in enumerate(names)
+                  if is_question_level(f) and len(X)}
+        return cls(tuple(names), mean, scale, w, b, bounds=bounds)
 
     def logit(self, X: np.ndarray) -> np.ndarray:
-        """The ranking value (before the Platt step; same order as :meth:`predict_proba`)."""
-        return ((np.asarray(X, dtype=np.float64) - self.mean) / self.scale) @ self.weights + self.bias
+        """The ranking value (before the Platt step; same order as :meth:`predict_proba`). Question-level
+        features (constant within a search, so they never change its order) are clipped to the range seen
+        in fitting: a search unlike any the model saw is not extrapolated into over-confidence."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.bounds:
+            X = X.copy()
+            for i, f in enumerate(self.features):
+                if f in self.bounds:
+                    lo, hi = self.bounds[f]
+                    np.clip(X[:, i], lo, hi, out=X[:, i])
+        return ((X - self.mean) / self.scale) @ self.weights + self.bias
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.proba_of(self.logit(X))
@@ -195,7 +219,8 @@ class LogisticModel:
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias, "platt": [self.platt_a, self.platt_b]}
+                "weights": self.weights.tolist(), "bias": self.bias, "platt": [self.platt_a, self.platt_b],
+                "bounds": {f: list(b) for f, b in self.bounds.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "LogisticModel":
@@ -210,7 +235,8 @@ class LogisticModel:
             raise ConfigError("Calibration model is malformed: mean/scale/weights must match its features.")
         if a <= 0:
             raise ConfigError("Calibration model is malformed: its Platt slope must be positive.")
-        return cls(names, *arrays, bias, a, b)
+        bounds = {str(f): (float(v[0]), float(v[1])) for f, v in (d.get("bounds") or {}).items()}
+        return cls(names, *arrays, bias, a, b, bounds=bounds)
 
 
 @dataclass
