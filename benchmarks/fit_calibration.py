@@ -95,6 +95,8 @@ class Shape:
             raw = {k: v[c] for k, v in self.raw(i).items()} if sub else self.raw(i)
             extra = {"rerank": self.d["rerank"][self.rows(i)][c]} if "rerank" in self.d else {}
             base = [f for f in names if not f.startswith("rerank")]
+            if "rrf" in names:
+                extra["rrf"] = baseline_value(self, i, "hybrid")
             if any(f.startswith("fused") for f in names):
                 extra["fused"] = combsum_z(raw, DEFAULT_FUSION_WEIGHTS)
             X = features(raw, base, extra=extra, n=int(self.d["q_n"][i]),
@@ -145,6 +147,7 @@ def _baseline_value(shape: Shape, i: int, mode: str) -> np.ndarray:
             r = np.empty(len(out))
             r[order] = np.arange(1, len(out) + 1)
             contrib = 1.0 / (60 + r)
+            contrib[r > 100] = 0.0  # each ranking is cut at HYBRID_DEPTH
             if c == "keyword":
                 contrib[raw[c] <= 0] = 0.0
             out += contrib

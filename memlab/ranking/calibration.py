@@ -18,6 +18,9 @@ Features (per memory; every one is computed from channel arrays the search alrea
   memory holding every query term of the scope at saturated frequency would get: Σ idf·(k1+1)), so it
   lies in [0, 1] whatever the query length; BM25 relative to the scope's best; and its z-score;
 - ``speaker`` and ``time``: the 0/1 channels;
+- ``fused`` (fusion): the normalised CombSUM of the weighted channels (so ``fusion_weights`` still shape the
+  ranking) and its gap to the scope's best; ``rrf`` (hybrid): the reciprocal-rank fusion value;
+- ``*_best``: the scope's best cosine / normalised BM25 (one value per search: how good its best match is);
 - ``log_n``: log of the number of memories the search ranked (scope-relative features are noisier in
   small scopes: a 40-row scope with one lexical match gives it z ≈ 6);
 - ``rerank`` (reranked search): the reranker's score as a z-score and as a gap to the best over the
@@ -55,7 +58,7 @@ FUSION = ("fused", "fused_gap", "cos", "cos_best", "ctx_cos", "ctx_cos_best", "b
 MODE_FEATURES = {
     "dense": DENSE,
     "keyword": KEYWORD,
-    "hybrid": ("cos", "cos_gap", "bm25", "bm25_rel"),
+    "hybrid": ("rrf", "cos", "cos_gap", "bm25", "bm25_rel"),
     "fusion": FUSION,
     # stacked on the ranking they refine: the base mode's ranking value (its logit) plus their own evidence
     "reranked": ("base", "rerank_z", "rerank_gap"),
@@ -105,7 +108,7 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
         elif f in ("fused", "fused_gap"):
             arr = np.asarray(extra["fused"], dtype=np.float64)
             cols.append(arr - arr.max() if f == "fused_gap" and len(arr) else arr)
-        elif f in ("rerank_z", "rerank_gap", "graph", "base"):
+        elif f in ("rerank_z", "rerank_gap", "graph", "base", "rrf"):
             arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
             if f == "rerank_z":
                 arr = _z(arr)
@@ -147,22 +150,42 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, weight: Optional[np.ndarray] = None,
-                 iters: int = 50) -> tuple[np.ndarray, float]:
-    """L2-penalised logistic regression by Newton's method (the bias is not penalised). Returns (w, bias)."""
+                 nonneg: Optional[np.ndarray] = None, iters: int = 100) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression by Newton's method (the bias is not penalised). Returns (w, bias).
+
+    ``nonneg`` (booleans per column) constrains those weights to be >= 0 (an active-set Newton method:
+    a weight that would turn negative is held at 0 while the gradient pushes it down), so the score can
+    only rise with more evidence in those features.
+    """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     sw = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
     A = np.column_stack([X, np.ones(len(X))])
-    beta = np.zeros(A.shape[1])
-    pen = np.full(A.shape[1], float(l2))
+    d = A.shape[1]
+    cons = np.zeros(d, dtype=bool)
+    if nonneg is not None:
+        cons[:-1] = np.asarray(nonneg, dtype=bool)
+    beta = np.zeros(d)
+    pen = np.full(d, float(l2))
     pen[-1] = 0.0
+    held = np.zeros(d, dtype=bool)
     for _ in range(iters):
         p = _sigmoid(A @ beta)
         grad = A.T @ (sw * (p - y)) + pen * beta
-        hess = (A * (sw * np.maximum(p * (1 - p), 1e-12))[:, None]).T @ A + np.diag(pen + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.max(np.abs(step)) < 1e-8:
+        # release a held weight whose gradient now points up (into the feasible side)
+        held &= ~(grad < 0)
+        free = ~held
+        hess = (A[:, free] * (sw * np.maximum(p * (1 - p), 1e-12))[:, None]).T @ A[:, free] + np.diag(pen[free] + 1e-9)
+        step = np.zeros(d)
+        step[free] = np.linalg.solve(hess, grad[free])
+        new = beta - step
+        hit = cons & (new < 0)
+        if hit.any():  # clip at the bound and hold there
+            new[hit] = 0.0
+            held |= hit
+        done = np.max(np.abs(new - beta)) < 1e-8
+        beta = new
+        if done:
             break
     return beta[:-1], float(beta[-1])
 
@@ -187,7 +210,9 @@ class LogisticModel:
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale < 1e-9] = 1.0
-        w, b = fit_logistic((X - mean) / scale, y, l2=l2, weight=weight)
+        # every memory-level feature is evidence of relevance: its weight may not be negative
+        nonneg = np.array([not is_question_level(f) for f in names])
+        w, b = fit_logistic((X - mean) / scale, y, l2=l2, weight=weight, nonneg=nonneg)
         bounds = {f: (float(X[:, i].min()), float(X[:, i].max())) for i, f in enumerate(names)
                   if is_question_level(f) and len(X)}
         return cls(tuple(names), mean, scale, w, b, bounds=bounds)

@@ -168,7 +168,7 @@ def _rrf_search(source: Candidates, model, *, mode: str, text: str, limit: int, 
         bm25[found] = kw_scores[idx[found]]
     best = {"keyword": best_kw, "dense": best_cos if best_cos is not None else (float(cosine.max()) if len(cosine) else 0)}
     X = features({"dense": cosine, "keyword": bm25}, model.features, n=len(cand), ceilings={"keyword": ceiling},
-                 best=best)
+                 best=best, extra={"rrf": rrf})
     extras = []
     for cos, kw, r in zip(cosine.tolist(), bm25.tolist(), rrf.tolist()):
         e = {"cosine": cos, "keyword_score": kw, "rank_score": r, "bm25": kw, "ceiling": ceiling}
