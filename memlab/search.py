@@ -131,7 +131,17 @@ def _reranked(cal: Any, reranker: Any, query: str, hits: list, top_n: int, expla
     head = restack(cal.model("reranked"), head, {"rerank": np.asarray([e["rerank_score"] for _, _, e in head])},
                    mode="reranked", limit=len(head), threshold=None, explain=explain)
     floor = head[-1][1]
-    return head + [(row, min(score, floor), extra) for row, score, extra in hits[top_n:]]
+    return head + [_capped(hit, floor) for hit in hits[top_n:]]
+
+
+def _capped(hit: tuple, cap: float) -> tuple:
+    row, score, extra = hit
+    if score <= cap:
+        return hit
+    extra = dict(extra)
+    if "score_details" in extra:
+        extra["score_details"] = {**extra["score_details"], "final_score": cap, "capped_at_reranked": True}
+    return row, cap, extra
 
 
 def graph_fused(store: Any, qvec: np.ndarray, node: Any, hits: list, linked: Mapping[str, float], depth: int, *,
