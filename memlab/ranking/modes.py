@@ -137,13 +137,31 @@ def _fusion(source: Candidates, model, *, text: str, limit: int, threshold: Opti
     return out
 
 
+def _tied_rrf(cand: np.ndarray, lists: list, k_rrf: int) -> np.ndarray:
+    """Reciprocal-rank fusion of ``cand`` over ``(keys, values best first)`` rankings, equal values sharing
+    the best rank (twin memories get one score)."""
+    out = np.zeros(len(cand))
+    for keys, values in lists:
+        if not len(keys):
+            continue
+        at = {int(k): i for i, k in enumerate(keys.tolist())}
+        neg = -values  # ascending
+        for j, c in enumerate(cand.tolist()):
+            i = at.get(int(c))
+            if i is not None:
+                out[j] += 1.0 / (k_rrf + 1 + int(np.searchsorted(neg, neg[i], side="left")))
+    return out
+
+
 def _rrf_search(source: Candidates, model, *, mode: str, text: str, limit: int, threshold: Optional[float], k_rrf: int,
                 explain: bool) -> list[tuple[int, float, dict]]:
     """Keyword: every row holding a query term; hybrid: the union of the dense and BM25 top
     ``max(limit, HYBRID_DEPTH)`` (their RRF value is shown in ``explain``); both ordered by the model."""
     depth = max(limit, HYBRID_DEPTH)
     kw_keys, kw_scores = source.bm25(text)
-    kw_rank = kw_keys[keyword_ranking(kw_keys, kw_scores, depth)] if len(kw_keys) else kw_keys
+    kw_top = keyword_ranking(kw_keys, kw_scores, depth) if len(kw_keys) else np.empty(0, dtype=np.int64)
+    kw_rank = kw_keys[kw_top]
+    lists = [(kw_rank, np.asarray(kw_scores)[kw_top])]
     ceiling = float((getattr(source, "ceilings", {}) or {}).get("keyword", 0.0))
     best_kw = float(kw_scores.max()) if len(kw_scores) else 0.0
     if mode == "keyword":
@@ -152,6 +170,7 @@ def _rrf_search(source: Candidates, model, *, mode: str, text: str, limit: int, 
     else:
         d_keys, d_cos = source.dense_top(depth)
         rankings = [d_keys, kw_rank]
+        lists.insert(0, (np.asarray(d_keys), np.asarray(d_cos, dtype=np.float64)))
         best_cos = float(np.max(d_cos)) if len(d_cos) else None
     fused = fuse(rankings, k_rrf)
     if not fused or limit <= 0:
@@ -160,7 +179,7 @@ def _rrf_search(source: Candidates, model, *, mode: str, text: str, limit: int, 
     cosine = np.asarray(source.cosines(cand), dtype=np.float64)
     keep = ~np.isnan(cosine)  # NaN: the row went away meanwhile
     cand, cosine = cand[keep], cosine[keep]
-    rrf = np.asarray([r for (_, r), k in zip(fused, keep.tolist()) if k])
+    rrf = _tied_rrf(cand, lists, k_rrf)
     bm25 = np.zeros(len(cand))  # 0 for dense candidates without a query token
     if len(kw_keys):  # kw_keys is sorted: look candidates up by binary search
         idx = np.minimum(np.searchsorted(kw_keys, cand), len(kw_keys) - 1)
