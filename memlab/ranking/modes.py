@@ -99,7 +99,7 @@ def _dense(source: Candidates, model, *, limit: int, threshold: Optional[float],
     if not len(keys):
         return []
     X = features({"dense": cosines}, model.features, best={"dense": float(cosines.max())}, n=len(keys))
-    extras = [{"cosine": c, "rank_score": c, **({"explain": {"mode": "dense", "channels": {"dense": {"raw": c}}}}
+    extras = [{"cosine": c, **({"explain": {"mode": "dense", "channels": {"dense": {"raw": c}}}}
                                                  if explain else {})} for c in cosines.tolist()]
     return calibrate(model, X, np.asarray(keys), limit=limit, threshold=threshold, explain=explain, extras=extras,
                      mode="dense")
@@ -118,7 +118,7 @@ def _fusion(source: Candidates, model, *, text: str, limit: int, threshold: Opti
     ceilings.setdefault("keyword_context", ceilings.get("keyword", 0.0))
     fused, normed = combsum(raw, weights, normalization)
     X = features(raw, model.features, n=len(keys), ceilings=ceilings, extra={"fused": fused})
-    X = neutralise(model, X, [c for c in CHANNELS if c not in raw])
+    X = neutralise(model, X, [c for c in CHANNELS if not weights.get(c)])
     idx, proba, logit = rank_calibrated(model, X, keys, limit=limit, threshold=threshold)
     kw, dense = raw.get("keyword"), raw["dense"]
     ranks = {name: ranks_of(raw[name], idx) for name in raw} if explain else {}

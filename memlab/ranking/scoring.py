@@ -23,7 +23,7 @@ import numpy as np
 from memlab.ranking.calibration import Calibration, LogisticModel, contributions, features, rank_calibrated, shipped
 
 # extra keys a mode hands up for rerankers and stacking; the search step drops them from items
-INTERNAL = ("channels", "rank_score", "logit", "cosine", "ceiling", "bm25")
+INTERNAL = ("channels", "logit", "cosine", "ceiling", "bm25")
 
 
 @lru_cache(maxsize=None)
@@ -69,14 +69,14 @@ def calibrate(model: LogisticModel, X: np.ndarray, keys: np.ndarray, *, limit: i
 
 
 def add_details(extra: dict, model: LogisticModel, x: Optional[np.ndarray], score: float, logit: float,
-                threshold: Optional[float], mode: str, entity_boost: float = 0.0) -> None:
+                threshold: Optional[float], mode: str, entity_boost: Optional[float] = None) -> None:
     """Set ``extra["score_details"]`` (mem0's keys) and the calibration part of ``extra["explain"]``."""
     ceiling = float(extra.get("ceiling") or 0.0)
     bm25 = float(extra.get("bm25") or 0.0)
     extra["score_details"] = {
         "semantic_score": float(extra.get("cosine", 0.0)),
         "bm25_score": min(bm25 / ceiling, 1.0) if ceiling > 0 else 0.0,
-        "entity_boost": float(entity_boost),
+        "entity_boost": float(extra.get("graph_score", 0.0) if entity_boost is None else entity_boost),
         "raw_score": float(model.platt_a * logit + model.platt_b),
         "max_possible_score": ceiling,
         "final_score": float(score),
@@ -106,6 +106,6 @@ def restack(model: LogisticModel, hits: list, extra_features: Mapping[str, np.nd
         extra = {**extra, "logit": model.platt_a * lg + model.platt_b}
         if explain:
             add_details(extra, model, X[i], p, lg, threshold, mode,
-                        entity_boost=float(graph[i]) if graph is not None else 0.0)
+                        entity_boost=float(graph[i]) if graph is not None else None)
         out.append((row, p, extra))
     return out

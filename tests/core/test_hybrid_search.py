@@ -283,7 +283,7 @@ def test_mode_validation_and_config_default(tmp_path):
     h = _hash_memory(search_mode="hybrid")
     _fill(h)
     res = h.search("pizza", user_id="alice")["results"]
-    assert "keyword_score" in res[0] and "rank_score" not in res[0]  # one score: `score`
+    assert "keyword_score" in res[0] and "rank_score" in res[0]  # the RRF value, shown; the order is `score`
     assert "keyword_score" not in h.search("pizza", user_id="alice", mode="dense")["results"][0]
     h.close()
     with pytest.raises(ConfigError):
