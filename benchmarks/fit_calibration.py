@@ -86,7 +86,7 @@ class Shape:
         if key not in self._feats and "base" in names:
             c = self.cand(i, mode)
             bm = self.base_model
-            base = (bm.platt_a * bm.logit(self.feats(i, bm.features, "fusion")) + bm.platt_b)[c]
+            base = bm.logit(self.feats(i, bm.features, "fusion"))[c]
             extra = {"base": base, "rerank": self.d["rerank"][self.rows(i)][c]}
             self._feats[key] = features({}, names, extra=extra)
         if key not in self._feats:
@@ -232,15 +232,19 @@ def fit_mode(shapes: list, train_q: list, mode: str, names, depth: int, l2: floa
         model = LogisticModel.fit(np.vstack(Xs), np.concatenate(ys).astype(float), names, l2=l2,
                                   weight=np.concatenate(ws))
     # Platt step on the model's own top 10 of the same questions
-    lg, yy, ww = [], [], []
+    lg, yy, ww, ln = [], [], [], []
     for shape, qs in train_q:
         for i in qs:
-            v = model.logit(shape.feats(i, names, mode))
+            X = shape.feats(i, names, mode)
+            v = model.linear(X)
             sel = top(v, K)
             lg.append(v[sel])
             yy.append(shape.label(i, mode)[sel])
             ww.append(np.full(len(sel), 1000.0 / per_shape[id(shape)]))
-    model.recalibrate(np.concatenate(lg), np.concatenate(yy).astype(float), weight=np.concatenate(ww))
+            if "log_n" in names:
+                ln.append(model._clipped(X[sel])[:, list(names).index("log_n")])
+    model.recalibrate(np.concatenate(lg), np.concatenate(yy).astype(float), weight=np.concatenate(ww),
+                      log_n=np.concatenate(ln) if ln else None)
     return model
 
 

@@ -105,9 +105,15 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
             cols.append(np.full(rows, math.log(max(1, n if n is not None else rows))))
         elif f in ("speaker", "time"):
             cols.append(channel(f))
-        elif f in ("fused", "fused_gap"):
+        elif f == "fused_rank":  # -log of the rank by fused value (ties share the best rank)
             arr = np.asarray(extra["fused"], dtype=np.float64)
-            cols.append(arr - arr.max() if f == "fused_gap" and len(arr) else arr)
+            desc = -np.sort(arr)[::-1]
+            cols.append(-np.log1p(np.searchsorted(desc, -arr, side="left")))
+        elif f in ("fused", "fused_gap", "fused_logn", "fused_gap_logn"):
+            arr = np.asarray(extra["fused"], dtype=np.float64)
+            arr = arr - arr.max() if f.startswith("fused_gap") and len(arr) else arr
+            # x log(scope size): how much a fused value means depends on how many rows it was normalised over
+            cols.append(arr * math.log(max(2, n if n is not None else rows)) if f.endswith("_logn") else arr)
         elif f in ("rerank_z", "rerank_gap", "graph", "base", "rrf"):
             arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
             if f == "rerank_z":
@@ -201,6 +207,7 @@ class LogisticModel:
     bias: float
     platt_a: float = 1.0
     platt_b: float = 0.0
+    platt_c: float = 0.0  # x log_n: the Platt step may depend on the scope's size (never on the memory)
     bounds: dict = field(default_factory=dict)  # question-level feature -> (lo, hi) seen in fitting
 
     @classmethod
@@ -217,10 +224,9 @@ class LogisticModel:
                   if is_question_level(f) and len(X)}
         return cls(tuple(names), mean, scale, w, b, bounds=bounds)
 
-    def logit(self, X: np.ndarray) -> np.ndarray:
-        """The ranking value (before the Platt step; same order as :meth:`predict_proba`). Question-level
-        features (constant within a search, so they never change its order) are clipped to the range seen
-        in fitting: a search unlike any the model saw is not extrapolated into over-confidence."""
+    def _clipped(self, X: np.ndarray) -> np.ndarray:
+        """Question-level features (constant within a search, so they never change its order) clipped to the
+        range seen in fitting: a search unlike any the model saw is not extrapolated into over-confidence."""
         X = np.asarray(X, dtype=np.float64)
         if self.bounds:
             X = X.copy()
@@ -228,23 +234,41 @@ class LogisticModel:
                 if f in self.bounds:
                     lo, hi = self.bounds[f]
                     np.clip(X[:, i], lo, hi, out=X[:, i])
-        return ((X - self.mean) / self.scale) @ self.weights + self.bias
+        return X
+
+    def linear(self, X: np.ndarray) -> np.ndarray:
+        """The regression's value, before the Platt step."""
+        return ((self._clipped(X) - self.mean) / self.scale) @ self.weights + self.bias
+
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        """The log-odds of the score: ``platt_a * linear + platt_b (+ platt_c * log_n)``; the ranking value
+        (the Platt terms are constant within a search, ``platt_a`` > 0)."""
+        X = np.asarray(X, dtype=np.float64)
+        out = self.platt_a * self.linear(X) + self.platt_b
+        if self.platt_c and "log_n" in self.features:
+            out = out + self.platt_c * self._clipped(X)[:, self.features.index("log_n")]
+        return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.proba_of(self.logit(X))
 
     def proba_of(self, logit: np.ndarray) -> np.ndarray:
         """The score of ranking values from :meth:`logit` (elementwise)."""
-        return _sigmoid(self.platt_a * np.asarray(logit, dtype=np.float64) + self.platt_b)
+        return _sigmoid(np.asarray(logit, dtype=np.float64))
 
-    def recalibrate(self, logits: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray] = None) -> None:
-        """Fit the Platt step on (logit, label) pairs, e.g. the model's top-k results."""
-        w, b = fit_logistic(np.asarray(logits, dtype=np.float64)[:, None], y, l2=1e-6, weight=weight)
+    def recalibrate(self, linear: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray] = None,
+                    log_n: Optional[np.ndarray] = None) -> None:
+        """Fit the Platt step on (:meth:`linear`, label) pairs, e.g. the model's top-k results (with the
+        searches' ``log_n`` when the model has it)."""
+        cols = [np.asarray(linear, dtype=np.float64)] + ([np.asarray(log_n, dtype=np.float64)] if log_n is not None
+                                                         else [])
+        w, b = fit_logistic(np.column_stack(cols), y, l2=1e-6, weight=weight)
         self.platt_a, self.platt_b = max(float(w[0]), 1e-3), b
+        self.platt_c = float(w[1]) if log_n is not None else 0.0
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias, "platt": [self.platt_a, self.platt_b],
+                "weights": self.weights.tolist(), "bias": self.bias, "platt": [self.platt_a, self.platt_b, self.platt_c],
                 "bounds": {f: list(b) for f, b in self.bounds.items()}}
 
     @classmethod
@@ -252,7 +276,7 @@ class LogisticModel:
         try:
             names = tuple(d["features"])
             arrays = [np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
-            a, b = (float(v) for v in d.get("platt", (1.0, 0.0)))
+            a, b, c = (list(float(v) for v in d.get("platt", (1.0, 0.0))) + [0.0])[:3]
             bias = float(d["bias"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"Calibration model is malformed ({exc}).") from None
@@ -261,7 +285,7 @@ class LogisticModel:
         if a <= 0:
             raise ConfigError("Calibration model is malformed: its Platt slope must be positive.")
         bounds = {str(f): (float(v[0]), float(v[1])) for f, v in (d.get("bounds") or {}).items()}
-        return cls(names, *arrays, bias, a, b, bounds=bounds)
+        return cls(names, *arrays, bias, a, b, c, bounds=bounds)
 
 
 @dataclass
@@ -379,6 +403,6 @@ def rank_calibrated(model: LogisticModel, X: np.ndarray, keys: np.ndarray, *, li
 def contributions(model: LogisticModel, x: np.ndarray) -> dict:
     """Each feature's value and its share of the logit (``weight * standardised value``, Platt slope
     included), for ``explain``."""
-    z = (np.asarray(x, dtype=np.float64) - model.mean) / model.scale
+    z = (model._clipped(np.asarray(x, dtype=np.float64)[None, :])[0] - model.mean) / model.scale
     return {f: {"value": float(v), "contribution": float(model.platt_a * w * zi)}
             for f, v, w, zi in zip(model.features, x, model.weights, z)}

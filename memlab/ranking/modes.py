@@ -126,7 +126,7 @@ def _fusion(source: Candidates, model, *, text: str, limit: int, threshold: Opti
     for j, (i, p, lg) in enumerate(zip(idx.tolist(), proba.tolist(), logit.tolist())):
         bm25 = float(kw[i]) if kw is not None else 0.0
         e = {"keyword_score": bm25, "cosine": float(dense[i]), "rank_score": float(fused[i]),
-             "logit": model.platt_a * lg + model.platt_b,
+             "logit": lg,
              "bm25": bm25, "ceiling": ceilings.get("keyword", 0.0), "channels": {c: float(raw[c][i]) for c in raw}}
         if explain:
             e["explain"] = {"mode": "fusion", "normalization": normalization, "fused": float(fused[i]), "channels": {

@@ -61,7 +61,7 @@ def calibrate(model: LogisticModel, X: np.ndarray, keys: np.ndarray, *, limit: i
     out = []
     for i, p, lg in zip(idx.tolist(), proba.tolist(), logit.tolist()):
         extra = dict(extras[i])
-        extra["logit"] = model.platt_a * lg + model.platt_b  # the score's log-odds: what stacked models refine
+        extra["logit"] = lg  # the score's log-odds: what stacked models refine
         if explain:
             add_details(extra, model, X[i], p, lg, threshold, mode)
         out.append((int(keys[i]), p, extra))
@@ -77,7 +77,7 @@ def add_details(extra: dict, model: LogisticModel, x: Optional[np.ndarray], scor
         "semantic_score": float(extra.get("cosine", 0.0)),
         "bm25_score": min(bm25 / ceiling, 1.0) if ceiling > 0 else 0.0,
         "entity_boost": float(extra.get("graph_score", 0.0) if entity_boost is None else entity_boost),
-        "raw_score": float(model.platt_a * logit + model.platt_b),
+        "raw_score": float(logit),
         "max_possible_score": ceiling,
         "final_score": float(score),
         "threshold": threshold,
@@ -103,7 +103,7 @@ def restack(model: LogisticModel, hits: list, extra_features: Mapping[str, np.nd
     graph = extra_features.get("graph")
     for i, p, lg in zip(idx.tolist(), proba.tolist(), logit.tolist()):
         row, _, extra = hits[i]
-        extra = {**extra, "logit": model.platt_a * lg + model.platt_b}
+        extra = {**extra, "logit": lg}
         if explain:
             add_details(extra, model, X[i], p, lg, threshold, mode,
                         entity_boost=float(graph[i]) if graph is not None else None)
