@@ -190,3 +190,20 @@ if __name__ == "__main__":
     for emb in a.embedders.split(","):
         for shape in a.shapes.split(","):
             load_or_extract(shape, "assistant" if shape == "assistant" else a.path, emb, a.cache, a.out)
+
+
+def locomo_facts_dataset(path: str):
+    """LoCoMo's observations as a memlab Dataset (facts shape): one memory per fact, dated by its session,
+    relevant to a question when it cites one of the question's evidence turns. Questions without a relevant
+    fact stay in (nothing should score high for them) but have no qrels."""
+    from memlab.evaluate.datasets import Dataset
+
+    facts, q, rel = locomo_facts(path)
+    memories = pd.DataFrame([{"id": f["key"], "scope": f["scope"], "text": f["text"], "time": f["time"],
+                              "metadata": {"speaker": f["speaker"]}} for f in facts])
+    queries = q[["id", "scope", "text", "category", "answerable"]].copy()
+    queries["answerable"] = [bool(rel.get(i)) for i in queries["id"]]
+    qrels = pd.DataFrame([{"query_id": qid, "memory_id": k, "relevance": 1.0} for qid, keys in rel.items()
+                          for k in sorted(keys)], columns=["query_id", "memory_id", "relevance"])
+    return Dataset("locomo-facts", memories, queries, qrels,
+                   "LoCoMo observations (facts), one memory per fact, relevant when citing an evidence turn.")
