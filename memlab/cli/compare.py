@@ -32,15 +32,14 @@ def register(sub) -> None:
 
 
 def _load_records(spec: str):
-    from memlab.compare.runs import embedder_config_for_store, records_of
+    from memlab.compare.runs import records_of
     from memlab.errors import ValidationError
 
     path = Path(spec)
     if path.is_dir():
-        from memlab import Memory
+        from memlab.migrate import open_store
 
-        cfg = {"embedder": embedder_config_for_store(path), "vector_store": {"config": {"path": str(path)}}}
-        with Memory(cfg) as memory:
+        with open_store(path) as memory:
             return records_of(memory)
     if not path.is_file():
         raise ValidationError(f"--records {spec!r} is neither a store directory nor a file.")

@@ -277,27 +277,6 @@ def _config_memory(config: Any, records: Any, label: str) -> Side:
     return Side(label, memory=memory, owned=True)
 
 
-def embedder_config_for_store(path: str | Path) -> dict:
-    """The embedder block that reopens a memlab store directory (from the identity it recorded)."""
-    from memlab.store.faiss.engine import Store
-
-    ident = Store.read_identity(str(path))
-    if ident is None:
-        raise ValidationError(f"{str(path)!r} is not a memlab store directory (no memlab.db with an embedder).")
-    name = ident["embedder"]
-    parts = name.split(":")
-    if parts[0] == "hash" and len(parts) == 4:
-        lo, hi = parts[2].split("-")
-        return {"provider": "hash", "config": {"embedding_dims": int(parts[1]), "ngram_range": [int(lo), int(hi)],
-                                               "char_ngrams": int(parts[3].lstrip("c"))}}
-    if parts[0] == "minilm":
-        return {"provider": "minilm", "config": {}}
-    raise ConfigError(
-        f"The store at {str(path)!r} was built with embedder {name!r}, which needs settings memlab cannot "
-        "guess (e.g. an API endpoint): pass a config file whose vector_store.config.path is this store."
-    )
-
-
 def open_side(source: Any, *, records: Any = None, label: str = "side") -> Side:
     """Resolve one side of a comparison (see the module docstring for what ``source`` may be)."""
     from memlab import Memory, MemoryConfig
@@ -317,7 +296,9 @@ def open_side(source: Any, *, records: Any = None, label: str = "side") -> Side:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
-            cfg = {"embedder": embedder_config_for_store(path), "vector_store": {"config": {"path": str(path)}}}
+            from memlab.migrate.stores import store_config
+
+            cfg = store_config(path)  # the embedder the store recorded
             if records is not None:
                 raise ValidationError(f"{str(path)!r} is a store; records= only applies to configs.")
             return _config_memory(cfg, None, label)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from memlab.enums import SCOPE_FIELDS
-from memlab.migrate import sources as S
+from memlab.migrate import mem0_api as S
 
 CONTENT_FIELDS = ("memory", "hash", "metadata", "user_id", "agent_id", "run_id", "actor_id", "role",
                   "memory_type", "state", "created_at", "updated_at", "archived_at", "deleted_at", "expiration_date")

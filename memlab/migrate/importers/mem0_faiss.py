@@ -20,7 +20,9 @@ import numpy as np
 
 from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
-from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
+from memlab.migrate.importers.base import ImportBatch, Importer, ImportOption, run_import
+from memlab.migrate.importers.report import ImportReport
+from memlab.migrate.importers.write import checked_identity
 from memlab.migrate.importers.safe_pickle import load_builtin_pickle
 from memlab.validation import RESERVED_METADATA
 
@@ -242,6 +244,57 @@ def analyse_index(folder: Mem0Folder) -> dict:
             "orphan_positions": orphans, "consistent": consistent}
 
 
+class Mem0FaissImporter(Importer):
+    """A mem0 FAISS store folder (``<collection>.faiss`` + ``.pkl`` / ``.json`` + ``history.db``)."""
+
+    name = "mem0"
+    kind = "mem0 FAISS"
+    source_help = "FAISS store folder"
+    options = (
+        ImportOption("collection", "collection name (file stem) if the folder has several"),
+        ImportOption("history_db", "its history.db (default: history.db in PATH or its parent folder)"),
+        ImportOption("reuse_vectors", "reuse stored vectors verified to match the target embedder", cli=False),
+    )
+
+    def read(self, source: Any, into: Any, *, collection: Optional[str] = None, history_db: Any = None,
+             reuse_vectors: bool = True) -> ImportBatch:
+        folder = read_mem0_folder(source, collection, history_db)
+        report = ImportReport(source=str(source), kind=self.kind)
+        report.warnings.extend(folder.problems)
+        records = []
+        for memory_id, payload in folder.docstore.items():
+            rec = _payload_record(str(memory_id), payload, folder.history.get(memory_id) or [], report)
+            if rec is not None:
+                records.append(rec)
+        info = analyse_index(folder)
+        report.details["index"] = {k: v for k, v in info.items() if k != "mapped"} | {"index_type": folder.index_type}
+        vectors = _choose_vectors(folder, info, records, into, report, reuse_vectors)
+        for rec in records:
+            if vectors.get(rec["id"]) is not None:
+                rec["vector"] = vectors[rec["id"]]
+        report.vectors_reused = len(report.details.pop("reused_ids", ()))
+        # history: mem0's rows, verbatim; deleted memories come back as deleted rows
+        for rec in records:
+            rows = folder.history.get(rec["id"])
+            if rows:
+                rec["history"] = rows
+            elif folder.history_path is not None:
+                report.repair(rec["id"], "history_synthesized", "no rows in history.db: one ADD row written")
+        deleted = []
+        for memory_id, rows in folder.history.items():
+            if memory_id in folder.docstore or memory_id is None:
+                continue
+            rec = _deleted_record(memory_id, rows)
+            if rec is None:
+                report.skip(memory_id, "history rows without a payload and without a DELETE event")
+                continue
+            rec["history"] = rows
+            deleted.append(rec)
+        report.details["deleted_ids"] = [r["id"] for r in deleted]
+        report.vectors_embedded = len(records) - report.vectors_reused + len(deleted)
+        return ImportBatch(report, records + deleted)
+
+
 def import_mem0(path: Any, into: Any, *, collection: Optional[str] = None, history_db: Any = None,
                 on_conflict: str = "error", reuse_vectors: bool = True) -> ImportReport:
     """Import a mem0 FAISS store folder into a memlab ``Memory`` (atomically) and report.
@@ -254,42 +307,8 @@ def import_mem0(path: Any, into: Any, *, collection: Optional[str] = None, histo
         on_conflict: "error", "skip" or "replace" for ids already in the target.
         reuse_vectors: reuse stored vectors that are verified to match the target embedder.
     """
-    folder = read_mem0_folder(path, collection, history_db)
-    report = ImportReport(source=str(path), kind="mem0 FAISS")
-    report.warnings.extend(folder.problems)
-    records, by_id = [], {}
-    for memory_id, payload in folder.docstore.items():
-        rec = _payload_record(str(memory_id), payload, folder.history.get(memory_id) or [], report)
-        if rec is not None:
-            records.append(rec)
-            by_id[rec["id"]] = rec
-    info = analyse_index(folder)
-    report.details["index"] = {k: v for k, v in info.items() if k != "mapped"} | {"index_type": folder.index_type}
-    vectors = _choose_vectors(folder, info, records, into, report, reuse_vectors)
-    for rec in records:
-        if vectors.get(rec["id"]) is not None:
-            rec["vector"] = vectors[rec["id"]]
-    report.vectors_reused = len(report.details.pop("reused_ids", ()))
-    # history: mem0's rows, verbatim; deleted memories come back as deleted rows
-    for rec in records:
-        rows = folder.history.get(rec["id"])
-        if rows:
-            rec["history"] = rows
-        elif folder.history_path is not None:
-            report.repair(rec["id"], "history_synthesized", "no rows in history.db: one ADD row written")
-    deleted = []
-    for memory_id, rows in folder.history.items():
-        if memory_id in folder.docstore or memory_id is None:
-            continue
-        rec = _deleted_record(memory_id, rows)
-        if rec is None:
-            report.skip(memory_id, "history rows without a payload and without a DELETE event")
-            continue
-        rec["history"] = rows
-        deleted.append(rec)
-    report.details["deleted_ids"] = [r["id"] for r in deleted]
-    report.vectors_embedded = len(records) - report.vectors_reused + len(deleted)
-    return write_records(into, records + deleted, report, on_conflict=on_conflict)
+    return run_import(Mem0FaissImporter(), path, into, on_conflict=on_conflict, collection=collection,
+                      history_db=history_db, reuse_vectors=reuse_vectors)
 
 
 def _choose_vectors(folder: Mem0Folder, info: dict, records: list, into: Any, report: ImportReport,

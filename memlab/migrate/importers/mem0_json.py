@@ -16,7 +16,9 @@ from typing import Any, Optional
 
 from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS
 from memlab.errors import MigrationError, ValidationError
-from memlab.migrate.importers.base import ImportReport, checked_identity, write_records
+from memlab.migrate.importers.base import ImportBatch, Importer, ImportOption, run_import
+from memlab.migrate.importers.report import ImportReport
+from memlab.migrate.importers.write import checked_identity
 from memlab.validation import RESERVED_METADATA, check_expiration_date
 
 KNOWN = {"id", "memory", "content", "text", "data", "hash", "metadata", "user_id", "agent_id", "run_id",
@@ -35,12 +37,29 @@ def _items(data: Any, where: str) -> list:
     raise MigrationError(f"{where}: expected a list of memories, {{'results': [...]}} or {{'memories': [...]}}.")
 
 
+class Mem0JsonImporter(Importer):
+    """mem0 ``get_all()`` output or a mem0 platform export (a JSON file, or the parsed object)."""
+
+    name = "mem0-json"
+    kind = "mem0 JSON"
+    source_help = "get_all/platform export"
+    options = (ImportOption("user_id", "scope for items without one"),)
+
+    def read(self, source: Any, into: Any, *, user_id: Optional[str] = None) -> ImportBatch:
+        where, data = _load(source)
+        return _read_items(data, where, user_id)
+
+
 def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user_id: Optional[str] = None) -> ImportReport:
     """Import mem0 ``get_all`` / platform-export JSON (a path or the parsed object) into ``into``.
 
     Args:
         user_id: scope for items that carry none (platform exports made per user often omit it).
     """
+    return run_import(Mem0JsonImporter(), source, into, on_conflict=on_conflict, user_id=user_id)
+
+
+def _load(source: Any) -> tuple[str, Any]:
     where = "mem0 JSON"
     if isinstance(source, (str, Path)):
         where = str(source)
@@ -55,6 +74,10 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
             raise MigrationError(f"{source} is not valid JSON ({exc}); it may be truncated.") from None
     else:
         data = source
+    return where, data
+
+
+def _read_items(data: Any, where: str, user_id: Optional[str]) -> ImportBatch:
     report = ImportReport(source=where, kind="mem0 JSON")
     records, seen, extra = [], set(), set()
     for n, item in enumerate(_items(data, where)):
@@ -121,4 +144,4 @@ def import_mem0_json(source: Any, into: Any, *, on_conflict: str = "error", user
     if records:
         report.warnings.append("mem0 JSON carries no history: each memory gets one ADD history row")
     report.vectors_embedded = len(records)
-    return write_records(into, records, report, on_conflict=on_conflict)
+    return ImportBatch(report, records)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from memlab.errors import MigrationError
-from memlab.migrate.importers.base import ImportReport, write_records
+from memlab.migrate.importers.base import ImportBatch, Importer, run_import
+from memlab.migrate.importers.report import ImportReport
 from memlab.migrate.importers.openmemory_fates import FATES, TABLE_FATES, source_fates, verbatim_rows
 
 STATES = ("active", "paused", "archived", "deleted")
@@ -64,29 +65,40 @@ def _rows(conn: sqlite3.Connection, sql: str) -> list[dict]:
     return [dict(zip(cols, r)) for r in cur]
 
 
+class OpenMemoryImporter(Importer):
+    """An OpenMemory SQLite database (``openmemory.db``), opened read-only."""
+
+    name = "openmemory"
+    kind = "OpenMemory"
+    source_help = "its SQLite db"
+
+    def read(self, source: Any, into: Any) -> ImportBatch:
+        p = Path(source)
+        if not p.is_file():
+            raise MigrationError(f"OpenMemory database {str(p)!r} does not exist.")
+        try:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise MigrationError(f"{p} is not a readable SQLite database ({exc}).") from None
+        try:
+            missing = {"users", "apps", "memories"} - tables
+            if missing:
+                raise MigrationError(f"{p} lacks OpenMemory table(s) {sorted(missing)}; is it an OpenMemory database?")
+            return _read(conn, tables, str(p), self.kind)
+        except sqlite3.DatabaseError as exc:
+            raise MigrationError(f"{p}: cannot read OpenMemory tables ({exc}).") from None
+        finally:
+            conn.close()
+
+
 def import_openmemory(path: Any, into: Any, *, on_conflict: str = "error") -> ImportReport:
     """Import an OpenMemory ``openmemory.db`` into ``into`` (atomically)."""
-    p = Path(path)
-    if not p.is_file():
-        raise MigrationError(f"OpenMemory database {str(p)!r} does not exist.")
-    try:
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise MigrationError(f"{p} is not a readable SQLite database ({exc}).") from None
-    try:
-        missing = {"users", "apps", "memories"} - tables
-        if missing:
-            raise MigrationError(f"{p} lacks OpenMemory table(s) {sorted(missing)}; is it an OpenMemory database?")
-        return _import(conn, tables, str(p), into, on_conflict)
-    except sqlite3.DatabaseError as exc:
-        raise MigrationError(f"{p}: cannot read OpenMemory tables ({exc}).") from None
-    finally:
-        conn.close()
+    return run_import(OpenMemoryImporter(), path, into, on_conflict=on_conflict)
 
 
-def _import(conn: sqlite3.Connection, tables: set, source: str, into: Any, on_conflict: str) -> ImportReport:
-    report = ImportReport(source=source, kind="OpenMemory")
+def _read(conn: sqlite3.Connection, tables: set, source: str, kind: str) -> ImportBatch:
+    report = ImportReport(source=source, kind=kind)
     report.fates = source_fates(conn, tables)
     for f in report.fates:
         if f["column"] is not None and f["fate"].startswith("NOT IMPORTED") and f["rows"]:
@@ -166,7 +178,7 @@ def _import(conn: sqlite3.Connection, tables: set, source: str, into: Any, on_co
     report.vectors_embedded = len(records)
     report.details["users"] = len(users)
     report.details["apps"] = len(apps)
-    return write_records(into, records, report, on_conflict=on_conflict, categories=categories, configs=configs)
+    return ImportBatch(report, records, categories=categories, configs=configs)
 
 
 def _history(rec: dict, rows: list, users: dict) -> list[dict]:

@@ -1,6 +1,6 @@
 """Where every table and column of an OpenMemory database goes on import (mem0's
 ``openmemory/api/app/models.py``). :func:`source_fates` turns this map plus the tables and columns
-a database really has into the report rows of :class:`~memlab.migrate.importers.base.ImportReport`,
+a database really has into the report rows of :class:`~memlab.migrate.importers.report.ImportReport`,
 so nothing of the source is dropped without a word: a column memlab does not know is listed as such.
 """
 

@@ -17,9 +17,10 @@ from typing import Any, Iterable, Optional
 
 from memlab.enums import SCOPE_FIELDS
 from memlab.errors import ValidationError
-from memlab.migrate import sources as S
+from memlab.migrate import mem0_api as S
 from memlab.migrate.export import DEFAULT_FIELDS, iter_records
-from memlab.migrate.importers.base import ImportReport, write_records
+from memlab.migrate.importers.report import ImportReport
+from memlab.migrate.importers.write import write_records
 
 
 @dataclass
