@@ -175,6 +175,7 @@ def ranking_metrics(shape: Shape, order_of, mode: str) -> tuple[float, float]:
 
 
 LISTWISE = False
+SHAPE_WEIGHT: dict = {}  # extra weight of a shape in the fit (default 1: every shape weighs the same)
 BASE_NAMES = MODE_FEATURES["fusion"]
 
 
@@ -217,7 +218,7 @@ def fit_mode(shapes: list, train_q: list, mode: str, names, depth: int, l2: floa
             sel = top(baseline_value(shape, i, mode), depth)
             Xs.append(shape.feats(i, names, mode)[sel])
             ys.append(shape.label(i, mode)[sel])
-            ws.append(np.full(len(sel), 1000.0 / per_shape[id(shape)]))
+            ws.append(np.full(len(sel), SHAPE_WEIGHT.get(shape.name, 1.0) * 1000.0 / per_shape[id(shape)]))
             groups.append((Xs[-1], ys[-1].astype(float)))
     if LISTWISE:
         w = listwise_weights(groups, l2)
@@ -240,7 +241,7 @@ def fit_mode(shapes: list, train_q: list, mode: str, names, depth: int, l2: floa
             sel = top(v, K)
             lg.append(v[sel])
             yy.append(shape.label(i, mode)[sel])
-            ww.append(np.full(len(sel), 1000.0 / per_shape[id(shape)]))
+            ww.append(np.full(len(sel), SHAPE_WEIGHT.get(shape.name, 1.0) * 1000.0 / per_shape[id(shape)]))
             if "log_n" in names:
                 ln.append(model._clipped(X[sel])[:, list(names).index("log_n")])
     model.recalibrate(np.concatenate(lg), np.concatenate(yy).astype(float), weight=np.concatenate(ww),
