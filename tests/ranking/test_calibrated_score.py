@@ -173,3 +173,23 @@ def test_bm25_feature_is_normalised_by_the_query_ceiling():
     X = features({"keyword": np.array([0.0, 2.0, 4.0])}, ["bm25", "bm25_rel", "bm25_best"],
                  ceilings={"keyword": 8.0})
     np.testing.assert_allclose(X, [[0, 0, 0.5], [0.25, 0.5, 0.5], [0.5, 1.0, 0.5]])
+
+
+def test_graph_search_is_calibrated_and_thresholded_the_same_way(engine_config, tmp_path):
+    pytest.importorskip("networkx")
+    graph = {"provider": "kuzu", "config": {"db": str(tmp_path / "graph")}}
+    with Memory({**engine_config, "graph_store": graph}) as m:
+        for text in ["Alice's sister is Anna.", "Anna works at Acme.", "The weather was lovely at the lake.",
+                     "Bob lives in Oslo.", "Alice's sister likes the lake."]:
+            m.add(text, user_id="u1", infer=False)
+        q = "Where does Alice's sister work?"
+        res = m.search(q, user_id="u1", limit=10, graph=True, explain=True)["results"]
+        scores = [r["score"] for r in res]
+        assert res and scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+        assert any(r["graph_score"] > 0 for r in res)
+        for r in res:
+            assert r["score_details"]["entity_boost"] == r["graph_score"]
+            assert r["score_details"]["final_score"] == r["score"]
+        for t in sorted(set(scores)):
+            got = m.search(q, user_id="u1", limit=10, graph=True, threshold=t)["results"]
+            assert [(r["id"], r["score"]) for r in got] == [(r["id"], r["score"]) for r in res if r["score"] >= t]
