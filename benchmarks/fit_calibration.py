@@ -302,9 +302,10 @@ def write_models(shapes: list, embedder: str, modes, depth: int, l2: float, gene
         names = MODE_FEATURES[mode if mode in MODE_FEATURES else "fusion"]
         names = generic_features(names) if generic else names
         models[mode] = fit_mode(shapes, [(s, list(range(s.nq))) for s in shapes], mode, names, depth, l2)
-    # graph=True: no labelled graph data here; a documented prior (the search's log-odds + 1 per unit of
-    # link weight), so an unlinked memory keeps its score and a linked one gains odds x e per relation
-    models["graph"] = LogisticModel(("base", "graph"), np.zeros(2), np.ones(2), np.array([1.0, 1.0]), 0.0)
+    # graph=True: no labelled graph data here; a documented prior (the search's log-odds + 2 per unit of
+    # link weight), so an unlinked memory keeps its score and a relation of a query entity multiplies the
+    # odds by e^2 (~7.4), one of a one-hop neighbour (weight 0.5) by e (~2.7)
+    models["graph"] = LogisticModel(("base", "graph"), np.zeros(2), np.ones(2), np.array([1.0, 2.0]), 0.0)
     info = {"fitted_on": [f"{s.name} ({s.nq} questions)" for s in shapes], "train_depth": depth, "l2": l2,
             "cross_validated": results, "script": "benchmarks/fit_calibration.py"}
     return Calibration(embedder, models, info).save(DATA_DIR / f"calibration-{embedder}.json")

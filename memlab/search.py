@@ -147,7 +147,7 @@ def _capped(hit: tuple, cap: float) -> tuple:
 def graph_fused(store: Any, qvec: np.ndarray, node: Any, hits: list, linked: Mapping[str, float], depth: int, *,
                 explain: bool = False, calibration: Any = None) -> list[tuple[dict, float, dict]]:
     """The search's ``hits`` and the memories linked to the query's entities, re-scored by the graph model:
-    the search's log-odds plus the link weight (1 per relation of a query entity, 0.5 per relation of a
+    the search's log-odds plus 2 x the link weight (1 per relation of a query entity, 0.5 per relation of a
     one-hop neighbour; memlab.ranking.calibration, ``graph``), best ``depth``.
 
     A linked memory outside the search's top ``depth`` has a search score at most the lowest of them, so
