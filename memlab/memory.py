@@ -262,15 +262,19 @@ class Memory:
         misses its own memories. ``mode`` (default: ``vector_store.config.search_mode``) is
         ``"fusion"`` (default: normalised CombSUM of dense, keyword and their context channels),
         ``"dense"`` (cosine), ``"keyword"`` (BM25 over the allowed memories) or ``"hybrid"``
-        (reciprocal-rank fusion of dense and BM25). ``score`` is always the cosine similarity and
-        results whose cosine is below ``threshold`` are dropped; fusion/keyword/hybrid results
-        also carry ``keyword_score`` (BM25) and ``rank_score`` (the value they are ordered by).
+        (dense and BM25 candidates). In every mode ``score`` is one calibrated relevance in [0, 1] (an
+        estimate of P(relevant), memlab.ranking.calibration), results are ordered by it and
+        ``threshold`` (in [0, 1], as in mem0 2.x) drops results scoring below it;
+        fusion/keyword/hybrid results also carry ``keyword_score`` (BM25) and ``rank_score`` (the
+        mode's fusion value, shown for reference).
 
-        ``rerank`` (default: on when a ``reranker`` is configured) reorders the top
+        ``rerank`` (default: on when a ``reranker`` is configured) refines the top
         ``reranker.config.top_n`` candidates with the reranker and adds ``rerank_score``;
-        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds
-        ``explain`` to every item: each channel's raw score, rank and normalised score, the
-        fused score and, when reranked, the reranker's score and the rank before reranking.
+        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds mem0's
+        ``score_details`` (semantic_score, bm25_score, entity_boost, raw_score, max_possible_score,
+        final_score == score, threshold) and ``explain``: each channel's raw score, rank and normalised
+        score, the fused score, the calibration's features and, when reranked, the reranker's score and
+        the rank before reranking.
         Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
         With a graph store, ``relations`` lists the relations around the query's entities, and
         ``graph=True`` fuses the memories linked to them into the ranking (memlab.search.graph_fused).
