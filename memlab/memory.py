@@ -255,7 +255,7 @@ class Memory:
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
                threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
                all_scopes: bool = False, show_expired: bool = False, graph: bool = False,
-               rerank: Optional[bool] = None, explain: bool = False):
+               rerank: Optional[bool] = None, explain: bool = False, reference_date: Any = None):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
@@ -294,7 +294,8 @@ class Memory:
         relations = self.graph.search(query, graph_scope(merged), limit) if self.graph is not None else None
         linked = self.graph.linked_memories(query, graph_scope(merged)) if graph else None
         hits = ranked_hits(self.store, self.search_settings, query, qvec, node, mode=mode, limit=limit,
-                           threshold=threshold, rerank=rerank, explain=explain, linked=linked)
+                           threshold=threshold, rerank=rerank, explain=explain, linked=linked,
+                           reference_date=reference_date)
         return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,

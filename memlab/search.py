@@ -74,6 +74,24 @@ def _reranker_llm(config, llm: Optional[Any]):
     return None
 
 
+def check_reference_date(value: Any):
+    """mem0 2.x's ``reference_date``: a datetime, a date or an ISO-8601 string (relative dates in the query are
+    read against it); a ValidationError otherwise."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ValidationError(f"reference_date must be a datetime, a date or an ISO-8601 string "
+                          f"(e.g. '2023-05-08'), got {value!r}.")
+
+
 def check_search_flags(rerank: Any, explain: Any) -> None:
     """``rerank`` is True/False/None (None = on when a reranker is configured); ``explain`` is a bool."""
     if rerank is not None and not isinstance(rerank, bool):
@@ -92,7 +110,7 @@ def load_calibration(path: Optional[str], embedder: str) -> Any:
 
 def ranked_hits(store: Any, settings: SearchSettings, query: str, qvec: np.ndarray, node: Any, *, mode: str,
                 limit: int, threshold: Optional[float], rerank: Optional[bool], explain: bool,
-                linked: Optional[Mapping[str, float]] = None) -> list[tuple[dict, float, dict]]:
+                linked: Optional[Mapping[str, float]] = None, reference_date: Any = None) -> list[tuple[dict, float, dict]]:
     """``(row, score, extra)`` of the best ``limit`` memories the filter allows, ``score`` the calibrated
     relevance (memlab.ranking.scoring) they are ordered by and ``threshold`` cuts on.
 
@@ -110,7 +128,8 @@ def ranked_hits(store: Any, settings: SearchSettings, query: str, qvec: np.ndarr
     refine = reranker is not None or linked is not None
     hits = store.search(qvec, node, depth, None if refine else threshold, mode=mode, text=query,
                         weights=settings.fusion_weights, normalization=settings.fusion_normalization,
-                        explain=explain, calibration=cal)
+                        explain=explain, calibration=cal,
+                        **({"reference_date": check_reference_date(reference_date)} if reference_date is not None else {}))
     if linked is not None:
         hits = graph_fused(store, qvec, node, hits, linked, depth, explain=explain, calibration=cal)
     if reranker is not None:

@@ -77,8 +77,12 @@ def check_search(mode: object, text: object, k_rrf: object) -> tuple[str, int]:
 
 def run_search(source: Candidates, *, mode: str, text: Optional[str], limit: int, threshold: Optional[float],
                k_rrf: int = 60, weights: Optional[Mapping[str, float]] = None, normalization: str = "zscore",
-               explain: bool = False, calibration: Optional[Calibration] = None) -> list[tuple[int, float, dict]]:
-    """The ``limit`` best allowed rows in ``mode``: ``(key, score, extra)``, best first (module docstring)."""
+               explain: bool = False, calibration: Optional[Calibration] = None,
+               reference_date=None) -> list[tuple[int, float, dict]]:
+    """The ``limit`` best allowed rows in ``mode``: ``(key, score, extra)``, best first (module docstring).
+    ``reference_date`` (a datetime) reads relative dates of the query for the time channel."""
+    if reference_date is not None:
+        source.reference_date = reference_date
     cal = calibration or default_calibration()
     model = cal.model(mode)
     if mode == "dense":

@@ -193,3 +193,27 @@ def test_graph_search_is_calibrated_and_thresholded_the_same_way(engine_config, 
         for t in sorted(set(scores)):
             got = m.search(q, user_id="u1", limit=10, graph=True, threshold=t)["results"]
             assert [(r["id"], r["score"]) for r in got] == [(r["id"], r["score"]) for r in res if r["score"] >= t]
+
+
+def test_reference_date_reads_relative_dates_for_the_time_channel(engine_mem):
+    for text, when in (("Went hiking with Ana", "2023-05-02T10:00:00"), ("Went hiking with Bo", "2023-03-10T10:00:00"),
+                       ("Went hiking with Cy", "2022-11-20T10:00:00")):
+        engine_mem.add(text, user_id="u", infer=False, timestamp=when)
+
+    def time_of(query, **kw):
+        res = engine_mem.search(query, user_id="u", explain=True, **kw)["results"]
+        return {r["memory"]: r["explain"]["channels"]["time"]["raw"] for r in res}, res
+
+    hits, res = time_of("Who did I go hiking with last week?", reference_date="2023-05-08")
+    assert hits == {"Went hiking with Ana": 1.0, "Went hiking with Bo": 0.0, "Went hiking with Cy": 0.0}
+    assert res[0]["memory"] == "Went hiking with Ana"
+    hits, _ = time_of("Who did I go hiking with two months ago?", reference_date="2023-05-08")
+    assert hits["Went hiking with Bo"] == 1.0 and hits["Went hiking with Ana"] == 0.0
+    import datetime as dt
+
+    hits, _ = time_of("Who did I go hiking with last week?", reference_date=dt.date(2023, 3, 15))
+    assert hits["Went hiking with Bo"] == 1.0  # the week of 6-12 March
+    hits, _ = time_of("Who did I go hiking with last week?")  # no reference: relative dates are not read
+    assert set(hits.values()) == {0.0}
+    with pytest.raises(ValidationError, match="reference_date"):
+        engine_mem.search("hiking last week", user_id="u", reference_date="next tuesday")

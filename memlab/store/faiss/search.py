@@ -25,7 +25,8 @@ class FaissCandidates:
         self.store, self.table, self.q, self.node = store, store.table, q, node
         self._mask: Optional[np.ndarray] = None
         self._allowed: Optional[np.ndarray] = None
-        self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self.ceilings: dict[str, float] = {}
+        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
 
     @property
     def mask(self) -> np.ndarray:
@@ -86,7 +87,7 @@ class FaissCandidates:
             keyword=lambda: self._bm25_over(t.keyword_index(), text, "keyword"),
             keyword_context=lambda: self._bm25_over(t.context_keyword_index(), text, "keyword_context"),
             actors=lambda: t.column("actor_id")[allowed],
-            created_at=lambda: t.column("created_at")[allowed])
+            created_at=lambda: t.column("created_at")[allowed], reference_date=self.reference_date)
 
     def _bm25_over(self, index: KeywordIndex, text: str, channel: str) -> np.ndarray:
         """BM25 of every allowed row (0 where no query term occurs), in ``allowed`` order."""

@@ -39,7 +39,8 @@ class PgCandidates:
         self.analyzer, self.k1, self.b, self.dense_opts = analyzer, k1, b, dense_opts
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
         self._cos: dict[int, float] = {}  # vid -> cosine
-        self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self.ceilings: dict[str, float] = {}
+        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         hits = Q.dense(self.conn, self.t, self.q, self.node, limit, **self.dense_opts)
@@ -93,7 +94,7 @@ class PgCandidates:
             keyword_context=lambda: self._bm25_docs(
                 terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
-            created_at=lambda: list(created))
+            created_at=lambda: list(created), reference_date=self.reference_date)
 
     def _bm25_docs(self, terms: list[str], docs: Any, channel: str) -> np.ndarray:
         stats: dict = {}
