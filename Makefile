@@ -13,11 +13,16 @@ export TOKENIZERS_PARALLELISM = false
 setup: $(STAMP)
 
 # torch's CPU build is installed first, so nothing later pulls a multi-GB CUDA build.
+# pip shows what it fetches (no --quiet): the first setup takes minutes, and a silent one looks hung.
 $(STAMP): pyproject.toml
+	@echo "memlab: setting up $(VENV) (first time: about 2.7 GB, 2-5 minutes; pip's progress follows)"
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,serve,pg]'
+	@echo "memlab: [1/2] torch, CPU build (the largest download)"
+	$(PY) -m pip install --progress-bar on --disable-pip-version-check torch==2.13.0
+	@echo "memlab: [2/2] memlab and its dependencies"
+	$(PY) -m pip install --progress-bar on --disable-pip-version-check -e '.[test,serve,pg]'
 	touch $(STAMP)
+	@echo "memlab: setup done ($(VENV))"
 
 demo: setup
 	$(VENV)/bin/memlab demo

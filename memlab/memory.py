@@ -146,13 +146,11 @@ class Memory:
         from search/get_all after that day; they stay in get(), history and exports.
         ``timestamp`` (mem0 platform: Unix seconds; also ISO or a datetime) is when the conversation
         happened: the memories' created_at / updated_at and history take it instead of now, and a
-        query naming that date finds them through the ``time`` search channel.
+        query naming that date finds them through the ``time`` search channel. As in mem0, a
+        ``metadata["created_at"]`` does the same (and is not kept in metadata); ``timestamp`` wins.
         """
-        scope = {
-            "user_id": check_id("user_id", user_id),
-            "agent_id": check_id("agent_id", agent_id),
-            "run_id": check_id("run_id", run_id),
-        }
+        scope = {"user_id": check_id("user_id", user_id), "agent_id": check_id("agent_id", agent_id),
+                 "run_id": check_id("run_id", run_id)}
         if not any(scope.values()):
             raise ValidationError(MISSING_SCOPE)
         memory_type = check_memory_type(memory_type)
@@ -162,7 +160,8 @@ class Memory:
             check_text("prompt", prompt)
         metadata = check_metadata(metadata)
         expires = check_expiration_date(expiration_date)
-        when = check_add_timestamp(timestamp)
+        stamped = metadata.pop("created_at", None)  # mem0 keeps a created_at given in metadata
+        when = check_add_timestamp(timestamp) if timestamp is not None else check_add_timestamp(stamped, "created_at")
         msgs = normalize_messages(messages)
         if memory_type == MemoryType.PROCEDURAL.value:
             if scope["agent_id"] is None:

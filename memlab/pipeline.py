@@ -185,6 +185,22 @@ def _plan(entries: list[dict], facts: list[str], temp_rows: dict[str, dict], pro
     return [op for op in ops if op["event"] != "NONE" or any(_covers(op["entry"], f) for f in facts)]
 
 
+def _explain_no_facts(trace: dict, problems: list) -> None:
+    """Nothing extracted although the user made statements (about someone else): say so, never silently."""
+    raw = (trace.get("extraction") or {}).get("raw")
+    skipped = raw.get("skipped", []) if isinstance(raw, dict) else []
+    third = [s["sentence"] for s in skipped if str(s.get("reason", "")).startswith("third-person statement")]
+    if not third:
+        return
+    shown = "; ".join(repr(x) for x in third[:3]) + (f" (and {len(third) - 3} more)" if len(third) > 3 else "")
+    message = (f"extraction: no memory was stored: the {trace.get('llm')} LLM extracted no fact. It reads first-person "
+               f"statements only ('I work at Acme', 'My sister is Anna') and skipped {len(third)} about someone "
+               f"else: {shown}. Write them in the first person, pass infer=False to store the text as it is, or "
+               "configure an LLM provider (docs/llm.md).")
+    problems.append(message)
+    log.warning("add(infer=True): %s", message)
+
+
 def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, prompt: Optional[str],
                  memory_type: Optional[str], expiration_date: Optional[str] = None,
                  timestamp: Optional[str] = None) -> tuple[list[dict], dict]:
@@ -204,6 +220,7 @@ def add_inferred(engine: Engine, msgs: list[dict], scope: dict, metadata: dict, 
     trace["facts"] = facts
     t = clock.lap("extract", t)
     if not facts:
+        _explain_no_facts(trace, problems)
         trace.update(retrieval=[], memories_shown=[], decision=None, events=[])
         clock.total()
         trace["timings"] = clock.timings

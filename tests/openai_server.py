@@ -36,6 +36,7 @@ class OpenAICompatServer:
         self.requests: list[dict] = []
         self.embedding_dims = embedding_dims
         self.embedding_failures = 0  # next N embedding calls answer HTTP 500
+        self.embedding_delay = 0.0  # seconds every embedding call waits (a slow server, e.g. to kill a run mid-ingest)
         self.replies_sent = 0  # chat replies written so far (held ones count once released)
         self._embedder = HashEmbedder(embedding_dims=embedding_dims)
         self._lock = threading.Lock()
@@ -75,6 +76,8 @@ class OpenAICompatServer:
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
 
             def _embeddings(self, req):
+                if server.embedding_delay:
+                    time.sleep(server.embedding_delay)
                 with server._lock:
                     fail = server.embedding_failures > 0
                     if fail:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "memlab"
 # Top to bottom. A module may import modules of its own layer or of any layer below it.
 LAYERS: list[tuple[str, ...]] = [
     ("memlab.cli", "memlab.widgets", "memlab.server", "memlab.__main__"),
-    ("memlab.compare", "memlab.evaluate", "memlab.migrate"),
+    ("memlab.bench", "memlab.compare", "memlab.evaluate", "memlab.migrate"),
     ("memlab", "memlab.memory", "memlab.async_memory"),
     ("memlab.pipeline", "memlab.doctor", "memlab.graph", "memlab.search"),
     ("memlab.llms", "memlab.embedders", "memlab.rerankers", "memlab.config_migration"),

@@ -156,3 +156,80 @@ def test_every_checked_cell_of_every_notebook_is_compared(path, tmp_path):
     checked, _, outcomes = _corruption_case(path, tmp_path, trailing_one=False)
     assert {i for i, s in outcomes.items() if s == "FAILED"} == set(checked)
 
+
+
+# --------------------------------------------------------------------------- claims against numbers
+# A markdown sentence that states a result is a claim about the numbers a checked cell prints. Each entry:
+# (notebook, a phrase of the claim, the first line of the checked cell that shows the numbers, a check of
+# that cell's stored output). A claim reworded without its check, or numbers that stop agreeing, fail here.
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+", text)]
+
+
+def _table_row(text: str, name: str) -> list[float]:
+    line = next(line for line in text.splitlines() if line.strip().startswith(name))
+    return _floats(line)
+
+
+def _allergy_cut(out: str) -> bool:
+    at_03, at_04 = out.splitlines()[:2]
+    kept = _floats(at_03)[1:]
+    return len(kept) == 1 and 0.3 <= kept[0] < 0.4 and at_04.strip() == "0.4 []"
+
+
+CLAIMS = [
+    ("01_quickstart.ipynb", "finds the sister's home first", 'for hit in m.search("Where does she live?"',
+     lambda out: "sister" in out.splitlines()[0]),
+    ("01_quickstart.ipynb", "here 0.3 keeps the one relevant memory, while 0.4 drops it too",
+     "for t in (0.3, 0.4):", _allergy_cut),
+    ("03_threshold_evaluation.ipynb", "still gets 5 results from a dense model",
+     "import pandas as pd", lambda out: _table_row(out, "empty_rate_unanswerable")[:2] == [0.0, 0.0]),
+    ("03_threshold_evaluation.ipynb", "so it abstains on most unanswerable questions",
+     "import pandas as pd", lambda out: _table_row(out, "empty_rate_unanswerable")[2] > 0.5),
+    ("04_before_after.ipynb", "A store compared with itself shows no change", "hash_config = ",
+     lambda out: out.strip() == "True [1.0, 1.0, 0.0]"),
+    ("06_inference_pipeline.ipynb", "so every fact is an `ADD`", 'for item in first["results"]:',
+     lambda out: all(line.startswith("ADD ") for line in out.strip().splitlines())),
+]
+
+
+def _output_text(cell) -> str:
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif "text/plain" in out.get("data", {}):
+            parts.append(out.data["text/plain"])
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name, phrase, cell_start, check", CLAIMS, ids=[f"{c[0][:2]}:{c[1][:30]}" for c in CLAIMS])
+def test_markdown_claims_agree_with_the_checked_numbers(name, phrase, cell_start, check):
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    assert phrase in prose, f"{name}: the claim {phrase!r} changed; update its check here"
+    cell = next(c for c in nb.cells if c.cell_type == "code" and cell_start in c.source)
+    assert refresh.is_checked(cell), f"{name}: the cell behind {phrase!r} must be NBVAL-checked"
+    assert check(_output_text(cell)), f"{name}: {phrase!r} disagrees with:\n{_output_text(cell)}"
+
+
+def test_retracted_claims_stay_retracted():
+    """Claims that contradicted their own tables once (issue 24) must not come back."""
+    text = (REPO / "notebooks" / "03_threshold_evaluation.ipynb").read_text()
+    assert "at least as well as dense" not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_numbers_match_and_links_resolve_in_jupyter(path):
+    """A notebook titled with another's number, or a link JupyterLab cannot open (outside the notebooks
+    folder it serves), is what a reader notices first."""
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# {path.name[:2]} ·"), cells[0].source[:60]
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", cell.source):
+            if re.match(r"https?://", target):
+                continue
+            local = (path.parent / target.split("#")[0]).resolve()
+            assert local.is_relative_to(path.parent.resolve()) and local.exists(), f"{path.name}: dead link {target}"

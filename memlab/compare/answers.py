@@ -6,11 +6,12 @@ Responders turn (question, memories) into an answer:
   provider, or anything with ``complete(messages) -> str``).
 * :class:`ExtractiveResponder` — the offline baseline. It cannot reason; it *extracts*:
   without memories it answers ``"I don't know."``; with memories it splits them into
-  sentences, picks the sentence sharing the most content words with the question (ties go
-  to the higher-ranked memory), then drops the words the question already contains and
-  stopwords ("Where does Alice live?" + "Alice lives in Berlin." → "Berlin"). If nothing
-  is left it answers the whole sentence. It measures whether the right memory was
-  retrieved, not how well a model would use it.
+  sentences and answers with the one that best supports an answer, as written: the most
+  content words shared with the question other than the names it mentions, then the most
+  names shared, then the higher-ranked memory ("Where does Alice live?" + "Alice lives in
+  Berlin." → "Alice lives in Berlin."). ``span=True`` trims that sentence to the words the
+  question lacks ("Berlin"), for exact-match scoring. It measures whether the right memory
+  was retrieved, not how well a model would use it.
 
 Scores follow SQuAD: answers and references are lower-cased, punctuation and the articles
 a/an/the removed, whitespace collapsed; ``exact_match`` compares the normalised strings,
@@ -101,23 +102,38 @@ def _content(words: Sequence[str]) -> set[str]:
 
 
 class ExtractiveResponder:
-    """The offline, deterministic extractive responder (see the module docstring)."""
+    """The offline, deterministic extractive responder (see the module docstring).
+
+    Args:
+        span: answer with the words of the best sentence the question does not already contain
+            (stopwords dropped) instead of the whole sentence; terse, but often unreadable.
+    """
 
     name = "extractive"
+
+    def __init__(self, span: bool = False):
+        self.span = bool(span)
 
     def answer(self, question: str, memories: Optional[Sequence[str]]) -> str:
         if not memories:
             return NO_ANSWER
-        q_content = _content(_WORD.findall(question))
-        best_key, sentence = (-1, 0), ""
+        words = _WORD.findall(question)
+        q_content = _content(words)
+        # capitalised words after the first are names ("Bob"): sharing one says who, not what is asked
+        q_names = {_stem(w) for w in words[1:] if w[:1].isupper()} & q_content
+        q_topic = q_content - q_names
+        best_key, sentence = None, ""
         for rank, memory in enumerate(memories):
             for part in _SENTENCE.split(memory.strip()):
                 if not part.strip():
                     continue
-                # Overlap dominates; retrieval order breaks ties (earlier sentence wins within a memory).
-                key = (len(q_content & _content(_WORD.findall(part))), -rank)
-                if key > best_key:
+                shared = _content(_WORD.findall(part))
+                # topic words first, then names; retrieval order breaks ties (earlier sentence within a memory)
+                key = (len(q_topic & shared), len(q_names & shared), -rank)
+                if best_key is None or key > best_key:
                     best_key, sentence = key, part.strip()
+        if not self.span:
+            return sentence
         kept = [w for w in _WORD.findall(sentence)
                 if w.lower() not in STOPWORDS and _stem(w) not in q_content]
         return " ".join(kept) if kept else sentence
@@ -193,9 +209,12 @@ def create_chat_llm(config: Any) -> Any:
 
 
 def make_responder(llm: Any = None) -> Any:
-    """A responder from None/"extractive" (offline), a responder, an LLM object or an LLM config."""
+    """A responder from None/"extractive" (offline, whole sentences), "extractive-span" (offline, trimmed),
+    a responder, an LLM object or an LLM config."""
     if llm is None or llm == "extractive":
         return ExtractiveResponder()
+    if llm == "extractive-span":
+        return ExtractiveResponder(span=True)
     if hasattr(llm, "answer"):
         return llm
     if hasattr(llm, "complete"):
@@ -258,7 +277,8 @@ def compare_answers(comparison: Any, *, llm: Any = None, judge: Any = None, cont
 
     Args:
         comparison: a :class:`~memlab.compare.core.Comparison`.
-        llm: None (offline :class:`ExtractiveResponder`), a responder, an LLM with
+        llm: None (offline :class:`ExtractiveResponder`; "extractive-span" for its trimmed answers), a
+            responder, an LLM with
             ``complete`` or an OpenAI LLM config (MemoryConfig / dict).
         judge: optional LLM (object or config) that labels each answer CORRECT/WRONG
             against the reference.

@@ -10,7 +10,7 @@ from memlab.compare.stats import match_key
 
 GAIN = "#d8f5d0"   # only on the after side
 LOSS = "#f9d6d5"   # only on the before side
-MOVED = "#fff3c4"  # on both sides, rank or score changed
+MOVED = "#fff3c4"  # on both sides, at another rank
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -28,15 +28,18 @@ def _thr(pair: tuple) -> str:
 def side_rows(hits: list[dict], keys: list[str], other_rank: dict, other_score: dict) -> list[dict]:
     """Display rows of one side: rank, text, score and a status against the other side.
 
-    Status: "gained"/"lost" (absent on the other side — the caller says which word fits),
-    "moved" (rank or score differs) or "same".
+    Status: "only" (absent on the other side — the caller says gained or lost), "moved" (its rank
+    differs), "rescored" (same rank, another score: expected after an embedder change, so not
+    highlighted) or "same".
     """
     rows = []
     for i, (hit, key) in enumerate(zip(hits, keys)):
         if key not in other_rank:
             status = "only"
-        elif other_rank[key] != i + 1 or _score_moved(hit.get("score"), other_score.get(key)):
+        elif other_rank[key] != i + 1:
             status = "moved"
+        elif _score_moved(hit.get("score"), other_score.get(key)):
+            status = "rescored"
         else:
             status = "same"
         rows.append({"rank": i + 1, "memory": hit["memory"], "id": hit["id"], "score": hit.get("score"),
@@ -51,26 +54,44 @@ def _score_moved(a: Optional[float], b: Optional[float], tol: float = 1e-6) -> b
 
 
 def _moved_note(row: dict) -> str:
-    """Why a row on both sides is marked: its rank moved ("was #3"), or only its score did."""
+    """Why a row on both sides carries a note: its rank moved ("was #3"), or only its score did."""
     if row.get("other_rank") and row["other_rank"] != row["rank"]:
         return f"was #{row['other_rank']}"
     return f"score was {_fmt(row.get('other_score'))}"
 
 
+_CELL = "padding:2px 6px;text-align:left;vertical-align:top"
+
+
 def column_html(title: str, rows: list[dict], only_word: str, only_color: str) -> str:
-    """One column (before or after) as an HTML table, gains/losses highlighted."""
-    cells = [f"<tr><th colspan='3' style='text-align:left'>{html.escape(title)}</th></tr>"]
+    """One column (before or after) as an HTML table with headers, gains/losses highlighted."""
+    cells = [f"<tr><th colspan='3' style='{_CELL};font-size:110%'>{html.escape(title)}</th></tr>",
+             f"<tr style='border-bottom:1px solid #999'><th style='{_CELL}'>#</th><th style='{_CELL}'>memory</th>"
+             f"<th style='{_CELL};text-align:right'>score</th></tr>"]
     if not rows:
         cells.append("<tr><td colspan='3'><i>no results</i></td></tr>")
     for r in rows:
         color = {"only": only_color, "moved": MOVED}.get(r["status"], "transparent")
-        note = only_word if r["status"] == "only" else _moved_note(r) if r["status"] == "moved" else ""
+        note = only_word if r["status"] == "only" else _moved_note(r) if r["status"] in ("moved", "rescored") else ""
         cells.append(
-            f"<tr style='background:{color}'><td>{r['rank']}</td><td>{html.escape(r['memory'])}"
-            f"{' <small>(' + html.escape(note) + ')</small>' if note else ''}</td>"
-            f"<td style='text-align:right'>{_fmt(r['score'])}</td></tr>"
+            f"<tr style='background:{color}'><td style='{_CELL}'>{r['rank']}</td><td style='{_CELL}'>"
+            f"{html.escape(r['memory'])}{' <small>(' + html.escape(note) + ')</small>' if note else ''}</td>"
+            f"<td style='{_CELL};text-align:right'>{_fmt(r['score'])}</td></tr>"
         )
     return "<table style='border-collapse:collapse;width:100%'>" + "".join(cells) + "</table>"
+
+
+def legend_html(before_title: str, after_title: str) -> str:
+    """The colour key of :func:`two_columns_html`."""
+    def swatch(color: str, text: str) -> str:
+        return (f"<span style='display:inline-block;margin-right:14px'><span style='display:inline-block;"
+                f"width:12px;height:12px;background:{color};border:1px solid #999;vertical-align:middle'></span> "
+                f"{html.escape(text)}</span>")
+
+    return ("<div style='font-size:90%;margin:4px 0'>"
+            + swatch(GAIN, f"only {after_title} found it (gained)") + swatch(LOSS, f"only {before_title} found it (lost)")
+            + swatch(MOVED, "found by both, at another rank") + swatch("transparent", "same rank on both sides")
+            + "</div>")
 
 
 def two_columns_html(before_title: str, before_rows: list[dict], after_title: str, after_rows: list[dict]) -> str:
@@ -106,7 +127,7 @@ def comparison_html(comparison, *, max_queries: int = 20) -> str:
     )
     table = ("<table><tr><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th></th></tr>"
              + srows + "</table>")
-    parts = [head, table]
+    parts = [head, table, legend_html(comparison.before_label, comparison.after_label)]
     for result in comparison.results[:max_queries]:
         before_rows, after_rows = query_columns(comparison, result)
         c = result.changes

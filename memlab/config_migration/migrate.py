@@ -24,6 +24,7 @@ from memlab.config import MemoryConfig, parse_config_text
 from memlab.config_migration import blocks as B
 from memlab.config_migration import optional_blocks as O
 from memlab.config_migration import tables as T
+from memlab.config_migration.readable import parse_text
 from memlab.errors import ConfigError
 
 
@@ -77,9 +78,15 @@ class ConfigMigration:
         return pd.DataFrame(rows, columns=["path", "old", "new", "reason"])
 
     def diff(self, context: int = 3) -> str:
-        """Unified diff between the input and the migrated config (JSON, secrets masked)."""
+        """Unified diff between the input and the migrated config (JSON, secrets masked).
+
+        Untouched defaults are left out of the migrated side (see :func:`readable.diff_view`), so the
+        diff shows what the migration did; ``config.to_json()`` is the whole config."""
+        from memlab.config_migration.readable import diff_view
+
+        shown = diff_view(self.config.to_dict(), self.source, [c.path for c in self.changes])
         old = _dump(redact(self.source)).splitlines(keepends=True)
-        new = _dump(redact(self.config.to_dict())).splitlines(keepends=True)
+        new = _dump(redact(shown)).splitlines(keepends=True)
         return "".join(difflib.unified_diff(old, new, "old config", "migrated config", n=context))
 
     def report(self) -> str:
@@ -175,7 +182,7 @@ def load_config_source(old: Any) -> dict:
         single_line = "\n" not in text and text[0] not in "{["
         if single_line and (Path(text).suffix.lower() in _FILE_SUFFIXES or Path(text).is_file()):
             return _read_file(Path(text))
-        old = parse_config_text(text)
+        old = parse_text(text)
     if not isinstance(old, dict):
         raise ConfigError(
             f"A config must be a mapping (JSON object / YAML mapping), got {type(old).__name__}: {_show(old)}."
@@ -200,7 +207,7 @@ def _read_file(path: Path) -> dict:
         raise ConfigError(f"Cannot read config file {str(path)!r}: {exc}") from None
     if not text.strip():
         raise ConfigError(f"Config file {str(path)!r} is empty.")
-    return load_config_source(parse_config_text(text, hint=path.suffix.lower()))
+    return load_config_source(parse_text(text, hint=path.suffix.lower()))
 
 
 def _read_openmemory_db(path: Path) -> dict:
@@ -331,7 +338,9 @@ def _reconcile_dims(out: dict, dims: tuple, legacy: bool, rep) -> None:
     """Make vector_store.embedding_model_dims agree with the embedder (mem0 assumed 1536 for every model)."""
     size, known, model = dims
     vs = out.get("vector_store")
-    if vs is None and legacy and known and size and "embedder" in out:
+    # a remote model of known size: write the size down even in a current config (no start-up probe needed)
+    fill = legacy or bool(known and size and (out.get("embedder") or {}).get("provider") == "openai")
+    if vs is None and fill and known and size and "embedder" in out:
         # a legacy config without a vector_store block: still write the model's size down, so an
         # import of the old vectors can check them against it
         vs = out["vector_store"] = {"provider": "faiss", "config": {}}
@@ -353,7 +362,7 @@ def _reconcile_dims(out: dict, dims: tuple, legacy: bool, rep) -> None:
                    + ("; 1536 is mem0's default whatever the model" if given == 1536 else ""))
         rep.warn(f"vector_store: embedding_model_dims {given} did not match the embedder ({size}-d); an old store "
                  "built with the wrong size must be re-embedded on import.")
-    elif given is None and size and legacy:
+    elif given is None and size and fill:
         vs["config"]["embedding_model_dims"] = size
         rep.change("vector_store.config.embedding_model_dims", None, size,
                    f"filled from the embedder ({model}{'' if known else ', as configured'}); "

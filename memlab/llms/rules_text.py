@@ -55,6 +55,12 @@ _CHITCHAT = re.compile(
 _TAG_QUESTION = re.compile(r",?\s+(?:remember|right|you know|ok|okay|yeah|isn't it|don't you think|"
                            r"didn't I|haven't I|aren't I|don't I|wasn't I)\s*\?$", re.I)
 _FIRST_PERSON_START = re.compile(r"^(?:I|My)\b")
+# "Alice works at Acme", "Tom's sister is ...", "She lives in Oslo": a statement about someone else
+_THIRD_PERSON = re.compile(r"^(?:(?P<pronoun>He|She|They)\s+[a-z]|(?P<name>[A-Z][a-z]+)(?:'s\s|\s+(?:is|was|has|had|"
+                           r"does|did|[a-z]+(?:s|ed))\b))")
+_NOT_A_SUBJECT = frozenset("The This That These Those It Its There Here A An Our Your We You Their His Her Hi "
+                           "Hello Hey Thanks Yes No Ok Okay So Well Then Also And But What Who".split())
+THIRD_PERSON_REASON = "third-person statement about {}: the rules provider stores first-person statements only"
 
 _CONTRACTIONS = [
     (r"\bI'm\b", "I am"), (r"\bI've\b", "I have"), (r"\bI'll\b", "I will"), (r"\bI'd\b", "I would"),
@@ -178,6 +184,10 @@ def to_fact(sentence: str) -> tuple[Optional[str], str]:
     if _QUESTION_START.match(s) and not _FIRST_PERSON_START.match(s):
         return None, "question"
     if not _FIRST_PERSON_START.match(s):
+        third = _THIRD_PERSON.match(s)
+        who = third and ((third.group("pronoun") or "").lower() or third.group("name"))
+        if who and who not in _NOT_A_SUBJECT:
+            return None, THIRD_PERSON_REASON.format(who)
         return None, "not a first-person statement"
     for pattern, repl in _CONTRACTIONS:
         s = re.sub(pattern, repl, s, flags=re.I if not pattern.startswith(r"\bI") else 0)

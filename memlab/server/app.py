@@ -18,6 +18,7 @@ try:
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from fastapi_offline import FastAPIOffline
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("memlab serve needs FastAPI: pip install 'memlab[serve]'") from exc
 
@@ -102,9 +103,11 @@ def create_app(root: str | Path, config: Any = None, *, max_body: int = DEFAULT_
         yield
         tenancy.close()  # after uvicorn has drained in-flight requests: acknowledged writes are already committed
 
-    app = FastAPI(title="memlab serve", version=__version__, lifespan=lifespan,
-                  description="mem0's platform REST API (what mem0ai's MemoryClient calls), served from memlab stores. "
-                              "Authenticate with `Authorization: Token <key>` (create keys with `memlab keys create`).")
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc load their JS/CSS from this server, not a CDN
+    app = FastAPIOffline(title="memlab serve", version=__version__, lifespan=lifespan,
+                         description="mem0's platform REST API (what mem0ai's MemoryClient calls), served from memlab "
+                                     "stores. Authenticate with `Authorization: Token <key>` (create keys with "
+                                     "`memlab keys create`).")
     app.state.tenancy = tenancy
 
     @app.exception_handler(RequestValidationError)

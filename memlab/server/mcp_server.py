@@ -59,7 +59,10 @@ def build_mcp(tenancy: Tenancy, *, org: str = "default", project: str = "default
             raise PermissionError("user_id not provided (start memlab mcp with --user-id)")
         return Identity(tenancy.local_tenant(org, project), user_id, client_name)
 
-    server: MCPServer = MCPServer("mem0-mcp-server", instructions="OpenMemory's memory tools, served by memlab.")
+    # log_level WARNING: the MCP SDK sets up root logging at its level, which otherwise shows every library's
+    # INFO line (the embedding model's loading log) on the client's stderr at each start
+    server: MCPServer = MCPServer("mem0-mcp-server", instructions="OpenMemory's memory tools, served by memlab.",
+                                  log_level="WARNING")
 
     async def call(ctx: Context, fn) -> str:
         try:

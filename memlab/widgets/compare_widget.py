@@ -13,7 +13,7 @@ from typing import Any, Optional
 from memlab.compare.answers import compare_answers, make_responder
 from memlab.compare.core import Comparison, compare
 from memlab.compare.queries import SCOPE_KEYS, Query, normalize_queries
-from memlab.compare.render import query_columns, two_columns_html
+from memlab.compare.render import legend_html, query_columns, two_columns_html
 from memlab.compare.runs import open_side
 from memlab.errors import MemlabError, ValidationError
 from memlab.validation import check_limit
@@ -44,7 +44,9 @@ class CompareModel:
         self.answers_enabled = bool(answers)
         self.context_k = context_k
         self.responder = make_responder(llm)
+        self.responder_name = str(getattr(self.responder, "name", type(self.responder).__name__))
         self.dataset: list[Query] = normalize_queries(queries) if queries is not None else []
+        self._records = records
         self._sides = []
         try:
             for source, label in ((before, self.labels[0]), (after, self.labels[1])):
@@ -94,6 +96,9 @@ class CompareModel:
         self.error = None
         self.comparison = None
         self.answers = None
+        if not self.query_text.strip():
+            self.error = "Type a question in the Query box (or pick one from the Dataset list), then press Enter."
+            return None
         try:
             query = self.current_query()
             self.comparison = compare(self._sides[0], self._sides[1], [query], k=self.k, threshold=self.threshold,
@@ -124,12 +129,34 @@ class CompareModel:
         row = self.answers.rows[0]
         return {self.answers.labels[s]: row[f"answer_{s}"] for s in self.answers.sides}
 
+    def known_users(self) -> list[str]:
+        """The user_ids this comparison knows of (records, dataset queries, memories of live sides)."""
+        users = {str(r.get("user_id")) for r in (self._records or []) if isinstance(r, dict) and r.get("user_id")}
+        users |= {q.scope["user_id"] for q in self.dataset if q.scope.get("user_id")}
+        for side in self._sides:
+            memory = getattr(side, "memory", None)
+            if memory is not None and not users:
+                try:
+                    frame = memory.to_pandas()
+                    users |= set(frame["user_id"].dropna().astype(str)) if "user_id" in frame else set()
+                except MemlabError:
+                    pass
+        return sorted(users)
+
     def summary_text(self) -> str:
         if self.error:
             return f"Error: {self.error}"
         if self.comparison is None:
             return "Type a query or pick one, then press Compare."
-        c = self.comparison.results[0].changes
+        result = self.comparison.results[0]
+        user = self.current_query().scope.get("user_id")
+        if not result.before and not result.after:  # "overlap 1.00" over two empty lists is no success
+            known = self.known_users()
+            if user and known and user not in known:
+                return (f"No results on either side: no memories for user_id {user!r} "
+                        f"(users here: {', '.join(known)}).")
+            return "No results on either side for this query" + (f" (user_id {user!r})." if user else ".")
+        c = result.changes
         # a query without user_id/agent_id/run_id searches every scope: say so, it surprises people
         everyone = " · no user_id: searched all users" if not self.current_query().scope else ""
         return (f"overlap@{self.k} {c['overlap_at_k']:.2f} · Jaccard {c['jaccard']:.2f} · "
@@ -145,33 +172,38 @@ TYPED = ""  # the picker's "(type a query)" entry (None would leave the dropdown
 
 
 class CompareWidget:
-    """The ipywidgets view of a :class:`CompareModel` (display it, or its ``.box``, in a notebook).
+    """The ipywidgets view of a :class:`CompareModel` (display it in a notebook).
 
     Picking a dataset query runs it; so does pressing Enter in the query or user_id box, or Compare.
+    Leaving a box (Tab, a click elsewhere) runs nothing: the next box may still be about to change.
     """
 
     def __init__(self, model: CompareModel):
         import ipywidgets as w
 
+        from memlab.widgets.snapshot import Snapshot
+
         self.model = model
+        self.snapshot = Snapshot("CompareWidget")
         options = [("(type a query)", TYPED)] + [(f"{q.query_id}: {q.text}", q.query_id) for q in model.dataset]
         self.picker = w.Dropdown(options=options, value=model.selected or TYPED, description="Dataset",
                                  layout=w.Layout(width="min(100%, 640px)"))
-        # continuous_update=False: the value is sent (and observed) on Enter or when the box loses focus
-        self.query_box = w.Text(value=model.query_text, placeholder="Ask something...", description="Query",
-                                continuous_update=False, layout=w.Layout(flex="1 1 auto", min_width="240px"))
+        # continuous_update: the value is always in the kernel before the Enter ("submit") message that runs it
+        self.query_box = w.Text(value=model.query_text, placeholder="Ask something, then press Enter",
+                                description="Query", layout=w.Layout(flex="1 1 auto", min_width="240px"))
         self.user_box = w.Text(value=model.scope.get("user_id", ""), placeholder="empty = all users",
-                               description="user_id", continuous_update=False,
-                               layout=w.Layout(width="220px"))
+                               description="user_id", layout=w.Layout(width="220px"))
         self.run_button = w.Button(description="Compare", button_style="primary")
         self.status = w.HTML()
         self.columns = w.HTML()
         self.answer_panel = w.HTML()
         self._syncing = False  # set while the view writes its own inputs, so observers do not re-run
         self.picker.observe(self._on_pick, names="value")
-        self.query_box.observe(self._on_submit, names="value")
-        self.user_box.observe(self._on_submit, names="value")
+        for box in (self.query_box, self.user_box):
+            box.on_msg(self._on_message)
         self.run_button.on_click(self._on_run)
+        for widget, name in ((self.status, "status"), (self.columns, "columns"), (self.answer_panel, "answers")):
+            widget.add_class(f"memlab-{name}")  # stable hooks for styling and browser tests
         self.box = w.VBox([self.picker,
                            w.HBox([self.query_box, self.user_box, self.run_button], layout=w.Layout(width="100%")),
                            self.status, self.columns, self.answer_panel])
@@ -186,8 +218,8 @@ class CompareWidget:
             self._sync_inputs()
             self._on_run()
 
-    def _on_submit(self, _change) -> None:
-        if not self._syncing:
+    def _on_message(self, _widget, content, _buffers) -> None:
+        if content.get("event") == "submit":  # Enter in a text box
             self._on_run()
 
     def _on_run(self, *_args) -> None:
@@ -207,17 +239,39 @@ class CompareWidget:
         finally:
             self._syncing = False
 
+    def state_html(self) -> str:
+        """The view's current state as static HTML (query, status, columns, answers): the snapshot."""
+        import html
+
+        user = self.model.scope.get("user_id")
+        query = (f"<p>Query: <b>{html.escape(self.model.query_text)}</b>"
+                 + (f" · user_id {html.escape(user)}" if user else "") + "</p>") if self.model.query_text else ""
+        return query + self.status.value + self.columns.value + self.answer_panel.value
+
     def refresh(self) -> None:
         """Redraw every panel from the model."""
         import html
 
-        self.status.value = f"<b>{html.escape(self.model.summary_text())}</b>"
+        error = bool(self.model.error)
+        self.status.value = (f"{self.snapshot.hide_rule()}<b style='color:{'#b00' if error else 'inherit'}'>"
+                             f"{html.escape(self.model.summary_text())}</b>")
         before_rows, after_rows = self.model.columns()
-        self.columns.value = (two_columns_html(self.model.labels[0], before_rows, self.model.labels[1], after_rows)
-                              if self.model.comparison is not None else "")
+        has_rows = self.model.comparison is not None and (before_rows or after_rows)
+        self.columns.value = (legend_html(self.model.labels[0], self.model.labels[1])
+                              + two_columns_html(self.model.labels[0], before_rows, self.model.labels[1], after_rows)
+                              if has_rows else "")
         answers = self.model.answer_panel()
-        self.answer_panel.value = "".join(
+        self.answer_panel.value = ("<p><b>Answers</b> <small>(" + html.escape(self.model.responder_name)
+                                   + ")</small></p>" if answers else "") + "".join(
             f"<p><b>{html.escape(label)}:</b> {html.escape(text)}</p>" for label, text in answers.items())
+        self.snapshot.update(self.state_html())
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)
+        self.snapshot.show(self.state_html())
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        """The live widget alone (frontends that do not call ``_ipython_display_``)."""
         return self.box._repr_mimebundle_(**kwargs)

@@ -187,3 +187,21 @@ def error_outputs(page) -> list:
 
 def rendered_output_texts(page) -> list:
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_inner_texts()
+
+
+def save_notebook(page, timeout_ms: int = 30_000) -> None:
+    """File > Save Notebook through the menu bar, as a person would; wait until it is written."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator("li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Save Notebook'))").click()
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=timeout_ms)
+
+
+def reopen_without_widgets(page, lab: "LabServer", name: str) -> None:
+    """Shut the kernels down and open the saved notebook again: its widget models are gone."""
+    lab.shutdown_kernels()
+    page.goto(f"{lab.url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", state="attached", timeout=60_000)
+    # the widget manager reports missing models once it has restored: wait for the outputs to settle
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                           "&& window.jupyterapp.shell.currentWidget.context.isReady", timeout=60_000)
+    page.wait_for_timeout(3000)

@@ -38,7 +38,7 @@ def test_cli_two_stores(tmp_path, capsys):
     per_query = pd.read_csv(out / "per_query.csv").set_index("query_id")
     assert json.loads(per_query.loc["home", "lost"]) == ["Alice lives in Berlin."]
     answers = pd.read_csv(out / "answers.csv").set_index("query_id")
-    assert answers.loc["home", "answer_before"] == "Berlin"
+    assert answers.loc["home", "answer_before"] == "Alice lives in Berlin."
     # The saved before run replays: comparing it with the before store shows no change.
     again = tmp_path / "again"
     assert main(["compare", "--before", str(out / "before_run.json"), "--after", before,

@@ -76,7 +76,10 @@ def test_rendered_notes_say_whether_the_rank_or_only_the_score_moved():
     hits = [{"id": "a", "memory": "Alice plays the cello", "score": 0.81},
             {"id": "b", "memory": "Bob plays chess", "score": 0.40}]
     rows = side_rows(hits, ["a", "b"], other_rank={"a": 1, "b": 3}, other_score={"a": 0.75, "b": 0.40})
-    assert [r["status"] for r in rows] == ["moved", "moved"]
+    # a new score at the same rank is no move (every score changes with the embedder): noted, not highlighted
+    assert [r["status"] for r in rows] == ["rescored", "moved"]
     html = column_html("after", rows, "gained", "#fff")
     assert "score was 0.750" in html  # same rank, other score: not "was #1"
     assert "was #1" not in html and "was #3" in html
+    assert html.count("#fff3c4") == 1  # only the row that moved is yellow
+    assert "<th style" in html and ">memory</th>" in html and ">score</th>" in html  # column headers

@@ -33,8 +33,8 @@ def test_model_pick_run_columns_answers(pair):
     assert before_rows[0]["memory"] == "Alice lives in Berlin." and before_rows[0]["status"] == "only"
     assert model.lost() == ["Alice lives in Berlin."]
     assert len(model.gained()) == 1
-    assert {r["status"] for r in after_rows} <= {"only", "moved", "same"}
-    assert model.answer_panel() == {"no memory": "I don't know.", "full": "Berlin",
+    assert {r["status"] for r in after_rows} <= {"only", "moved", "rescored", "same"}
+    assert model.answer_panel() == {"no memory": "I don't know.", "full": "Alice lives in Berlin.",
                                     "partial": model.answers.rows[0]["answer_after"]}
     assert "overlap@3" in model.summary_text() and "1 lost" in model.summary_text()
 
@@ -100,21 +100,65 @@ def test_widget_view(pair):
     assert view.box.children[0] is view.picker
 
 
-def test_widget_enter_runs_and_picker_never_stale(pair):
+def _enter(box) -> None:
+    """Press Enter in a text box: the front end sends this "submit" message (after the value)."""
+    box._handle_custom_msg({"event": "submit"}, [])
+
+
+def test_widget_enter_runs_tab_does_not_and_picker_never_stale(pair):
     view = CompareWidget(CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial")))
     assert view.picker.value == "" and view.picker.label == "(type a query)"  # not a blank dropdown
     view.picker.value = "home"
     assert view.picker.label.startswith("home:")
-    # typing a new query and pressing Enter (the value is sent on Enter) runs it and clears the pick
+    # typing and leaving the box (Tab) runs nothing: the user_id box may be next
     view.query_box.value = "What does Bob like to drink?"
-    assert view.model.query_text == "What does Bob like to drink?"
+    assert view.model.query_text == "Where does Alice live?" and "Alice lives in Berlin." in view.columns.value
+    view.user_box.value = "bob"
+    assert view.model.scope == {"user_id": "alice"}
+    _enter(view.user_box)  # Enter in either box runs the query with both boxes' values
+    assert view.model.query_text == "What does Bob like to drink?" and view.model.scope == {"user_id": "bob"}
     assert view.picker.value == "" and view.model.selected is None
-    # the user box still says alice: the search stayed in alice's scope
-    assert "Bob prefers" not in view.columns.value and "alice" == view.user_box.value
-    view.user_box.value = "bob"  # Enter in the user_id box runs too
-    assert "Bob prefers tea over coffee." in view.columns.value
+    assert "Bob prefers tea over coffee." in view.columns.value and "Alice" not in view.columns.value
     view.user_box.value = ""
+    _enter(view.query_box)
     assert "searched all users" in view.status.value
+
+
+def test_widget_headers_key_empty_query_and_unknown_user(pair):
+    view = CompareWidget(CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial")))
+    view.picker.value = "home"
+    assert ">memory</th>" in view.columns.value and ">score</th>" in view.columns.value
+    assert "only partial found it (gained)" in view.columns.value and "only full found it (lost)" in view.columns.value
+    view.query_box.value = "   "
+    _enter(view.query_box)
+    assert "Type a question in the Query box" in view.status.value and view.columns.value == ""
+    assert "must not be empty" not in view.status.value
+    # an unknown user finds nothing on both sides: said plainly, never "overlap 1.00"
+    view.query_box.value, view.user_box.value = "Where does she live?", "carol"
+    _enter(view.user_box)
+    status = view.status.value
+    assert "No results on either side" in status and "&#x27;carol&#x27;" in status and "alice, bob" in status
+    assert "overlap" not in status and "1.00" not in status and view.columns.value == ""
+
+
+def test_widget_snapshot_follows_the_last_state(pair):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: published.append((data, kw))
+    try:
+        view = CompareWidget(CompareModel(*pair, queries=QUERIES, k=3, labels=("full", "partial")))
+        view._ipython_display_()
+        view.picker.value = "home"
+    finally:
+        del shell.display_pub.publish
+    html_outputs = [(d, kw) for d, kw in published if "text/html" in d]
+    first, last = html_outputs[0], html_outputs[-1]
+    assert "Type a query" in first[0]["text/html"]
+    assert last[1].get("update") and "Alice lives in Berlin." in last[0]["text/html"]  # updated in place
+    assert view.snapshot.css_class in last[0]["text/html"]
+    assert view.snapshot.hide_rule() in view.status.value  # the live widget hides its snapshot
 
 
 def test_widget_shows_why_a_closed_memory_fails():
@@ -124,3 +168,12 @@ def test_widget_shows_why_a_closed_memory_fails():
     full.close()
     view.picker.value = "home"
     assert "Error:" in view.status.value and "closed" in view.status.value
+
+
+def test_snapshot_never_hides_itself():
+    from memlab.widgets.snapshot import Snapshot
+
+    snap = Snapshot("X")
+    snap.update(snap.hide_rule() + "<p>state</p>")
+    assert snap.hide_rule() not in snap.document() and "<p>state</p>" in snap.document()
+    assert f"class='{snap.css_class} memlab-snapshot'" in snap.document()

@@ -273,3 +273,21 @@ def test_openmemory_database_file_is_read_directly(shared_dir, tmp_path):
     not_db.write_bytes(b"not sqlite")
     with pytest.raises(ConfigError, match="not an OpenMemory database"):
         migrate_config(not_db)
+
+
+@pytest.mark.parametrize("model, dims", [("text-embedding-3-large", 3072), ("text-embedding-3-small", 1536),
+                                         ("text-embedding-ada-002", 1536)])
+def test_known_embedding_sizes_are_filled_in(model, dims):
+    """mem0 assumed 1536 for every model; a known model's real size goes into the migrated config,
+    also for an otherwise current config (no start-up probe of the server needed)."""
+    for old in ({"embedder": {"provider": "openai", "config": {"model": model}}},
+                {"embedder": {"provider": "openai", "config": {"model": model}}, "llm": "openai"},
+                {"embedder": {"provider": "openai", "config": {"model": model}},
+                 "vector_store": {"provider": "faiss", "config": {}}}):
+        m = migrate_config(old)
+        assert m.config.vector_store.config["embedding_model_dims"] == dims
+        assert any(c.path == "vector_store.config.embedding_model_dims" and c.new == dims for c in m.changes)
+        assert migrate_config(m.config.to_dict()).changes == []  # and migrating again changes nothing
+    wrong = migrate_config({"embedder": {"provider": "openai", "config": {"model": model}},
+                            "vector_store": {"provider": "qdrant", "config": {"embedding_model_dims": 999}}})
+    assert wrong.config.vector_store.config["embedding_model_dims"] == dims

@@ -208,9 +208,9 @@ def test_history_of_an_unknown_id_is_empty(mem):
 # --------------------------------------------------------------------------- item 11: metadata keys
 def test_only_scope_ids_are_reserved_in_metadata(mem):
     """mem0 strips only identity keys (_IDENTITY_KEYS = user_id/agent_id/run_id (+actor_id)) from metadata;
-    its filter docs filter on a metadata ``score`` and a created_at given in metadata is kept. memlab keeps
-    such keys as metadata: they never shadow the item's own fields, and ``metadata.<key>`` filters them."""
-    meta = {"score": 5, "created_at": "1999-01-01", "state": "draft", "event": "launch", "id": "ext-1",
+    its filter docs filter on a metadata ``score``. memlab keeps such keys as metadata: they never shadow the
+    item's own fields, and ``metadata.<key>`` filters them. (created_at is mem0's creation time: see below.)"""
+    meta = {"score": 5, "state": "draft", "event": "launch", "id": "ext-1",
             "memory": "m", "hash": "h", "updated_at": "x", "memory_type": "note", "role": "boss"}
     item = mem.add("meta keys", user_id="u", infer=False, metadata=meta)["results"][0]
     got = mem.get(item["id"])
@@ -222,10 +222,30 @@ def test_only_scope_ids_are_reserved_in_metadata(mem):
     assert _ids(mem.get_all(user_id="u", filters={"score": {"gte": 3}})) == [item["id"]]  # metadata score
     assert _ids(mem.get_all(user_id="u", filters={"metadata.state": "draft"})) == [item["id"]]
     assert mem.get_all(user_id="u", filters={"state": "draft"})["results"] == []  # the field, not metadata
-    assert _ids(mem.get_all(user_id="u", filters={"metadata.created_at": "1999-01-01"})) == [item["id"]]
+    assert _ids(mem.get_all(user_id="u", filters={"metadata.updated_at": "x"})) == [item["id"]]
     for key in ("user_id", "agent_id", "run_id"):
         with pytest.raises(ValidationError, match="reserved"):
             mem.add("x", user_id="u", infer=False, metadata={key: "other"})
+
+
+@pytest.mark.parametrize("infer", [False, True])
+def test_create_memory_preserves_existing_created_at(mem, infer):
+    """mem0's test of the same name: ``_create_memory(..., metadata={"created_at": ts})`` stores created_at
+    and updated_at = ts (its payload is flat, and get() promotes created_at out of the metadata)."""
+    ts = "2023-05-06T09:19:20+00:00"
+    text = "I live in Lisbon." if infer else "fact from 2023"
+    item = mem.add(text, user_id="u", infer=infer, metadata={"created_at": ts, "topic": "t"})["results"][0]
+    got = mem.get(item["id"])
+    assert got["created_at"] == ts and got["updated_at"] == ts and item["created_at"] == ts
+    assert got["metadata"] == {"topic": "t"}  # promoted out of metadata, as mem0 returns it
+    assert mem.history(item["id"])[0]["created_at"] == ts
+    # an explicit timestamp= says when the conversation happened: it wins
+    later = mem.add("another fact", user_id="u", infer=False, metadata={"created_at": ts},
+                    timestamp="2024-02-03T04:05:06+00:00")["results"][0]
+    assert mem.get(later["id"])["created_at"] == "2024-02-03T04:05:06+00:00"
+    with pytest.raises(ValidationError, match="created_at"):
+        mem.add("bad", user_id="u", infer=False, metadata={"created_at": "yesterday-ish"})
+    assert [m["memory"] for m in mem.get_all(user_id="u")["results"]].count("bad") == 0
 
 
 def test_expiration_date_travels_from_a_mem0_like_source(mem, hash_config):

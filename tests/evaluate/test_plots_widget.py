@@ -148,3 +148,107 @@ def test_view_follows_code_and_keeps_table_current(model, bundled):
     assert not re.search(r"\bnan\b", view.metrics_html.value)  # ("finance" itself contains "nan")
     assert view.plot.layout.width.endswith("px")
     model.embedder, model.category, model.k = "minilm", "all", 5
+
+
+@pytest.fixture(scope="module")
+def fast_runs(bundled):
+    """Hash embedder (scores in [-1, 1]) and raw BM25 (unbounded): two scales, no model to load."""
+    from memlab.evaluate.retrieval import bm25_retrieve, build_memory, dense_retrieve
+
+    with build_memory(bundled, "hash") as memory:
+        hashed = dense_retrieve(bundled, memory, depth=20)
+    return {"hash": hashed, "bm25": bm25_retrieve(bundled, depth=20)}
+
+
+@pytest.fixture
+def fast_model(bundled, fast_runs):
+    return ThresholdExplorerModel(bundled, fast_runs, k=5)
+
+
+def test_slider_is_0_to_1_in_steps_of_001_and_the_axis_never_rescales(fast_model):
+    view = ThresholdExplorer(fast_model)
+    assert (view.threshold.min, view.threshold.max, view.threshold.step) == (0.0, 1.0, 0.01)
+    assert view.threshold.readout_format == ".2f"
+    limits = set()
+    for t in (0.0, 0.05, 0.3, 0.77, 1.0):
+        view.threshold.value = t
+        limits.add(fast_model.figure().axes[0].get_xlim())
+    assert limits == {(0.0, 1.0)}  # fixed while dragging
+    assert (view.threshold.min, view.threshold.max) == (0.0, 1.0)
+
+
+def test_each_embedder_keeps_its_own_threshold(fast_model):
+    start = fast_model.threshold
+    assert start == pytest.approx(fast_model.recommendation().threshold)  # default: the recommended one
+    view = ThresholdExplorer(fast_model)
+    view.threshold.value = 0.4
+    view.embedder.value = "bm25"  # raw BM25: another scale, so its own (recommended) threshold and domain
+    bm25_t = fast_model.threshold
+    assert bm25_t > 1.0 and bm25_t == pytest.approx(fast_model.recommendation().threshold)
+    assert view.threshold.value == pytest.approx(bm25_t) and view.threshold.max >= 6 and view.threshold.min == 0
+    assert fast_model.figure().axes[0].get_xlim() == fast_model.domain()
+    assert "Move the threshold" in view.table.value  # switching embedder changed no threshold
+    view.embedder.value = "hash"
+    assert fast_model.threshold == pytest.approx(0.4) and view.threshold.value == pytest.approx(0.4)
+    assert (view.threshold.min, view.threshold.max) == (0.0, 1.0)
+
+
+def test_no_recommendation_where_nothing_is_answerable(fast_model, bundled):
+    empty = [c for c in fast_model.categories[1:]
+             if not bundled.queries.loc[bundled.queries["category"] == c, "answerable"].astype(bool).any()]
+    view = ThresholdExplorer(fast_model)
+    view.category.value = empty[0]
+    assert fast_model.recommendation() is None and view.apply_button.disabled
+    labels = [t.get_text() for t in fast_model.figure().axes[0].get_legend().get_texts()]
+    assert not any("recommended" in label for label in labels)  # the legend matches "no recommendation"
+    assert "precision" not in labels and "current" in " ".join(labels)  # no legend entry without a line
+    assert "no recommendation here" in view.metrics_html.value
+    with pytest.raises(ValidationError, match="no recommendation"):
+        fast_model.apply_recommended()
+
+
+def test_apply_recommended_expected_precision_and_export(fast_model, tmp_path, monkeypatch):
+    view = ThresholdExplorer(fast_model)
+    view.threshold.value = 0.9
+    rec = fast_model.recommendation()
+    assert not view.apply_button.disabled and f"({rec.threshold:.2f})" in view.apply_button.description
+    view.apply_button.click()
+    assert fast_model.threshold == pytest.approx(rec.threshold) and view.threshold.value == pytest.approx(rec.threshold)
+    assert view.apply_button.disabled  # already there
+    # the expected precision at the chosen threshold is the recommendation's measured precision
+    assert fast_model.expected_precision() == pytest.approx(rec.metrics["precision"])
+    assert f"expected precision at {rec.threshold:.2f}: {rec.metrics['precision']:.3f}" in view.metrics_html.value
+    monkeypatch.chdir(tmp_path)
+    view.export_button.click()
+    files = list(tmp_path.glob("*.png"))
+    assert len(files) == 1 and files[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(files[0]) in view.export_status.value and "download=" in view.export_status.value
+    assert fast_model.export_png(tmp_path / "chart.png") == (tmp_path / "chart.png").resolve()
+
+
+def test_changes_table_reads_well(fast_model):
+    view = ThresholdExplorer(fast_model)
+    view.threshold.value = 0.6
+    ch = fast_model.changes()
+    assert "scope" in ch.columns and set(ch["scope"]) <= set(fast_model.dataset.queries["scope"])
+    html = view.table.value
+    assert "<th>scope</th>" in html and "<th>question</th>" in html
+    assert "['" not in html and "<li class='lost'>" in html  # memory texts as a list, not a Python repr
+    assert "word-break: normal" in html
+
+
+def test_explorer_snapshot_is_its_last_state(fast_model):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: published.append((data, kw))
+    try:
+        view = ThresholdExplorer(fast_model)
+        view._ipython_display_()
+        view.threshold.value = 0.42
+    finally:
+        del shell.display_pub.publish
+    snaps = [d["text/html"] for d, kw in published if "text/html" in d and view.snapshot.css_class in d["text/html"]]
+    assert "threshold <b>0.42</b>" in snaps[-1] and "data:image/png;base64," in snaps[-1]
+    assert "between threshold" in snaps[-1]

@@ -54,6 +54,10 @@ def test_first_person_statements_become_third_person_facts(sentence, fact):
     ("Please book a table for two", "request to the assistant"),
     ("I was wondering about the opening hours", "request to the assistant"),
     ("The weather is lovely today.", "not a first-person statement"),
+    ("Hello there.", "not a first-person statement"),
+    ("Alice works at Acme.", "third-person statement about Alice: the rules provider stores first-person statements only"),
+    ("Tom's best friend is Raj.", "third-person statement about Tom: the rules provider stores first-person statements only"),
+    ("She lives in Oslo.", "third-person statement about she: the rules provider stores first-person statements only"),
 ])
 def test_questions_requests_and_chit_chat_are_skipped(sentence, reason):
     assert to_fact(sentence) == (None, reason)
@@ -96,3 +100,22 @@ def test_fact_shapes_capture_polarity_slots_and_objects():
     assert shape("Favourite colour is blue").slot == shape("Favorite color is green").slot == "key:favorite color"
     assert shape("Sister lives in Rome").slot == "sister/residence"
     assert shape("Is 34 years old").value == "34"
+
+
+def test_nothing_extracted_from_statements_about_others_is_reported(caplog):
+    """The rules LLM stores first-person statements only: when a message about someone else yields no
+    memory, the result says so (and the pipeline logger warns) instead of a silent {'results': []}."""
+    from memlab import Memory
+
+    with Memory({"embedder": {"provider": "hash"}}) as m:
+        with caplog.at_level("WARNING", logger="memlab.pipeline"):
+            out = m.add("Alice works at Acme. Alice lives in Berlin.", user_id="alice")
+        assert out["results"] == []
+        [problem] = out["problems"]
+        assert "no memory was stored" in problem and "'Alice works at Acme.'" in problem and "infer=False" in problem
+        assert "no memory was stored" in caplog.text
+        # chit-chat and questions extract nothing too, and that is no problem worth a warning
+        assert m.add("Hi there! How are you?", user_id="alice") == {"results": []}
+        # one first-person fact among them: stored, and nothing to warn about
+        mixed = m.add("Alice works at Acme. I live in Berlin.", user_id="alice")
+        assert [r["memory"] for r in mixed["results"]] == ["Lives in Berlin"] and "problems" not in mixed

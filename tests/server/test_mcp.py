@@ -122,3 +122,38 @@ def test_streamable_http_is_scoped_by_key_user_and_refuses_bad_keys(http_mcp):
     anyio.run(run)
     assert [m["memory"] for m in tenancy.local_tenant("acme", "web").memory.get_all(user_id="alice")["results"]] == \
         ["Loves green tea"]
+
+
+def test_stdio_start_is_quiet_with_the_bundled_model(tmp_path):
+    """An editor shows the server's stderr: loading the MiniLM model must not print INFO lines there."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memlab", "mcp", "--store", str(tmp_path / "served"), "--user-id", "alice"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO),
+        env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+             "PATH": "/usr/bin:/bin"})
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search_memory",
+                                                                     "arguments": {"query": "sushi"}}},
+    ]
+    try:
+        for message in messages:
+            proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+        replies = [json.loads(proc.stdout.readline()) for _ in range(2)]  # the search embeds: the model loaded
+        assert replies[1]["id"] == 2 and not replies[1]["result"]["isError"]
+    finally:
+        proc.stdin.close()  # end of input: the server exits
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "Loading" not in err and "INFO" not in err, err
