@@ -32,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 from memlab.evaluate import build_memory, load_dataset  # noqa: E402
 from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evaluate_run  # noqa: E402
@@ -51,10 +52,11 @@ def evaluate_methods(ds, methods: list[str], embedder: str, cache: str,
                      backend: str | None = None) -> tuple[list[str], list[str]]:
     """(overall table lines, per-category table lines) of every method over one Memory."""
     header = ("| method | recall@1 | recall@5 | recall@10 (95% CI) | recall@20 | hit@10 | nDCG@10 (95% CI) "
-              "| MRR@10 | search s |")
+              "| MRR@10 | ECE@10 | search s |")
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     cat_header = None
     cat_lines: list[str] = []
+    curves: dict = {}
     t0 = time.perf_counter()
     cfg = {"cache_path": cache, **({"backend": backend} if backend else {})}
     memory = build_memory(ds, {"embedder": {"provider": embedder, "config": cfg}})
@@ -71,8 +73,9 @@ def evaluate_methods(ds, methods: list[str], embedder: str, cache: str,
                 f"| {method} | {agg[1]['recall']:.3f} | {agg[5]['recall']:.3f} | {agg[10]['recall']:.3f} "
                 f"({ci.loc['recall', 'low']:.3f}–{ci.loc['recall', 'high']:.3f}) | {agg[20]['recall']:.3f} "
                 f"| {agg[10]['hit']:.3f} | {agg[10]['ndcg']:.3f} ({ci.loc['ndcg', 'low']:.3f}–"
-                f"{ci.loc['ndcg', 'high']:.3f}) | {agg[10]['mrr']:.3f} | {secs:.1f} |")
+                f"{ci.loc['ndcg', 'high']:.3f}) | {agg[10]['mrr']:.3f} | {top10_ece(run, ds)[0]:.3f} | {secs:.1f} |")
             print(lines[-1], flush=True)
+            curves[method] = top10_ece(run, ds)[1:]
             by = aggregate_by(per10, "category_label" if "category_label" in per10 else "category")
             if cat_header is None:
                 cols = list(by.index)
@@ -82,7 +85,18 @@ def evaluate_methods(ds, methods: list[str], embedder: str, cache: str,
                 f"{by.loc[c, 'recall']:.3f} / {by.loc[c, 'ndcg']:.3f}" for c in by.index) + " |")
     finally:
         memory.close()
-    return lines, cat_lines
+    return lines, cat_lines, curves
+
+
+def top10_ece(run, ds) -> tuple:
+    """(ECE with 10 bins, scores, labels) of the run's ``score`` read as P(relevant) over each query's top 10."""
+    from memlab.ranking.calibration import ece
+
+    top = run[run["rank"] <= 10]
+    rel = set(zip(ds.qrels["query_id"], ds.qrels["memory_id"]))
+    y = [(q, m) in rel for q, m in zip(top["query_id"], top["memory_id"])]
+    p = top["score"].to_numpy(float)
+    return ece(p, y), p, y
 
 
 def assistant_as_longmemeval(out: Path) -> Path:
@@ -119,6 +133,8 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default=None, help="minilm backend: onnx (default), onnx-int8, torch")
     ap.add_argument("--cache", default=str(HERE / "results" / ".embedding-cache.sqlite"))
     ap.add_argument("--out", default=str(HERE / "results" / "locomo.md"))
+    ap.add_argument("--shape", choices=("turns", "facts"), default="turns",
+                    help="turns: every dialogue turn a memory; facts: LoCoMo's observations, one memory per fact")
     args = ap.parse_args(argv)
     if args.path == "longmemeval-sample":
         import tempfile
@@ -132,18 +148,37 @@ def main(argv=None) -> int:
     if unknown:
         print(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
         return 1
-    ds = load_dataset(args.path)
-    if "category" in ds.queries and set(ds.queries["category"].dropna()) >= {1, 2, 3, 4}:
+    if args.shape == "facts":
+        from calibration_data import locomo_facts_dataset
+
+        ds = locomo_facts_dataset(args.path)
+    else:
+        ds = load_dataset(args.path)
+    if args.shape == "turns" and "category" in ds.queries and set(ds.queries["category"].dropna()) >= {1, 2, 3, 4}:
         ds = ds.subset(categories=[1, 2, 3, 4])  # LoCoMo: adversarial (5) questions have no evidence
     print(ds)
-    lines, cat_lines = evaluate_methods(ds, methods, args.embedder, args.cache, args.backend)
+    lines, cat_lines, curves = evaluate_methods(ds, methods, args.embedder, args.cache, args.backend)
     table, cats = "\n".join(lines), "\n".join(cat_lines)
     print("\n" + table + "\n\nrecall@10 / nDCG@10 per category\n\n" + cats)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
-    out.write_text(f"{Path(args.path).name}: {len(ds.queries)} questions, turn level, scoped per conversation, "
-                   f"each session stored with one add(messages, infer=False); embedder {args.embedder}"
-                   f"{' (' + args.backend + ')' if args.backend else ''}.\n\n"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from memlab.ranking.calibration import plot_reliability
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    plot_reliability(curves, ax=ax, title=f"{Path(args.path).name} ({args.shape}): score over the top 10")
+    png = out.with_suffix(".png")
+    fig.savefig(png, dpi=80, bbox_inches="tight")
+    print(f"reliability diagram: {png}")
+    shape = ("turn level, each session stored with one add(messages, infer=False)" if args.shape == "turns" else
+             "facts (LoCoMo observations), one add(fact, infer=False) per fact")
+    out.write_text(f"{Path(args.path).name}: {len(ds.queries)} questions, {shape}, scoped per conversation; "
+                   f"embedder {args.embedder}{' (' + args.backend + ')' if args.backend else ''}. ECE@10: expected calibration error (10 bins) of `score` read as "
+                   f"P(relevant) over each question's top 10 (reliability diagram: {png.name}).\n\n"
                    f"{table}\n\nrecall@10 / nDCG@10 per category:\n\n{cats}\n", encoding="utf-8")
     return 0
 

@@ -127,6 +127,8 @@ class SearchStackSettings(BaseModel):
         "time).",
     )
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
+    calibration: Optional[str] = Field(None, description="Relevance calibration: a JSON file from `memlab calibrate`; "
+                                       "None: the one shipped for the embedder (minilm, hash; else generic).")
 
 
 class FaissStoreSettings(SearchStackSettings):

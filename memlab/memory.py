@@ -254,22 +254,26 @@ class Memory:
                run_id: Optional[str] = None, filters: Optional[dict] = None, limit: Optional[int] = None,
                threshold: Optional[float] = None, top_k: Optional[int] = None, mode: Optional[str] = None,
                all_scopes: bool = False, show_expired: bool = False, graph: bool = False,
-               rerank: Optional[bool] = None, explain: bool = False):
+               rerank: Optional[bool] = None, explain: bool = False, reference_date: Any = None):
         """Memories most relevant to ``query``, best first.
 
         Every memory allowed by the scope/filters is scored exactly, so a scoped search never
         misses its own memories. ``mode`` (default: ``vector_store.config.search_mode``) is
         ``"fusion"`` (default: normalised CombSUM of dense, keyword and their context channels),
         ``"dense"`` (cosine), ``"keyword"`` (BM25 over the allowed memories) or ``"hybrid"``
-        (reciprocal-rank fusion of dense and BM25). ``score`` is always the cosine similarity and
-        results whose cosine is below ``threshold`` are dropped; fusion/keyword/hybrid results
-        also carry ``keyword_score`` (BM25) and ``rank_score`` (the value they are ordered by).
+        (dense and BM25 candidates). In every mode ``score`` is one calibrated relevance in [0, 1] (an
+        estimate of P(relevant), memlab.ranking.calibration), results are ordered by it and
+        ``threshold`` (in [0, 1], as in mem0 2.x) drops results scoring below it;
+        fusion/keyword/hybrid results also carry ``keyword_score`` (BM25) and ``rank_score`` (the
+        mode's fusion value, shown for reference).
 
-        ``rerank`` (default: on when a ``reranker`` is configured) reorders the top
+        ``rerank`` (default: on when a ``reranker`` is configured) refines the top
         ``reranker.config.top_n`` candidates with the reranker and adds ``rerank_score``;
-        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds
-        ``explain`` to every item: each channel's raw score, rank and normalised score, the
-        fused score and, when reranked, the reranker's score and the rank before reranking.
+        ``rerank=True`` without a configured reranker changes nothing. ``explain=True`` adds mem0's
+        ``score_details`` (semantic_score, bm25_score, entity_boost, raw_score, max_possible_score,
+        final_score == score, threshold) and ``explain``: each channel's raw score, rank and normalised
+        score, the fused score, the calibration's features and, when reranked, the reranker's score and
+        the rank before reranking.
         Scope rules (``all_scopes``, ``show_expired``, ``state``) are those of :meth:`get_all`.
         With a graph store, ``relations`` lists the relations around the query's entities, and
         ``graph=True`` fuses the memories linked to them into the ranking (memlab.search.graph_fused).
@@ -289,7 +293,8 @@ class Memory:
         relations = self.graph.search(query, graph_scope(merged), limit) if self.graph is not None else None
         linked = self.graph.linked_memories(query, graph_scope(merged)) if graph else None
         hits = ranked_hits(self.store, self.search_settings, query, qvec, node, mode=mode, limit=limit,
-                           threshold=threshold, rerank=rerank, explain=explain, linked=linked)
+                           threshold=threshold, rerank=rerank, explain=explain, linked=linked,
+                           reference_date=reference_date)
         return self._wrap([{**item_of(row, score), **extra} for row, score, extra in hits], relations)
 
     def update(self, memory_id: str, data: Optional[str] = None, *, text: Optional[str] = None,

@@ -21,10 +21,9 @@ import numpy as np
 
 from memlab.errors import ConfigError, ValidationError
 from memlab.ranking.analyzer import Analyzer
-from memlab.ranking.fusion import check_weights, fuse
+from memlab.ranking.fusion import check_weights
 from memlab.rerankers import rerank_hits
 
-K_RRF_GRAPH = 60  # k of the reciprocal-rank fusion of the search's ranking with the graph's
 
 
 @dataclass
@@ -37,6 +36,7 @@ class SearchSettings:
     fusion_normalization: str = "zscore"
     reranker: Any = None
     rerank_top_n: int = 50
+    calibration: Any = None  # memlab.ranking.calibration.Calibration (None: the generic one)
 
     @classmethod
     def from_config(cls, config, embedder: Any = None, llm: Any = None) -> "SearchSettings":
@@ -48,7 +48,8 @@ class SearchSettings:
         language = None if (vs.keyword_language or "none").lower() == "none" else vs.keyword_language
         settings = cls(analyzer=Analyzer(language, vs.keyword_stop_words), k1=vs.bm25_k1, b=vs.bm25_b,
                        context_window=vs.context_window, fusion_weights=weights,
-                       fusion_normalization=vs.fusion_normalization)
+                       fusion_normalization=vs.fusion_normalization,
+                       calibration=load_calibration(vs.calibration, config.embedder.provider))
         if config.reranker is not None:
             from memlab.rerankers import create_reranker
 
@@ -73,6 +74,24 @@ def _reranker_llm(config, llm: Optional[Any]):
     return None
 
 
+def check_reference_date(value: Any):
+    """mem0 2.x's ``reference_date``: a datetime, a date or an ISO-8601 string (relative dates in the query are
+    read against it); a ValidationError otherwise."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ValidationError(f"reference_date must be a datetime, a date or an ISO-8601 string "
+                          f"(e.g. '2023-05-08'), got {value!r}.")
+
+
 def check_search_flags(rerank: Any, explain: Any) -> None:
     """``rerank`` is True/False/None (None = on when a reranker is configured); ``explain`` is a bool."""
     if rerank is not None and not isinstance(rerank, bool):
@@ -81,66 +100,102 @@ def check_search_flags(rerank: Any, explain: Any) -> None:
         raise ValidationError(f"explain must be True or False, got {explain!r}.")
 
 
+def load_calibration(path: Optional[str], embedder: str) -> Any:
+    """The calibration a config names (a file from ``memlab calibrate``), else the embedder's shipped one."""
+    from memlab.ranking.calibration import Calibration
+    from memlab.ranking.scoring import default_calibration
+
+    return Calibration.load(path) if path else default_calibration(embedder)
+
+
 def ranked_hits(store: Any, settings: SearchSettings, query: str, qvec: np.ndarray, node: Any, *, mode: str,
                 limit: int, threshold: Optional[float], rerank: Optional[bool], explain: bool,
-                linked: Optional[Mapping[str, float]] = None) -> list[tuple[dict, float, dict]]:
-    """``(row, score, extra)`` of the best ``limit`` memories the filter allows.
+                linked: Optional[Mapping[str, float]] = None, reference_date: Any = None) -> list[tuple[dict, float, dict]]:
+    """``(row, score, extra)`` of the best ``limit`` memories the filter allows, ``score`` the calibrated
+    relevance (memlab.ranking.scoring) they are ordered by and ``threshold`` cuts on.
 
-    ``extra`` carries ``keyword_score`` / ``rank_score`` (non-dense modes), ``graph_score`` (with
-    ``linked``: memory id -> graph weight, from ``graph=True``), ``rerank_score`` (reranked) and,
-    with ``explain``, every channel's numbers. The reranker's internal features are dropped.
+    ``extra`` carries ``keyword_score`` (non-dense modes), ``graph_score`` (with ``linked``: memory id ->
+    graph weight, from ``graph=True``), ``rerank_score`` (reranked) and, with ``explain``,
+    ``score_details`` and every channel's numbers. Graph links and a reranker refine the search's
+    ranking by stacked models (their ``score_details`` say so), so the search runs without the
+    threshold and the cut comes last.
     """
+    from memlab.ranking.scoring import INTERNAL, default_calibration
+
+    cal = settings.calibration or default_calibration()
     reranker = settings.reranker if rerank is not False else None
     depth = max(limit, settings.rerank_top_n) if reranker is not None else limit
-    hits = store.search(qvec, node, depth, threshold, mode=mode, text=query, weights=settings.fusion_weights,
-                        normalization=settings.fusion_normalization, explain=explain)
+    refine = reranker is not None or linked is not None
+    hits = store.search(qvec, node, depth, None if refine else threshold, mode=mode, text=query,
+                        weights=settings.fusion_weights, normalization=settings.fusion_normalization,
+                        explain=explain, calibration=cal,
+                        **({"reference_date": check_reference_date(reference_date)} if reference_date is not None else {}))
     if linked is not None:
-        hits = graph_fused(store, qvec, node, hits, linked, depth, threshold, explain=explain)
+        hits = graph_fused(store, qvec, node, hits, linked, depth, explain=explain, calibration=cal)
     if reranker is not None:
-        hits = rerank_hits(reranker, query, hits, settings.rerank_top_n, explain=explain)
-    return [(row, score, {k: v for k, v in extra.items() if k != "channels"}) for row, score, extra in hits[:limit]]
+        hits = _reranked(cal, reranker, query, hits, settings.rerank_top_n, explain)
+    if refine and threshold is not None:
+        hits = [h for h in hits if h[1] >= threshold]
+    return [(row, score, {k: v for k, v in extra.items() if k not in INTERNAL}) for row, score, extra in hits[:limit]]
 
 
-def graph_fused(store: Any, qvec: np.ndarray, node: Any, hits: list, linked: Mapping[str, float], depth: int,
-                threshold: Optional[float], *, explain: bool = False) -> list[tuple[dict, float, dict]]:
-    """The search's ``hits`` fused with the graph's ranking by reciprocal rank (k = 60), best ``depth``.
+def _reranked(cal: Any, reranker: Any, query: str, hits: list, top_n: int, explain: bool) -> list:
+    """The head reordered by the reranked model (the search's log-odds + the reranker's score); the tail
+    keeps its order, its scores capped at the head's lowest so scores never rise down the list."""
+    from memlab.ranking.scoring import restack
 
-    The graph ranking orders the scope's memories that produced a relation of a query entity
-    (weight 1 per relation) or of a one-hop neighbour (0.5 per relation), heaviest first, cosine
-    breaking ties. A memory outside the search's top ``depth`` with no graph link cannot beat one
-    inside it, so the search's ranking cut at ``depth`` loses nothing. Each hit's extra gains
-    ``graph_score`` (its weight, 0 when unlinked) and ``rank_score`` (the fused value); with
-    ``explain``, a ``graph`` channel and the fused value. benchmarks/bench_graph.py measures it.
+    head = rerank_hits(reranker, query, hits[:top_n], top_n, explain=explain)
+    if not head:
+        return hits
+    head = restack(cal.model("reranked"), head, {"rerank": np.asarray([e["rerank_score"] for _, _, e in head])},
+                   mode="reranked", limit=len(head), threshold=None, explain=explain)
+    floor = head[-1][1]
+    return head + [_capped(hit, floor) for hit in hits[top_n:]]
+
+
+def _capped(hit: tuple, cap: float) -> tuple:
+    row, score, extra = hit
+    if score <= cap:
+        return hit
+    extra = dict(extra)
+    if "score_details" in extra:
+        extra["score_details"] = {**extra["score_details"], "final_score": cap, "capped_at_reranked": True}
+    return row, cap, extra
+
+
+def graph_fused(store: Any, qvec: np.ndarray, node: Any, hits: list, linked: Mapping[str, float], depth: int, *,
+                explain: bool = False, calibration: Any = None) -> list[tuple[dict, float, dict]]:
+    """The search's ``hits`` and the memories linked to the query's entities, re-scored by the graph model:
+    the search's log-odds plus 2 x the link weight (1 per relation of a query entity, 0.5 per relation of a
+    one-hop neighbour; memlab.ranking.calibration, ``graph``), best ``depth``.
+
+    A linked memory outside the search's top ``depth`` has a search score at most the lowest of them, so
+    it is given that one (an upper bound); an unlinked memory keeps its score. Each hit's extra gains
+    ``graph_score`` (its weight, 0 when unlinked); with ``explain``, a ``graph`` channel and
+    ``score_details.entity_boost``. benchmarks/bench_graph.py measures it.
     """
+    from memlab.ranking.scoring import default_calibration, restack
     from memlab.store import filters as F
 
-    graph_hits: list[tuple[dict, float, float]] = []
-    if linked:
-        ids = sorted(linked)
-        only_linked = F.parse({"id": {"in": ids}})
-        allowed = F.Logic("and", (node, only_linked)) if node is not None else only_linked
-        graph_hits = [(row, score, linked[row["id"]])
-                      for row, score, _ in store.search(qvec, allowed, len(ids), threshold, mode="dense")]
-        graph_hits.sort(key=lambda h: (-h[2], -h[1]))
+    cal = calibration or default_calibration()
     by_id = {row["id"]: (row, score, extra) for row, score, extra in hits}
-    for row, score, _ in graph_hits:
-        by_id.setdefault(row["id"], (row, score, {}))
-    weight = {row["id"]: w for row, _, w in graph_hits}
-    graph_rank = {row["id"]: r for r, (row, _, _) in enumerate(graph_hits, 1)}
-    # keys are positions in by_id (its insertion order: the search's hits first) so ties stay deterministic
-    ids = list(by_id)
-    key = {mid: i for i, mid in enumerate(ids)}
-    fused = fuse([np.asarray([key[row["id"]] for row, _, _ in hits], dtype=np.int64),
-                  np.asarray([key[row["id"]] for row, _, _ in graph_hits], dtype=np.int64)], K_RRF_GRAPH)
-    out = []
-    for k, rrf in fused[:depth]:
-        row, score, extra = by_id[ids[k]]
-        extra = {**extra, "graph_score": weight.get(ids[k], 0.0), "rank_score": rrf}
-        if explain:
-            ex = dict(extra.get("explain") or {"mode": "dense", "channels": {"dense": {"raw": score}}})
-            ex["channels"] = {**ex.get("channels", {}), "graph": {
-                "raw": weight.get(ids[k], 0.0), "rank": graph_rank.get(ids[k])}}
-            ex["graph_fused"] = rrf
+    if linked:
+        ids = sorted(set(linked) - set(by_id))
+        if ids:
+            only_linked = F.parse({"id": {"in": ids}})
+            allowed = F.Logic("and", (node, only_linked)) if node is not None else only_linked
+            floor = min((e["logit"] for _, _, e in hits), default=None)
+            for row, score, extra in store.search(qvec, allowed, len(ids), None, mode="dense", calibration=cal,
+                                                  explain=explain):
+                logit = extra["logit"] if floor is None else min(floor, extra["logit"])
+                by_id[row["id"]] = (row, score, {**extra, "logit": logit})
+    merged = list(by_id.values())
+    weights = np.asarray([float(linked.get(row["id"], 0.0)) for row, _, _ in merged])
+    merged = [(row, score, {**extra, "graph_score": float(w)}) for (row, score, extra), w in zip(merged, weights)]
+    if explain:
+        for (_, _, extra), w in zip(merged, weights):
+            ex = dict(extra.get("explain") or {"mode": "dense", "channels": {}})
+            ex["channels"] = {**ex.get("channels", {}), "graph": {"raw": float(w)}}
             extra["explain"] = ex
-        out.append((row, score, extra))
-    return out
+    return restack(cal.model("graph"), merged, {"graph": weights}, mode="graph", limit=depth, threshold=None,
+                   explain=explain)

@@ -91,11 +91,13 @@ def check_limit(value: Any, name: str = "limit") -> int:
 def check_threshold(value: Any) -> Optional[float]:
     if value is None:
         return None
+    # the score is a calibrated relevance (an estimate of P(relevant)) in [0, 1], as in mem0 2.x
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"threshold must be a number between -1 and 1 (cosine similarity), got {value!r}.")
+        raise ValidationError(f"threshold must be a valid number between 0 and 1 (the relevance score), got {value!r}.")
     value = float(value)
-    if math.isnan(value) or value < -1.0 or value > 1.0:
-        raise ValidationError(f"threshold must be between -1 and 1 (cosine similarity), got {value}.")
+    if math.isnan(value) or value < 0.0 or value > 1.0:
+        raise ValidationError(f"Invalid threshold: {value}. Must be between 0 and 1 (inclusive): the score is a "
+                              "calibrated relevance in [0, 1], not a cosine similarity.")
     return value
 
 

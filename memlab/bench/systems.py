@@ -210,9 +210,8 @@ class MemlabSystem:
 
     def search(self, scope: str, query: str, k: int) -> list[dict]:
         hits = self.memory.search(query, user_id=scope, limit=k)["results"]
-        key = "rerank_score" if hits and "rerank_score" in hits[0] else (
-            "rank_score" if hits and "rank_score" in hits[0] else "score")
-        return [{"id": h["id"], "memory": h["memory"], "score": float(h[key])} for h in hits]
+        # `score` is the calibrated relevance every mode orders by (and search(threshold=...) cuts on)
+        return [{"id": h["id"], "memory": h["memory"], "score": float(h["score"])} for h in hits]
 
     def describe(self) -> dict:
         cfg = self.config()

@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from memlab.cli import bench, compare, config, data, db, demo, doctor, keys, mcp, pg, serve
+from memlab.cli import bench, calibrate, compare, config, data, db, demo, doctor, keys, mcp, pg, serve
 from memlab.cli import eval as eval_cmd
 from memlab.errors import MemlabError
 
 # Sub-command modules in the order `memlab --help` lists them.
-COMMAND_MODULES = (demo, db, data, compare, eval_cmd, bench, config, doctor, keys, serve, mcp, pg)
+COMMAND_MODULES = (demo, db, data, compare, eval_cmd, calibrate, bench, config, doctor, keys, serve, mcp, pg)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     dataset = load_bundled("assistant")
     print(f"memlab demo: {dataset!r}")
-    # dense: the demo is about choosing search(threshold=...), which is a cosine threshold in every mode
-    report = run_evaluation(dataset, embedder=args.embedder, method="dense", k=args.k,
+    # the default search: its score is the calibrated relevance search(threshold=...) cuts on in every mode
+    report = run_evaluation(dataset, embedder=args.embedder, method="default", k=args.k,
                             progress=not args.no_progress)
     out = Path(args.out)
     written = report.write(out)

@@ -159,6 +159,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_THRESHOLD_KEYS = ("threshold", "search_threshold", "score_threshold", "similarity_threshold")
+_THRESHOLD_REASON = "a search threshold is an argument of search(), not a config setting; tuned on the cosine"
 _FILE_SUFFIXES = (".json", ".yaml", ".yml", ".db", ".sqlite", ".sqlite3")
 
 
@@ -306,7 +308,12 @@ def migrate_config(old: Any, *, keep_version: bool = False) -> ConfigMigration:
                "history_db_path", "custom_prompt", *_PROMPTS}
     for key, value in data.items():
         if key not in handled:
-            rep.removed(key, value, T.TOP_LEVEL_REASONS.get(key))
+            rep.removed(key, value, _THRESHOLD_REASON if key in _THRESHOLD_KEYS else T.TOP_LEVEL_REASONS.get(key))
+            if key in _THRESHOLD_KEYS:
+                rep.warn(f"{key}={_show(value)} was a search threshold tuned on the old score (the cosine in memlab "
+                         "before the calibrated score, or mem0's normalised sum): today's score is a calibrated "
+                         "P(relevant) in [0, 1] and the old number does not carry over. Pass search(threshold=...) "
+                         "with a value from `memlab eval` (its recommended threshold) or `memlab calibrate`.")
 
     legacy = bool(rep.changes)
     if legacy and "embedder" not in data:

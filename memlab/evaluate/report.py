@@ -16,7 +16,7 @@ from memlab.evaluate.metrics import aggregate, aggregate_by, bootstrap_ci, evalu
 from memlab.evaluate.retrieval import build_memory, engine_retrieve
 from memlab.evaluate.sweep import Recommendation, recommend_threshold, sweep_thresholds
 
-COMMON_DEFAULT = 0.5  # a threshold many memory libraries ship; the summary shows what it does here
+COMMON_DEFAULT = 0.1  # mem0 2.x's default search threshold; the summary shows what it does here
 
 
 @dataclass
@@ -48,14 +48,17 @@ class EvaluationReport:
         ]
         for m in ("recall", "precision", "hit", "mrr", "ndcg"):
             lines.append(f"- {m}@{self.k}: {o[m]:.3f} (95% CI {ci.loc[m, 'low']:.3f}–{ci.loc[m, 'high']:.3f})")
-        kind = self.run.attrs.get("score", "cosine")
+        kind = self.run.attrs.get("score", "calibrated")
         lines += ["", f"Recommended {self.recommendation.summary()}."]
-        if kind != "cosine":  # search(threshold=...) is a cosine threshold: say what this one cuts
-            field = {"bm25": "keyword_score", "fused": "rank_score", "rerank": "rerank_score"}.get(kind, kind)
-            lines.append(f"(This threshold is on the {kind} score, the results' `{field}`, not on the cosine "
-                         "that search(threshold=...) filters: cut result lists on that field, or evaluate "
-                         "--method dense for a search threshold.)")
-        if self.at_default is not None:  # only meaningful for cosine scores (dense retrieval)
+        if kind == "calibrated":  # the one relevance score: search(threshold=...) cuts on it in every mode
+            lines.append("(The threshold is on the results' `score`, the calibrated relevance in [0, 1] that "
+                         "search(threshold=...) cuts on, in every mode.)")
+        else:  # a run recorded before the calibrated score: say what this one cuts
+            field = {"cosine": "score", "bm25": "keyword_score", "fused": "rank_score",
+                     "rerank": "rerank_score"}.get(kind, kind)
+            lines.append(f"(This run was recorded before the calibrated score: the threshold is on its {kind} "
+                         f"score (`{field}`), not on the score search(threshold=...) cuts today.)")
+        if self.at_default is not None:
             d = self.at_default
             lines += ["", f"At threshold {COMMON_DEFAULT} (a common default): recall {d['recall']:.3f}, "
                       f"precision {d['precision']:.3f}, answerable queries left empty "
@@ -140,7 +143,7 @@ def run_evaluation(dataset: Dataset, *, embedder: Any = "minilm", method: str = 
     rec = recommend_threshold(sweep, min_precision=min_precision) if min_precision is not None \
         else recommend_threshold(sweep)
     at_default = None
-    if method == "dense":
+    if run.attrs.get("score") == "calibrated":
         at_default = sweep_thresholds(run, dataset.qrels, dataset.queries, k=k, beta=beta,
                                       thresholds=[COMMON_DEFAULT]).iloc[0]
     by_cat = aggregate_by(per_query, "category") if per_query["category"].notna().any() else pd.DataFrame()

@@ -7,8 +7,8 @@
   window. Other memories are bulk-loaded with ``Memory.add_records`` keeping their ids and times.
 - :func:`retrieve` runs every query against its own scope through the engine's own search
   (``Memory.search``): one implementation of every method, the same the application gets.
-  Returns a *run* DataFrame ``query_id, memory_id, score, rank`` (``score`` = the value the
-  method orders by).
+  Returns a *run* DataFrame ``query_id, memory_id, score, rank`` (``score`` = the calibrated relevance
+  every method orders by and ``search(threshold=...)`` cuts on).
 """
 
 from __future__ import annotations
@@ -147,10 +147,9 @@ def engine_retrieve(dataset: Dataset, memory, method: str = "default", *, depth:
     try:
         for n, (qid, scope, text) in enumerate(zip(q["id"], q["scope"], q["text"]), 1):
             hits = memory.search(text, user_id=str(scope), limit=depth, mode=mode, rerank=rerank)["results"]
-            key = _score_key(mode, hits)
             frames.append(pd.DataFrame({
                 "query_id": qid, "memory_id": [ids.get(h["id"], h["id"]) for h in hits],
-                "score": np.array([h[key] for h in hits], dtype=float), "rank": np.arange(1, len(hits) + 1)}))
+                "score": np.array([h["score"] for h in hits], dtype=float), "rank": np.arange(1, len(hits) + 1)}))
             if progress and n % 64 == 0:
                 progress(64)
         if progress and len(q) % 64:
@@ -158,20 +157,14 @@ def engine_retrieve(dataset: Dataset, memory, method: str = "default", *, depth:
     finally:
         memory.search_settings = saved
     run = _concat(frames, method)
-    run.attrs["score"] = SCORE_KINDS[_score_key(mode or memory._search_mode, [{"rerank_score": 0}]
-                                                if (rerank or (rerank is None and settings.reranker)) else [])]
+    run.attrs["score"] = "calibrated"
     return run
 
 
-# what a run's ``score`` column holds, by the item field it comes from (threshold tooling reads it)
-SCORE_KINDS = {"score": "cosine", "keyword_score": "bm25", "rank_score": "fused", "rerank_score": "rerank"}
-
-
-def _score_key(mode: Optional[str], hits: list) -> str:
-    """The item field a method orders by: the reranker's score, else the mode's own score."""
-    if hits and "rerank_score" in hits[0]:
-        return "rerank_score"
-    return {"dense": "score", "keyword": "keyword_score"}.get(mode, "rank_score")
+# what a run's ``score`` column holds (threshold tooling reads run.attrs["score"]): today always the
+# calibrated relevance every search orders by and cuts on; runs recorded before it held the item field
+# their method ordered by (cosine, bm25, fused, rerank)
+SCORE_KINDS = {"score": "calibrated", "keyword_score": "bm25", "rank_score": "fused", "rerank_score": "rerank"}
 
 
 def dense_retrieve(dataset: Dataset, memory, *, depth: int = 100, batch_size: int = 256,

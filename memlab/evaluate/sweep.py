@@ -24,8 +24,9 @@ SWEEP_COLUMNS = ["threshold", "precision", "recall", "f1", "f_beta", "hit", "mrr
 
 
 def default_thresholds(scores: np.ndarray, n: int = 201) -> np.ndarray:
-    """``n`` evenly spaced thresholds from just below the lowest to just above the highest score."""
-    if len(scores) == 0:
+    """``n`` evenly spaced thresholds: over [0, 1] for scores in [0, 1] (the calibrated score: one fixed
+    grid for every run), else from just below the lowest to just above the highest score."""
+    if len(scores) == 0 or (scores.min() >= 0.0 and scores.max() <= 1.0):
         return np.linspace(0.0, 1.0, n)
     lo = np.floor(scores.min() * 100) / 100
     hi = np.ceil(scores.max() * 100) / 100 + 0.01

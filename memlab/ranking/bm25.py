@@ -19,7 +19,7 @@ import math
 import re
 from collections import Counter
 from itertools import chain
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -45,18 +45,24 @@ def mean_idf(df: np.ndarray, n_docs: int) -> float:
 
 
 def bm25_rows(query_keys: Sequence, postings: Postings, n_docs: int, avgdl: float, k1: float, b: float,
-              corpus_mean_idf: Callable[[], float], size: int) -> tuple[np.ndarray, np.ndarray]:
+              corpus_mean_idf: Callable[[], float], size: int,
+              stats: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
     """Okapi BM25 (rank_bm25's arithmetic) of a query over a corpus of ``n_docs`` documents.
 
     ``query_keys`` are the query's terms in query order (repeats count again; a key absent from
     ``postings`` contributes nothing); ``postings`` maps a term to the documents holding it (indices
     below ``size``, each once), its term frequency there and those documents' lengths; ``avgdl`` is
     the corpus' mean length. A negative idf becomes ``EPSILON * corpus_mean_idf()`` (called at most
-    once, only then).
+    once, only then). With ``stats`` (a dict) it also sets ``stats["ceiling"]``: the query's largest
+    possible BM25 over this corpus, Σ idf·(k1 + 1) over the query's terms that occur in it (a document
+    holding each of them at saturated frequency), which normalises BM25 to [0, 1].
 
     Returns (indices of the documents holding a query term, ascending; their scores).
     """
+    if stats is not None:
+        stats["ceiling"] = 0.0
     per_term = {}
+    idfs = {}
     eps = None
     for key in dict.fromkeys(query_keys):
         got = postings.get(key)
@@ -69,9 +75,12 @@ def bm25_rows(query_keys: Sequence, postings: Postings, n_docs: int, avgdl: floa
             if eps is None:
                 eps = EPSILON * corpus_mean_idf()
             idf = eps
+        idfs[key] = idf
         # the BM25 term-frequency part of every occurrence at once
         norm = k1 * (1 - b + b * dl / avgdl)
         per_term[key] = (r, idf * (tf * (k1 + 1) / (tf + norm)))
+    if stats is not None:
+        stats["ceiling"] = float(sum(idfs.get(key, 0.0) for key in query_keys) * (k1 + 1))
     if not per_term:
         return np.empty(0, dtype=np.int64), np.empty(0)
     scores = np.zeros(size)
@@ -87,7 +96,7 @@ def bm25_rows(query_keys: Sequence, postings: Postings, n_docs: int, avgdl: floa
 
 
 def bm25_of_docs(query_terms: list[str], docs: Sequence[Sequence[str]], k1: float = K1,
-                 b: float = B) -> np.ndarray:
+                 b: float = B, stats: Optional[dict] = None) -> np.ndarray:
     """BM25 of every document of ``docs`` (analysed term lists; the corpus), 0 where no query term occurs."""
     out = np.zeros(len(docs))
     postings = {}
@@ -98,10 +107,12 @@ def bm25_of_docs(query_terms: list[str], docs: Sequence[Sequence[str]], k1: floa
                               np.asarray([docs[i].count(term) for i in idx], dtype=np.float64),
                               np.asarray([len(docs[i]) for i in idx], dtype=np.float64))
     if not postings:  # no document holds a query term (or none has a token): nothing matches
+        if stats is not None:
+            stats["ceiling"] = 0.0
         return out
     avgdl = float(np.fromiter(map(len, docs), dtype=np.float64, count=len(docs)).mean())
     idx, scores = bm25_rows(query_terms, postings, len(docs), avgdl, k1, b,
-                            lambda: _docs_mean_idf(docs), len(docs))
+                            lambda: _docs_mean_idf(docs), len(docs), stats)
     out[idx] = scores
     return out
 
@@ -113,11 +124,14 @@ def _docs_mean_idf(docs: Sequence[Sequence[str]]) -> float:
 
 
 def bm25_of_counts(query_terms: list[str], n_docs: int, total_len: float, hits: Sequence[tuple],
-                   vocab_dfs: Sequence[float] | None, k1: float = K1, b: float = B) -> tuple[np.ndarray, np.ndarray]:
+                   vocab_dfs: Sequence[float] | None, k1: float = K1, b: float = B,
+                   stats: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
     """BM25 from counts an engine made elsewhere (e.g. in SQL): ``hits`` are ``(doc key, doc length, term,
     term count)`` for every (document, query term) pair that occurs; ``vocab_dfs`` the document frequencies
     of the corpus vocabulary (only needed when some idf is negative). Returns (doc keys ascending, scores)."""
     if not n_docs or not total_len or not hits:
+        if stats is not None:
+            stats["ceiling"] = 0.0
         return np.empty(0, dtype=np.int64), np.empty(0)
     keys = sorted({int(k) for k, _, _, _ in hits})
     at = {k: i for i, k in enumerate(keys)}
@@ -128,5 +142,5 @@ def bm25_of_counts(query_terms: list[str], n_docs: int, total_len: float, hits: 
                             enumerate(zip(*sorted(rows)))) for term, rows in grouped.items()}
     dfs = np.asarray(vocab_dfs or [], dtype=np.float64)
     idx, scores = bm25_rows(query_terms, postings, int(n_docs), float(total_len) / float(n_docs), k1, b,
-                            lambda: mean_idf(dfs, int(n_docs)), len(keys))
+                            lambda: mean_idf(dfs, int(n_docs)), len(keys), stats)
     return np.asarray(keys, dtype=np.int64)[idx], scores

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from memlab.ranking.bm25 import tokenize
-from memlab.ranking.when import created_days, query_ranges, time_match
+from memlab.ranking.when import created_days, query_ranges, relative_ranges, time_match
 
 
 def speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
@@ -40,9 +40,10 @@ def speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
     return np.fromiter((hit.get(a, 0.0) for a in actors.tolist()), dtype=np.float64, count=len(actors))
 
 
-def time_scores(created_at, text: str) -> np.ndarray:
-    """The time channel of rows written at ``created_at`` (ISO strings) for query ``text``."""
-    ranges = query_ranges(text)  # dates are read only for a query that names one
+def time_scores(created_at, text: str, reference_date=None) -> np.ndarray:
+    """The time channel of rows written at ``created_at`` (ISO strings) for query ``text``; relative dates
+    ("last week") count with a ``reference_date`` (mem0 2.x's search argument)."""
+    ranges = query_ranges(text) + relative_ranges(text, reference_date)  # read only for a query naming a date
     return time_match(created_days(created_at), ranges) if ranges else np.zeros(len(created_at))
 
 
@@ -57,7 +58,7 @@ def fusion_channels(weights: Mapping[str, float]) -> list[str]:
 def channel_values(names, text: str, *, any_ctx: bool, dense: Callable[[], np.ndarray],
                    dense_context: Callable[[], np.ndarray], keyword: Callable[[], np.ndarray],
                    keyword_context: Callable[[], np.ndarray], actors: Callable[[], np.ndarray],
-                   created_at: Callable[[], Sequence]) -> dict[str, np.ndarray]:
+                   created_at: Callable[[], Sequence], reference_date=None) -> dict[str, np.ndarray]:
     """Raw values of the named channels over an engine's allowed rows (one array each, in key order).
 
     The engine passes how to compute each of its channels (called only when needed). Without any
@@ -76,5 +77,5 @@ def channel_values(names, text: str, *, any_ctx: bool, dense: Callable[[], np.nd
     if "speaker" in names:
         out["speaker"] = speaker_match(actors(), text)
     if "time" in names:
-        out["time"] = time_scores(created_at(), text)
+        out["time"] = time_scores(created_at(), text, reference_date)
     return out

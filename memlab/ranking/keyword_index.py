@@ -182,8 +182,8 @@ class KeywordIndex:
             self._cached_upto = max(self._cached_upto, int(allowed.max()))
         return terms, rows, tfs
 
-    def _score_forward(self, query_terms: list[str], allowed: np.ndarray,
-                       avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+    def _score_forward(self, query_terms: list[str], allowed: np.ndarray, avgdl: float,
+                       stats: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`score` computed from the allowed rows' term lists (same numbers, same order of sums)."""
         terms, rows, tfs = self._scope_terms(allowed)
         known = [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
@@ -194,14 +194,18 @@ class KeywordIndex:
             if len(hit):
                 postings[tid] = (rows[hit], tfs[hit], doc_len[rows[hit]])
         idx, scores = bm25_rows([self.vocab.get(t) for t in query_terms], postings, len(allowed), avgdl,
-                                self.k1, self.b, lambda: self._mean_idf(allowed, terms), len(allowed))
+                                self.k1, self.b, lambda: self._mean_idf(allowed, terms), len(allowed), stats)
         return allowed[idx], scores
 
-    def score(self, query: str, allowed: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, query: str, allowed: np.ndarray, mask: np.ndarray,
+              stats: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of ``query`` over the rows ``allowed`` (positions; ``mask`` is the same as booleans).
 
-        Returns (positions that contain at least one query token, their scores), by position.
+        Returns (positions that contain at least one query token, their scores), by position. With
+        ``stats`` (a dict), ``stats["ceiling"]`` is the query's BM25 ceiling (memlab.ranking.bm25.bm25_rows).
         """
+        if stats is not None:
+            stats["ceiling"] = 0.0
         n_docs = len(allowed)
         if n_docs == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
@@ -215,7 +219,7 @@ class KeywordIndex:
         # Small subsets (a user's scope) are scored from the rows' own term lists, so the cost grows
         # with the scope, not with how common the query terms are in the whole store.
         if n_docs * 16 < sum(len(self.postings[tid]) for tid in known):
-            return self._score_forward(query_terms, allowed, avgdl)
+            return self._score_forward(query_terms, allowed, avgdl, stats)
         postings = {}
         for tid in dict.fromkeys(known):
             pos, tf = self._posting_arrays(tid)
@@ -223,4 +227,4 @@ class KeywordIndex:
             if keep.any():
                 postings[tid] = (pos[keep], tf[keep], self.doc_len[pos[keep]])
         return bm25_rows([self.vocab.get(t) for t in query_terms], postings, n_docs, avgdl, self.k1, self.b,
-                         lambda: self._mean_idf(allowed), len(mask))
+                         lambda: self._mean_idf(allowed), len(mask), stats)

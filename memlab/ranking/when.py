@@ -12,7 +12,8 @@ else 0 — and 0 for every memory when the query names no date, so it never move
 is extended by :data:`AFTER_DAYS` days past its end: people mention events in the days after
 they happen ("I went camping last week").
 
-Recognised (English) absolute dates — relative ones ("last week", "yesterday") are not:
+Recognised (English) absolute dates — relative ones ("last week", "yesterday") only against a
+``reference_date`` (:func:`relative_ranges`, through the ``dateparser`` package):
 
 - a day: ``3 June 2023``, ``June 3rd, 2023``, ``2023-06-03``;
 - a month: ``June 2023``, ``Jun. 2023``; a month without a year after a preposition
@@ -105,6 +106,40 @@ def query_ranges(text: str) -> list[Range]:
                 found = (start.astype("datetime64[D]"), (start + 1).astype("datetime64[D]") - 1, True)
             taken.append(match.span())
             out.append(found)
+    return out
+
+
+_RELATIVE = re.compile(r"\b(ago|yesterday|today|tonight|last|this|next|past|previous|recently|earlier)\b", re.I)
+
+
+def relative_ranges(text: str, reference) -> list[Range]:
+    """The date ranges relative expressions in ``text`` name ("last week", "two months ago", "yesterday"),
+    read against ``reference`` (a datetime) by the ``dateparser`` package: the day, week (Monday to
+    Sunday), month or year the expression points into. Nothing without a reference or a relative word."""
+    if reference is None or not text or not _RELATIVE.search(text):
+        return []
+    from dateparser.search import search_dates
+
+    found = search_dates(text, languages=["en"], settings={
+        "RELATIVE_BASE": reference.replace(tzinfo=None), "PREFER_DATES_FROM": "past",
+        "RETURN_AS_TIMEZONE_AWARE": False}) or []
+    out: list[Range] = []
+    for phrase, when in found:
+        if not _RELATIVE.search(phrase):
+            continue  # an absolute date: query_ranges reads those
+        day = np.datetime64(when.date(), "D")
+        low = phrase.lower()
+        if "week" in low:
+            start = day - np.timedelta64(when.weekday(), "D")
+            out.append((start, start + np.timedelta64(6, "D"), True))
+        elif "month" in low:
+            m = day.astype("datetime64[M]")
+            out.append((m.astype("datetime64[D]"), (m + 1).astype("datetime64[D]") - 1, True))
+        elif "year" in low:
+            y = day.astype("datetime64[Y]")
+            out.append((y.astype("datetime64[D]"), (y + 1).astype("datetime64[D]") - 1, True))
+        else:
+            out.append((day, day, True))
     return out
 
 

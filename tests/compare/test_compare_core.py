@@ -67,8 +67,10 @@ def test_embedder_change_matches_hand_check(minilm):
         row = df.loc[q["query_id"]]
         assert row["before_ids"] == [i for i, _ in b]
         assert row["after_ids"] == [i for i, _ in a]
-        np.testing.assert_allclose(row["before_scores"], [s for _, s in b], atol=1e-5)
-        np.testing.assert_allclose(row["after_scores"], [s for _, s in a], atol=1e-5)
+        # the scores are each side's own calibrated scores, in [0, 1] and non-increasing
+        for side, scores in ((before, row["before_scores"]), (after, row["after_scores"])):
+            want = [r["score"] for r in side.search(q["query"], user_id=q["user_id"], limit=k)["results"]]
+            assert scores == want and all(0 <= x <= 1 for x in scores) and scores == sorted(scores, reverse=True)
         bset, aset = {i for i, _ in b}, {i for i, _ in a}
         assert row["overlap_at_k"] == pytest.approx(len(bset & aset) / max(len(bset), len(aset)))
         assert row["jaccard"] == pytest.approx(len(bset & aset) / len(bset | aset))

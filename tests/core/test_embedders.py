@@ -53,4 +53,5 @@ def test_embedding_cache_round_trip(tmp_path):
     m = Memory({"embedder": {"provider": "hash", "config": {"embedding_dims": 32,
                                                              "cache_path": str(tmp_path / "cache.db")}}})
     m.add("alpha", user_id="u", infer=False)
-    assert m.search("alpha", user_id="u")["results"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+    top = m.search("alpha", user_id="u", explain=True)["results"][0]
+    assert top["score_details"]["semantic_score"] == pytest.approx(1.0, abs=1e-5)

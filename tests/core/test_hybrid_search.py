@@ -119,10 +119,11 @@ def test_keyword_search_results_carry_bm25_and_rrf(mem):
     assert sorted(r["memory"] for r in res) == sorted(matched)  # only memories holding a query token
     want_order = sorted(matched, key=lambda t: (-ref[t], ALICE.index(t)))
     assert [r["memory"] for r in res] == want_order
-    for rank, r in enumerate(res, start=1):
+    for r in res:
         assert r["keyword_score"] == pytest.approx(ref[r["memory"]], rel=1e-9)
-        assert r["rank_score"] == pytest.approx(1 / (60 + rank))
         assert r["user_id"] == "alice"
+    scores = [r["score"] for r in res]  # the calibrated relevance, increasing in BM25
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= x <= 1.0 for x in scores)
     assert mem.search("zzz qqq", user_id="alice", mode="keyword")["results"] == []
 
 
@@ -211,28 +212,43 @@ def test_fuse_by_hand():
     assert [p for p, _ in fuse([np.array([], dtype=np.int64), np.array([4, 2])], 0)] == [4, 2]
 
 
-def test_hybrid_order_is_rrf_of_dense_and_keyword(mem):
+def test_hybrid_candidates_and_rrf_of_dense_and_keyword(mem):
+    """Hybrid: the dense and BM25 rankings' candidates, ordered by the calibrated score; their reciprocal-rank
+    fusion is a feature of it and shown in ``explain``."""
     _fill(mem)
     q = "Rex the dog and the pizza"
-    dense = [r["memory"] for r in mem.search(q, user_id="alice", limit=100, mode="dense")["results"]]
-    kw = [r["memory"] for r in mem.search(q, user_id="alice", mode="keyword", limit=100)["results"]]
-    rrf = {t: 1 / (60 + dense.index(t) + 1) + (1 / (60 + kw.index(t) + 1) if t in kw else 0) for t in dense}
-    want = sorted(dense, key=lambda t: (-rrf[t], dense.index(t)))
-    res = mem.search(q, user_id="alice", mode="hybrid", limit=100)["results"]
-    assert [r["memory"] for r in res] == want
-    assert [r["rank_score"] for r in res] == pytest.approx([rrf[t] for t in want])
-    cos = {r["memory"]: r["score"] for r in mem.search(q, user_id="alice", limit=100, mode="dense")["results"]}
-    assert {r["memory"]: r["score"] for r in res} == pytest.approx(cos)  # score stays the cosine
+    dense_res = mem.search(q, user_id="alice", limit=100, mode="dense", explain=True)["results"]
+    dense = [r["memory"] for r in dense_res]
+    kw_res = mem.search(q, user_id="alice", mode="keyword", limit=100)["results"]
+    kw = [r["memory"] for r in kw_res]
+    cos_of = {r["memory"]: r["score_details"]["semantic_score"] for r in dense_res}
+    bm_of = {r["memory"]: r["keyword_score"] for r in kw_res}
+
+    def rank(of, t):  # equal values share the best rank
+        return 1 + sum(v > of[t] for v in of.values())
+
+    def rrf_at(k):
+        return {t: 1 / (k + rank(cos_of, t)) + (1 / (k + rank(bm_of, t)) if t in kw else 0) for t in dense}
+
+    rrf = rrf_at(60)
+    res = mem.search(q, user_id="alice", mode="hybrid", limit=100, explain=True)["results"]
+    assert sorted(r["memory"] for r in res) == sorted(dense)
+    assert {r["memory"]: r["explain"]["fused"] for r in res} == pytest.approx(rrf)
+    scores = [r["score"] for r in res]
+    assert scores == sorted(scores, reverse=True)
+    cos = {r["memory"]: r["score_details"]["semantic_score"] for r in dense_res}
+    assert {r["memory"]: r["score_details"]["semantic_score"] for r in res} == pytest.approx(cos)
     assert all(r["keyword_score"] == 0 for r in res if r["memory"] not in kw)
+    # the best of both rankings leads
+    assert res[0]["memory"] in (dense[0], kw[0])
     # k_rrf through the store
     node = F.parse({"user_id": "alice"})
     vec = mem.embed([q], purpose="search")[0]
-    hits = mem.store.search(vec, node, 3, mode="hybrid", text=q, k_rrf=0)
-    rrf0 = {t: 1 / (dense.index(t) + 1) + (1 / (kw.index(t) + 1) if t in kw else 0) for t in dense}
-    assert [row["memory"] for row, _, _ in hits] == sorted(dense, key=lambda t: (-rrf0[t], dense.index(t)))[:3]
+    hits = mem.store.search(vec, node, 100, mode="hybrid", text=q, k_rrf=0, explain=True)
+    assert {row["memory"]: e["explain"]["fused"] for row, _, e in hits} == pytest.approx(rrf_at(0))
 
 
-def test_threshold_drops_by_cosine_in_every_mode(mem):
+def test_threshold_cuts_on_the_score_in_every_mode(mem):
     _fill(mem)
     q = "the dog and the pizza"
     full = mem.search(q, user_id="alice", mode="hybrid", limit=100)["results"]
@@ -243,8 +259,7 @@ def test_threshold_drops_by_cosine_in_every_mode(mem):
         want = [r for r in unfiltered if r["score"] >= cut][:3]
         assert [r["id"] for r in got] == [r["id"] for r in want]
         assert all(r["score"] >= cut for r in got)
-        if mode != "dense":
-            assert [r["rank_score"] for r in got] == [r["rank_score"] for r in want]
+        assert [r["score"] for r in got] == [r["score"] for r in want]
 
 
 # --------------------------------------------------------------------------- validation
@@ -262,14 +277,14 @@ def test_mode_validation_and_config_default(tmp_path):
     with pytest.raises(ValidationError, match="k_rrf"):
         m.store.search(vec, None, 5, mode="hybrid", text="pizza", k_rrf=-1)
     pd.testing.assert_frame_equal(m.to_pandas(), before)
-    assert "rank_score" in m.search("pizza", user_id="alice")["results"][0]  # default: fusion
-    assert "rank_score" not in m.search("pizza", user_id="alice", mode="dense")["results"][0]
+    assert "keyword_score" in m.search("pizza", user_id="alice")["results"][0]  # default: fusion
+    assert "keyword_score" not in m.search("pizza", user_id="alice", mode="dense")["results"][0]
     m.close()
     h = _hash_memory(search_mode="hybrid")
     _fill(h)
     res = h.search("pizza", user_id="alice")["results"]
-    assert "rank_score" in res[0] and "keyword_score" in res[0]
-    assert "rank_score" not in h.search("pizza", user_id="alice", mode="dense")["results"][0]
+    assert "keyword_score" in res[0] and "rank_score" in res[0]  # the RRF value, shown; the order is `score`
+    assert "keyword_score" not in h.search("pizza", user_id="alice", mode="dense")["results"][0]
     h.close()
     with pytest.raises(ConfigError):
         _hash_memory(search_mode="bm25")

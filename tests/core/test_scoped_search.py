@@ -58,9 +58,12 @@ def test_threshold_and_limit_on_scope(big):
     m, emb, n_users, per_user = big
     for q in range(20):
         user = f"user{q}"
-        res = m.search(f"query {q}", user_id=user, limit=5, threshold=0.0, mode="dense")["results"]
-        assert [r["id"] for r in res] == brute_force(emb, m, user, f"query {q}", 5, threshold=0.0)
-        assert all(r["score"] >= 0.0 for r in res)
+        full = m.search(f"query {q}", user_id=user, limit=5, mode="dense")["results"]
+        assert [r["id"] for r in full] == brute_force(emb, m, user, f"query {q}", 5)
+        cut = full[2]["score"]  # a calibrated score, increasing in the cosine
+        res = m.search(f"query {q}", user_id=user, limit=5, threshold=cut, mode="dense")["results"]
+        assert [r["id"] for r in res] == [r["id"] for r in full if r["score"] >= cut]
+        assert all(r["score"] >= cut for r in res) and len(res) >= 3
 
 
 def test_large_subset_goes_through_faiss_selector_and_agrees(big):

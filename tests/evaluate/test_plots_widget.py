@@ -72,7 +72,7 @@ def test_model_category_embedder_and_validation(model, bundled):
     pq = model.per_query()
     assert set(pq["query_id"]) == set(bundled.queries.loc[bundled.queries["category"] == "pets", "id"])
     model.embedder = "bm25"
-    assert model.sweep()["threshold"].max() > 1.0  # BM25 scores are not cosines
+    assert model.sweep()["threshold"].max() == 1.0  # every run: the calibrated score, one grid over [0, 1]
     assert isinstance(model.figure(), Figure)
     for attr, value in (("embedder", "nope"), ("category", "nope"), ("k", 0), ("threshold", "x")):
         with pytest.raises(ValidationError):
@@ -129,11 +129,11 @@ def test_plots_read_well(bundled, bundled_minilm_run):
 
 
 def test_view_follows_code_and_keeps_table_current(model, bundled):
-    model.embedder, model.category, model.k, model.threshold = "minilm", "all", 5, 0.3
+    model.embedder, model.category, model.k, model.threshold = "minilm", "all", 5, 0.05
     view = ThresholdExplorer(model)
-    model.threshold = 0.45  # set in code (a later cell): the slider moves and the table follows
-    assert view.threshold.value == pytest.approx(0.45)
-    assert "between threshold 0.30 and 0.45" in view.table.value
+    model.threshold = 0.2  # set in code (a later cell): the slider moves and the table follows
+    assert view.threshold.value == pytest.approx(0.2)
+    assert "between threshold 0.05 and 0.20" in view.table.value
     n_all = len(model.changes())
     view.category.value = "home"  # a new category redraws the table for that category only
     text = view.table.value
@@ -182,10 +182,10 @@ def test_each_embedder_keeps_its_own_threshold(fast_model):
     assert start == pytest.approx(fast_model.recommendation().threshold)  # default: the recommended one
     view = ThresholdExplorer(fast_model)
     view.threshold.value = 0.4
-    view.embedder.value = "bm25"  # raw BM25: another scale, so its own (recommended) threshold and domain
+    view.embedder.value = "bm25"  # its own (recommended) threshold, on the same calibrated [0, 1] scale
     bm25_t = fast_model.threshold
-    assert bm25_t > 1.0 and bm25_t == pytest.approx(fast_model.recommendation().threshold)
-    assert view.threshold.value == pytest.approx(bm25_t) and view.threshold.max >= 6 and view.threshold.min == 0
+    assert 0.0 <= bm25_t <= 1.0 and bm25_t == pytest.approx(fast_model.recommendation().threshold)
+    assert view.threshold.value == pytest.approx(bm25_t) and (view.threshold.min, view.threshold.max) == (0.0, 1.0)
     assert fast_model.figure().axes[0].get_xlim() == fast_model.domain()
     assert "Move the threshold" in view.table.value  # switching embedder changed no threshold
     view.embedder.value = "hash"

@@ -114,17 +114,22 @@ def test_hybrid_runs_with_an_embedder_object(bundled):
     emb = create_embedder("hash", {"embedding_dims": 64})
     run = retrieve(small, method="hybrid", embedder=emb, depth=5)
     assert run.attrs["method"] == "hybrid" and run.groupby("query_id").size().max() == 5
-    # the fused run is RRF (k=60) of the dense and BM25 runs, worked out here per query
+    # the run is the engine's hybrid search: candidates of the dense and BM25 rankings, ordered by the
+    # calibrated score the run records
     with build_memory(small, emb) as memory:
         dense = dense_retrieve(small, memory, depth=100)
+        direct = {qid: memory.search(text, user_id="chen", mode="hybrid", limit=5)["results"]
+                  for qid, text in zip(small.queries["id"], small.queries["text"])}
+        ids = memory.dataset_ids
     bm25 = bm25_retrieve(small, depth=100)
     for qid, got in run.groupby("query_id"):
-        d = dict(zip(dense.loc[dense["query_id"] == qid, "memory_id"], dense.loc[dense["query_id"] == qid, "rank"]))
-        b = dict(zip(bm25.loc[bm25["query_id"] == qid, "memory_id"], bm25.loc[bm25["query_id"] == qid, "rank"]))
-        rrf = {m: (1 / (60 + d[m]) if m in d else 0) + (1 / (60 + b[m]) if m in b else 0) for m in {*d, *b}}
-        want = sorted(rrf, key=lambda m: (-rrf[m], d.get(m, float("inf"))))[:5]
-        assert got.sort_values("rank")["memory_id"].tolist() == want, qid
-        assert got.sort_values("rank")["score"].tolist() == pytest.approx([rrf[m] for m in want])
+        got = got.sort_values("rank")
+        cands = set(dense.loc[dense["query_id"] == qid, "memory_id"]) | set(bm25.loc[bm25["query_id"] == qid,
+                                                                                  "memory_id"])
+        assert set(got["memory_id"]) <= cands
+        assert got["score"].tolist() == [r["score"] for r in direct[qid]], qid
+        assert got["memory_id"].tolist() == [ids.get(r["id"], r["id"]) for r in direct[qid]]
+    assert run.attrs["score"] == "calibrated"
 
 
 def test_locomo_bm25_reproduces_reference(locomo_path):

@@ -70,7 +70,8 @@ def test_default_thresholds_cover_the_scores():
     sw = sweep_thresholds(run, qrels, queries)
     assert len(sw) == 201 and sw["threshold"].is_monotonic_increasing
     assert sw["mean_results"].iloc[0] == pytest.approx(len(run) / len(queries))  # lowest keeps everything
-    assert sw["mean_results"].iloc[-1] == 0.0  # highest keeps nothing
+    assert sw["threshold"].iloc[0] == 0.0 and sw["threshold"].iloc[-1] == 1.0  # scores in [0, 1]: one fixed grid
+    assert sw["mean_results"].iloc[-1] == pytest.approx((run["score"] >= 1.0).sum() / len(queries))
     assert sw["recall"].is_monotonic_decreasing
 
 

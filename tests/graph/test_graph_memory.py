@@ -150,11 +150,18 @@ def test_graph_fused_search(gm):
     assert by_id[ids["Bob lives in Oslo."]]["graph_score"] == 0.0
     top2 = {r["id"] for r in fused["results"][:2]}
     assert top2 == {ids["Alice's sister is Anna."], ids["Anna works at Acme."]}
-    # scores stay cosine; the order follows rank_score
+    # one calibrated score, ordered by: an unlinked memory keeps its score, a link raises it
     plain_scores = {r["id"]: r["score"] for r in plain["results"]}
-    assert all(abs(r["score"] - plain_scores[r["id"]]) < 1e-6 for r in fused["results"])
-    ranks = [r["rank_score"] for r in fused["results"]]
-    assert ranks == sorted(ranks, reverse=True)
+    for r in fused["results"]:
+        if r["graph_score"] == 0:
+            assert r["score"] == pytest.approx(plain_scores[r["id"]], abs=1e-9)
+        else:
+            assert plain_scores[r["id"]] < r["score"] <= 1.0
+    scores = [r["score"] for r in fused["results"]]
+    assert scores == sorted(scores, reverse=True)
+    t = scores[1]
+    assert [r["id"] for r in gm.search("Where does Alice's sister work?", user_id="u1", limit=4, graph=True,
+                                       threshold=t)["results"]] == [r["id"] for r in fused["results"][:2]]
     other = gm.search("Where does Alice's sister work?", user_id="u2", graph=True)
     assert other["results"] == [] and other["relations"] == []
 
@@ -177,13 +184,15 @@ def test_graph_search_goes_through_the_search_step(hash_config):
             got[name] = res
             for r in res:
                 ex = r["explain"]
-                assert ex["mode"] == "fusion" and "graph" in ex["channels"] and "graph_fused" in ex
+                assert ex["mode"] == "fusion" and "graph" in ex["channels"]
+                assert ex["calibration"]["model"] in ("graph", "reranked")
+                assert r["score_details"]["entity_boost"] == r["graph_score"]
                 # the configured weights reach the engine's fusion under graph=True
                 assert {c: v["weight"] for c, v in ex["channels"].items() if "weight" in v} == \
                     {c: v["weight"] for c, v in plain[0]["explain"]["channels"].items()}
                 assert "rerank_score" in r and ex["rerank"]["reranker"] == "features"
-            reranks = [r["rerank_score"] for r in res]
-            assert reranks == sorted(reranks, reverse=True)
+            scores = [r["score"] for r in res]
+            assert scores == sorted(scores, reverse=True)
     assert [r["explain"]["channels"]["dense"]["weight"] for r in got["dense_only"]] == [1.0] * 5
     assert [r["explain"]["channels"]["keyword"]["weight"] for r in got["keyword_only"]] == [1.0] * 5
 

@@ -89,7 +89,7 @@ def test_memory_search_through_the_planner_matches_exact(clustered, monkeypatch)
         got = m.store.search(q, node, 10)
         with m.store._conn() as conn:
             want = Q.dense(conn, m.store.table_name, q, node, 10)  # no ann: exact
-        assert [(r["id"], round(s, 5)) for r, s, _ in got] == [(r["id"], round(s, 5)) for r, s in want]
+        assert [(r["id"], round(e["cosine"], 5)) for r, _, e in got] == [(r["id"], round(s, 5)) for r, s in want]
     assert calls["ann"] == 3  # the scope (2,000 rows) is large: the index path ran each time
 
 

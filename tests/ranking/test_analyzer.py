@@ -218,20 +218,20 @@ def test_interleaved_writes_and_searches_equal_a_fresh_store(hash_config, tmp_pa
             ids[user].remove(gone)
         for u in ids:
             q = queries[step % len(queries)]
-            live = [(r["id"], r["rank_score"]) for r in m.search(q, user_id=u)["results"]]
+            live = [(r["id"], r["score"]) for r in m.search(q, user_id=u)["results"]]
             table = m.store.table
             cached += bool(table.keyword_index()._scope_cache)
             for index in (table.keyword_index(), table.context_keyword_index()):
                 index._scope_cache.clear()  # what a cache-free search gives
                 index._mean_idf_cache.clear()
                 index._cached_upto = -1
-            assert live == [(r["id"], r["rank_score"]) for r in m.search(q, user_id=u)["results"]], (step, u, q)
+            assert live == [(r["id"], r["score"]) for r in m.search(q, user_id=u)["results"]], (step, u, q)
             seen.append(live)
-    final = [(u, q, [(r["id"], round(r["rank_score"], 9)) for r in m.search(q, user_id=u)["results"]])
+    final = [(u, q, [(r["id"], round(r["score"], 9)) for r in m.search(q, user_id=u)["results"]])
              for u in ids for q in queries]
     m.close()
     again = Memory(cfg)
-    assert [(u, q, [(r["id"], round(r["rank_score"], 9)) for r in again.search(q, user_id=u)["results"]])
+    assert [(u, q, [(r["id"], round(r["score"], 9)) for r in again.search(q, user_id=u)["results"]])
             for u in ids for q in queries] == final
     again.close()
     assert len(seen) == 180 and cached > 150  # the cache was really used

@@ -63,10 +63,11 @@ def test_explain_shows_the_numbers_that_produced_the_order(hash_config):
                                                                   "keyword_context", "speaker", "time"}
         total = sum(c["weight"] * c["normalized"] for c in ex["channels"].values())
         assert total == pytest.approx(ex["fused"]) == pytest.approx(r["rank_score"])
-        assert ex["channels"]["dense"]["raw"] == pytest.approx(r["score"])  # score stays the cosine
+        assert ex["channels"]["dense"]["raw"] == pytest.approx(r["score_details"]["semantic_score"])
         assert ex["channels"]["keyword"]["raw"] == pytest.approx(r["keyword_score"])
-        fused.append(ex["fused"])
-    assert fused == sorted(fused, reverse=True)
+        assert ex["calibration"]["features"]["fused"]["value"] == pytest.approx(ex["fused"])
+        fused.append(r["score"])
+    assert fused == sorted(fused, reverse=True)  # ordered by the calibrated score
     # the normalised values are the z-scores of the raw values over the scope
     for name in ("dense", "keyword"):
         raw = np.array([r["explain"]["channels"][name]["raw"] for r in res])
@@ -79,13 +80,13 @@ def test_explain_shows_the_numbers_that_produced_the_order(hash_config):
     plain = m.search("What does Ana's dog chew?", user_id="u")["results"]
     assert [r["id"] for r in plain] == [r["id"] for r in res] and "explain" not in plain[0]
     dense = m.search("What does Ana's dog chew?", user_id="u", mode="dense", explain=True)["results"]
-    assert dense[0]["explain"]["channels"]["dense"]["raw"] == dense[0]["score"]
+    assert dense[0]["explain"]["channels"]["dense"]["raw"] == dense[0]["score_details"]["semantic_score"]
     with pytest.raises(ValidationError):
         m.search("dog", user_id="u", explain="yes")
     m.close()
 
 
-def test_threshold_stays_cosine_in_fusion(hash_config):
+def test_threshold_cuts_the_score_in_fusion(hash_config):
     m = Memory(hash_config)
     m.add(CHAT, user_id="u", infer=False)
     full = m.search("Rex the beagle", user_id="u")["results"]

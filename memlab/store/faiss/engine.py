@@ -20,7 +20,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -232,7 +232,8 @@ class Store(StoreLoading):
 
     def search(self, query_vec: np.ndarray, node, limit: int, threshold: Optional[float] = None, *,
                mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60,
-               weights: Optional[dict] = None, normalization: str = "zscore", explain: bool = False):
+               weights: Optional[dict] = None, normalization: str = "zscore", explain: bool = False,
+               calibration: Optional[Any] = None, reference_date: Any = None):
         """Top-``limit`` rows among the rows allowed by ``node``, scored exactly: ``(row, score, extra)``
         triples, best first, in every mode (memlab.ranking.modes; this engine supplies the candidates,
         memlab.store.faiss.search)."""
@@ -241,7 +242,9 @@ class Store(StoreLoading):
             self.sync()
             q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
             hits = run_search(FaissCandidates(self, q, node), mode=mode, text=text, limit=limit, threshold=threshold,
-                              k_rrf=k_rrf, weights=weights, normalization=normalization, explain=explain)
+                              k_rrf=k_rrf, weights=weights, normalization=normalization, explain=explain,
+                              calibration=calibration,
+                              reference_date=reference_date)
             return [(self.table.row(pos), score, extra) for pos, score, extra in hits]
 
     def history(self, memory_id: str) -> list[dict]:

@@ -25,6 +25,8 @@ class FaissCandidates:
         self.store, self.table, self.q, self.node = store, store.table, q, node
         self._mask: Optional[np.ndarray] = None
         self._allowed: Optional[np.ndarray] = None
+        self.ceilings: dict[str, float] = {}
+        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
 
     @property
     def mask(self) -> np.ndarray:
@@ -66,7 +68,10 @@ class FaissCandidates:
         return positions, scores
 
     def bm25(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        return self.table.keyword_index().score(text, self.allowed, self.mask)
+        stats: dict = {}
+        got = self.table.keyword_index().score(text, self.allowed, self.mask, stats)
+        self.ceilings["keyword"] = stats["ceiling"]
+        return got
 
     def cosines(self, keys: np.ndarray) -> np.ndarray:
         return self.table.vecs[keys] @ self.q
@@ -79,15 +84,17 @@ class FaissCandidates:
             names, text, any_ctx=bool(t.has_ctx[allowed].any()),
             dense=lambda: t.vecs[allowed] @ self.q,
             dense_context=lambda: t.context_vectors(allowed) @ self.q,
-            keyword=lambda: self._bm25_over(t.keyword_index(), text),
-            keyword_context=lambda: self._bm25_over(t.context_keyword_index(), text),
+            keyword=lambda: self._bm25_over(t.keyword_index(), text, "keyword"),
+            keyword_context=lambda: self._bm25_over(t.context_keyword_index(), text, "keyword_context"),
             actors=lambda: t.column("actor_id")[allowed],
-            created_at=lambda: t.column("created_at")[allowed])
+            created_at=lambda: t.column("created_at")[allowed], reference_date=self.reference_date)
 
-    def _bm25_over(self, index: KeywordIndex, text: str) -> np.ndarray:
+    def _bm25_over(self, index: KeywordIndex, text: str, channel: str) -> np.ndarray:
         """BM25 of every allowed row (0 where no query term occurs), in ``allowed`` order."""
         out = np.zeros(len(self.allowed))
-        pos, scores = index.score(text, self.allowed, self.mask)
+        stats: dict = {}
+        pos, scores = index.score(text, self.allowed, self.mask, stats)
+        self.ceilings[channel] = stats["ceiling"]
         if len(pos):  # both sorted: place matched positions by binary search
             out[np.searchsorted(self.allowed, pos)] = scores
         return out

@@ -39,6 +39,8 @@ class PgCandidates:
         self.analyzer, self.k1, self.b, self.dense_opts = analyzer, k1, b, dense_opts
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
         self._cos: dict[int, float] = {}  # vid -> cosine
+        self.ceilings: dict[str, float] = {}
+        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         hits = Q.dense(self.conn, self.t, self.q, self.node, limit, **self.dense_opts)
@@ -55,9 +57,13 @@ class PgCandidates:
         cond, params = where(self.t, self.node)
         n, total, vids, dls, toks, cs, vocab_dfs = self.conn.execute(
             Q.bm25_sql(self.t, cond), {**params, "terms": distinct}).fetchone()
+        stats: dict = {"ceiling": 0.0}
+        self.ceilings["keyword"] = 0.0
         if not vids:  # no allowed row holds a query term
             return np.empty(0, dtype=np.int64), np.empty(0)
-        return bm25_of_counts(terms, n, total, list(zip(vids, dls, toks, cs)), vocab_dfs, self.k1, self.b)
+        got = bm25_of_counts(terms, n, total, list(zip(vids, dls, toks, cs)), vocab_dfs, self.k1, self.b, stats)
+        self.ceilings["keyword"] = stats["ceiling"]
+        return got
 
     def cosines(self, keys: np.ndarray) -> np.ndarray:
         missing = [int(k) for k in keys.tolist() if int(k) not in self._cos]
@@ -84,11 +90,17 @@ class PgCandidates:
             dense=lambda: cos,
             dense_context=lambda: np.where(has_ctx, np.asarray([c if c is not None else 0.0 for c in ctx_cos]),
                                            np.asarray(cos, dtype=np.float64)),
-            keyword=lambda: bm25_of_docs(terms, tokens, self.k1, self.b),
-            keyword_context=lambda: bm25_of_docs(
-                terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], self.k1, self.b),
+            keyword=lambda: self._bm25_docs(terms, tokens, "keyword"),
+            keyword_context=lambda: self._bm25_docs(
+                terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
-            created_at=lambda: list(created))
+            created_at=lambda: list(created), reference_date=self.reference_date)
+
+    def _bm25_docs(self, terms: list[str], docs: Any, channel: str) -> np.ndarray:
+        stats: dict = {}
+        out = bm25_of_docs(terms, docs, self.k1, self.b, stats)
+        self.ceilings[channel] = stats.get("ceiling", 0.0)
+        return out
 
     def rows(self, keys: list[int]) -> dict[int, dict]:
         """The rows of ``keys`` (vid -> row); a row deleted meanwhile is absent."""

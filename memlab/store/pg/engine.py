@@ -181,7 +181,8 @@ class PgStore:
 
     def search(self, query_vec: np.ndarray, node: Any, limit: int, threshold: Optional[float] = None, *,
                mode: str = "dense", text: Optional[str] = None, k_rrf: int = 60, weights: Optional[dict] = None,
-               normalization: str = "zscore", explain: bool = False, **options: Any) -> list[tuple]:
+               normalization: str = "zscore", explain: bool = False,
+               calibration: Optional[Any] = None, reference_date: Any = None, **options: Any) -> list[tuple]:
         """The search contract of :meth:`memlab.store.faiss.engine.Store.search`: memlab.ranking.modes over
         this engine's candidates (:mod:`memlab.store.pg.candidates`)."""
         mode, k_rrf = check_search(mode, text, k_rrf)
@@ -190,7 +191,8 @@ class PgStore:
             source = PgCandidates(conn, self.table_name, q, node, analyzer=self.analyzer, k1=self.k1, b=self.b,
                                   dense_opts=self.dense_opts)
             hits = run_search(source, mode=mode, text=text, limit=limit, threshold=threshold, k_rrf=k_rrf,
-                              weights=weights, normalization=normalization, explain=explain)
+                              weights=weights, normalization=normalization, explain=explain, calibration=calibration,
+                              reference_date=reference_date)
             rows = source.rows([key for key, _, _ in hits])
         # a row deleted between two statements is gone
         return [(_public(rows[key]), score, extra) for key, score, extra in hits if key in rows]
