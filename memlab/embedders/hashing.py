@@ -46,19 +46,22 @@ class HashEmbedder:
 
     def _reset_ids(self) -> None:
         self._fid: dict[str, int] = {}
-        self._bucket_of: list[int] = []
-        self._sign_of: list[float] = []
-        self._weight_of: list[float] = []  # a word n-gram counts 1, a character n-gram 0.5
+        # per feature id: bucket, sign, weight (a word n-gram counts 1, a character n-gram 0.5); grown by
+        # doubling, rows never change once written, so a call reads them without copying
+        self._table = np.zeros((1024, 3), dtype=np.float64)
         self._word_ids: dict[str, tuple[int, ...]] = {}
 
     def _id(self, feature: str, weight: float) -> int:
         fid = self._fid.get(feature)
         if fid is None:
-            fid = self._fid[feature] = len(self._bucket_of)
+            fid = len(self._fid)
+            if fid == len(self._table):
+                grown = np.zeros((2 * fid, 3), dtype=np.float64)
+                grown[:fid] = self._table
+                self._table = grown
             bucket, sign = _bucket(feature, self.dims)
-            self._bucket_of.append(bucket)
-            self._sign_of.append(sign)
-            self._weight_of.append(weight)
+            self._table[fid] = (bucket, sign, weight)
+            self._fid[feature] = fid
         return fid
 
     def _feature_ids(self, text: str) -> list[int]:
@@ -97,22 +100,23 @@ class HashEmbedder:
             if len(self._fid) > self._MAX_FEATURES:
                 self._reset_ids()
             per_text = [self._feature_ids(t) for t in texts]
-            weight_of, sign_of, bucket_of = (np.asarray(a) for a in (self._weight_of, self._sign_of, self._bucket_of))
+            table, n_features = self._table, len(self._fid)
         lens = np.fromiter((len(ids) for ids in per_text), dtype=np.int64, count=len(per_text))
         fids = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=int(lens.sum()))
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
         # distinct (row, feature) pairs in first-seen order, with their occurrence counts
-        keys = rows * (len(bucket_of) + 1) + fids
+        keys = rows * (n_features + 1) + fids
         _, first, counts = np.unique(keys, return_index=True, return_counts=True)
         order = np.argsort(first, kind="stable")
         first, counts = first[order], counts[order]
         fid, row = fids[first], rows[first]
-        tf = counts * weight_of[fid]
+        feature = table[fid]
+        tf = counts * feature[:, 2]
         tf_values, tf_index = np.unique(tf, return_inverse=True)
         logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
-        sign = sign_of[fid]
+        sign = feature[:, 1]
         values = np.where(tf >= 1, sign * (1.0 + logs), sign * tf)
-        buckets = bucket_of.astype(np.int64)[fid]
+        buckets = feature[:, 0].astype(np.int64)
         np.add.at(out.reshape(-1), row * self.dims + buckets, values.astype(np.float32))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
