@@ -121,11 +121,8 @@ class SearchStackSettings(BaseModel):
         2, ge=0, le=20, description="Messages before/after each message of one add(infer=False) call that are "
         "indexed as its context (0: no context)."
     )
-    fusion_weights: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS),
-        description="Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker, "
-        "time).",
-    )
+    fusion_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS), description=(
+        "Channel weights of fusion search (dense, dense_context, keyword, keyword_context, speaker, time)."))
     fusion_normalization: Literal["zscore", "minmax"] = Field("zscore", description="Per-channel score normalisation.")
     calibration: Optional[str] = Field(None, description="Relevance calibration: a JSON file from `memlab calibrate`; "
                                        "None: the one shipped for the embedder (minilm, hash; else generic).")

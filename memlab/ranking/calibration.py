@@ -239,7 +239,9 @@ class LogisticModel:
 
     def linear(self, X: np.ndarray) -> np.ndarray:
         """The regression's value, before the Platt step."""
-        return ((self._clipped(X) - self.mean) / self.scale) @ self.weights + self.bias
+        # an elementwise product summed per row (not a BLAS matvec, whose rounding can differ between rows):
+        # identical feature rows get bit-identical scores, so exact ties stay ties
+        return (((self._clipped(X) - self.mean) / self.scale) * self.weights).sum(axis=1) + self.bias
 
     def logit(self, X: np.ndarray) -> np.ndarray:
         """The log-odds of the score: ``platt_a * linear + platt_b (+ platt_c * log_n)``; the ranking value
