@@ -234,3 +234,11 @@ def test_reads_need_a_scope_in_every_or_branch_and_never_under_not(engine_mem):
     assert len(m.search("note", user_id="u", limit=5, top_k=5)["results"]) == 1  # the same value twice: fine
     with pytest.raises(ValidationError, match="disagree"):
         m.search("note", user_id="u", limit=5, top_k=3)
+
+
+def test_the_default_limit_is_100(engine_mem):
+    m = engine_mem
+    m.add_records([{"memory": f"note {i}", "user_id": "u"} for i in range(101)])
+    assert len(m.get_all(user_id="u")["results"]) == 100
+    assert len(m.search("note", user_id="u")["results"]) == 100
+    assert len(m.get_all(user_id="u", limit=101)["results"]) == 101
