@@ -242,3 +242,13 @@ def test_the_default_limit_is_100(engine_mem):
     assert len(m.get_all(user_id="u")["results"]) == 100
     assert len(m.search("note", user_id="u")["results"]) == 100
     assert len(m.get_all(user_id="u", limit=101)["results"]) == 101
+
+
+def test_a_query_of_stop_words_only_finds_nothing_by_keyword(engine_mem):
+    m = engine_mem
+    m.add_records([{"memory": t, "user_id": "u"} for t in ("the dog and the cat", "a river", "of the sea")])
+    assert m.search("the of and", user_id="u", mode="keyword")["results"] == []
+    hybrid = m.search("the of and", user_id="u", mode="hybrid")["results"]
+    dense = m.search("the of and", user_id="u", mode="dense")["results"]
+    assert [r["id"] for r in hybrid] == [r["id"] for r in dense]  # only the dense ranking is left
+    assert all(r["keyword_score"] == 0 for r in hybrid)
