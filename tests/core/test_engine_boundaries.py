@@ -244,10 +244,11 @@ def test_the_default_limit_is_100(engine_mem):
     assert len(m.get_all(user_id="u", limit=101)["results"]) == 101
 
 
-def test_a_query_of_stop_words_only_finds_nothing_by_keyword(engine_mem):
+def test_a_query_of_stop_words_or_unknown_terms_finds_nothing_by_keyword(engine_mem):
     m = engine_mem
     m.add_records([{"memory": t, "user_id": "u"} for t in ("the dog and the cat", "a river", "of the sea")])
     assert m.search("the of and", user_id="u", mode="keyword")["results"] == []
+    assert m.search("zebra", user_id="u", mode="keyword")["results"] == []  # a term no memory holds
     hybrid = m.search("the of and", user_id="u", mode="hybrid")["results"]
     dense = m.search("the of and", user_id="u", mode="dense")["results"]
     assert [r["id"] for r in hybrid] == [r["id"] for r in dense]  # only the dense ranking is left
