@@ -234,3 +234,22 @@ def test_reads_need_a_scope_in_every_or_branch_and_never_under_not(engine_mem):
     assert len(m.search("note", user_id="u", limit=5, top_k=5)["results"]) == 1  # the same value twice: fine
     with pytest.raises(ValidationError, match="disagree"):
         m.search("note", user_id="u", limit=5, top_k=3)
+
+
+def test_the_default_limit_is_100(engine_mem):
+    m = engine_mem
+    m.add_records([{"memory": f"note {i}", "user_id": "u"} for i in range(101)])
+    assert len(m.get_all(user_id="u")["results"]) == 100
+    assert len(m.search("note", user_id="u")["results"]) == 100
+    assert len(m.get_all(user_id="u", limit=101)["results"]) == 101
+
+
+def test_a_query_of_stop_words_or_unknown_terms_finds_nothing_by_keyword(engine_mem):
+    m = engine_mem
+    m.add_records([{"memory": t, "user_id": "u"} for t in ("the dog and the cat", "a river", "of the sea")])
+    assert m.search("the of and", user_id="u", mode="keyword")["results"] == []
+    assert m.search("zebra", user_id="u", mode="keyword")["results"] == []  # a term no memory holds
+    hybrid = m.search("the of and", user_id="u", mode="hybrid")["results"]
+    dense = m.search("the of and", user_id="u", mode="dense")["results"]
+    assert [r["id"] for r in hybrid] == [r["id"] for r in dense]  # only the dense ranking is left
+    assert all(r["keyword_score"] == 0 for r in hybrid)

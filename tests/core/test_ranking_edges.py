@@ -192,3 +192,7 @@ def test_a_search_computes_only_the_weighted_channels():
             m.add(conv, user_id="u", infer=False)  # conversation turns: every memory has a context window
             res = m.search("Where does Rex play?", user_id="u", explain=True)["results"]
             assert res and all(set(r["explain"]["channels"]) == want for r in res), weights
+    with _memory(fusion_weights={"dense": 1.0}) as m:  # memories without a context window
+        m.add_records([{"memory": t, "user_id": "u"} for t in TEXTS])
+        res = m.search(QUERY, user_id="u", explain=True)["results"]
+        assert res and all(set(r["explain"]["channels"]) == {"dense"} for r in res)
