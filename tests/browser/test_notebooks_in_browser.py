@@ -139,7 +139,7 @@ def test_config_migration_widget(page, lab, shots):
     textarea.fill('{"embedder": "openai", "vector_store": "qdrant", "llm": "openai"}')
     w.get_by_role("button", name="Migrate").click()
     expect_text(status, r"Migrated: \d+ change\(s\), 1 warning")
-    assert w.locator(".widget-tab").is_visible()
+    expect(w.locator(".widget-tab").first).to_be_visible()
     _snapshot_after_reopen(page, lab, shots, "02_config_migration.ipynb", [r"Migrated: 6 change\(s\), 1 warning"],
                            widget=w, shot="02_config_migration_widget.png")
 
@@ -150,20 +150,20 @@ def test_threshold_explorer(page, lab, shots):
     threshold, k = w.locator(".widget-readout").nth(0), w.locator(".widget-readout").nth(1)
     metrics, table = w.locator(".memlab-metrics"), w.locator(".memlab-changes-panel")
     handle = w.locator(".memlab-threshold .noUi-handle").first
-    # the notebook's next cell sets model.threshold = 0.5 in code: the slider followed it
-    assert threshold.inner_text().strip() == "0.50"
-    assert "and 0.50" in table.inner_text()
+    # the notebook's next cell sets model.threshold = 0.25 in code: the slider followed it
+    assert threshold.inner_text().strip() == "0.25"
+    assert "and 0.25" in table.inner_text()
     # a 0-1 slider in steps of 0.01
     assert float(handle.get_attribute("aria-valuemin")) == 0 and float(handle.get_attribute("aria-valuemax")) == 1
-    recall_050 = _number(metrics.inner_text(), "recall")
-    assert "expected precision at 0.50" in metrics.inner_text()
+    recall_025 = _number(metrics.inner_text(), "recall")
+    assert "expected precision at 0.25" in metrics.inner_text()
     img = w.locator(".widget-image")
     assert img.evaluate("i => i.naturalWidth") >= 1.9 * img.bounding_box()["width"]  # drawn at 2x: crisp
 
-    _type_readout(page, threshold, "0.30")
-    expect_text(table, "between threshold 0.50 and 0.30")
-    recall_030 = _number(metrics.inner_text(), "recall")
-    assert recall_030 > recall_050  # a lower threshold keeps more relevant memories
+    _type_readout(page, threshold, "0.10")
+    expect_text(table, "between threshold 0.25 and 0.10")
+    recall_010 = _number(metrics.inner_text(), "recall")
+    assert recall_010 > recall_025  # a lower threshold keeps more relevant memories
     assert "<th>scope</th>" in table.inner_html() and "['" not in table.inner_text()
     # at 1024 px the question column still reads as text, not one word per line
     page.set_viewport_size({"width": 1024, "height": 1000})
@@ -183,9 +183,9 @@ def test_threshold_explorer(page, lab, shots):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 - 12, box["y"] + box["height"] / 2, steps=4)
     page.mouse.up()
-    expect_text(table, r"between threshold 0\.30 and 0\.[0-2]\d")
+    expect_text(table, r"between threshold 0\.10 and 0\.0\d")
     dragged = float(threshold.inner_text())
-    assert dragged < 0.30 and _number(metrics.inner_text(), "recall") >= recall_030
+    assert dragged < 0.10 and _number(metrics.inner_text(), "recall") >= recall_010
     assert float(handle.get_attribute("aria-valuemax")) == 1
 
     # apply the recommended threshold
@@ -202,11 +202,11 @@ def test_threshold_explorer(page, lab, shots):
     path = Path(re.search(r"Saved (\S+\.png)", status.inner_text()).group(1))
     assert path.parent == lab.root and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # bm25 has its own scale and threshold; back on minilm the old one returns
+    # bm25 keeps its own threshold on the same calibrated 0-1 scale; back on minilm the old one returns
     kept = threshold.inner_text()
     w.locator(".widget-dropdown select").nth(0).select_option("bm25")
     expect(threshold).not_to_have_text(kept)
-    assert float(threshold.inner_text()) > 1.0 and float(handle.get_attribute("aria-valuemax")) > 1
+    assert 0 <= float(threshold.inner_text()) <= 1 and float(handle.get_attribute("aria-valuemax")) == 1
     w.locator(".widget-dropdown select").nth(0).select_option("minilm")
     expect(threshold).to_have_text(kept)
 
