@@ -17,22 +17,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+# the same small corpus and query as the FAISS-only boundary suite
+from tests.core.test_search_boundaries import QUERY, TEXTS, _above
+
 MODES = ["dense", "keyword", "hybrid", "fusion"]
-TEXTS = [
-    "Alice lives in Berlin near the river",
-    "Alice works as a violin teacher",
-    "Alice likes green tea in the morning",
-    "Alice adopted a dog named Rex",
-    "the dog Rex likes long walks by the river",
-    "Alice's sister lives in Lyon",
-    "Alice is allergic to peanuts",
-    "Alice plays tennis on Sundays",
-]
-QUERY = "Alice and her dog walk by the river in Berlin"
-
-
-def _above(x: float) -> float:
-    return float(np.nextafter(np.float64(x), np.inf))
 
 
 def _below(x: float) -> float:
