@@ -32,7 +32,7 @@ from memlab.evaluate import build_memory, load_dataset  # noqa: E402
 from memlab.evaluate.loaders import parse_locomo_date  # noqa: E402
 from memlab.store import filters as F  # noqa: E402
 
-CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker", "time")
+CHANNELS = ("dense", "dense_context", "keyword", "keyword_context", "speaker", "time", "time_text")
 
 
 

@@ -291,7 +291,7 @@ def before(shape: Shape, mode: str) -> dict:
 
 def generic_features(names) -> tuple:
     """The features of the generic fallback: no raw cosine (other embedders' cosines live on other scales)."""
-    return tuple(f for f in names if f not in ("cos", "ctx_cos", "cos_best", "ctx_cos_best"))
+    return tuple(f for f in names if f not in ("cos", "ctx_cos", "cos_best", "ctx_cos_best", "cos_best_xn"))
 
 
 def write_models(shapes: list, embedder: str, modes, depth: int, l2: float, generic: bool, results: dict) -> Path:

@@ -22,7 +22,10 @@ Features (per memory; every one is computed from channel arrays the search alrea
   ranking) and its gap to the scope's best; ``rrf`` (hybrid): the reciprocal-rank fusion value;
 - ``*_best``: the scope's best cosine / normalised BM25 (one value per search: how good its best match is);
 - ``log_n``: log of the number of memories the search ranked (scope-relative features are noisier in
-  small scopes: a 40-row scope with one lexical match gives it z ≈ 6);
+  small scopes: a 40-row scope with one lexical match gives it z ≈ 6); ``<feature>_xn``: a feature times
+  log n (clipped to :data:`XN_LOG_N`), so its weight can change with the scope's size;
+- ``cos_lead``: the cosine minus the best cosine of the *other* memories (the top memory's lead, a
+  negative gap for the rest);
 - ``rerank`` (reranked search): the reranker's score as a z-score and as a gap to the best over the
   reranked candidates (scale-free, so any reranker fits), stacked on ``base``: the ranking value
   (logit) the search had before reranking;
@@ -31,7 +34,7 @@ Features (per memory; every one is computed from channel arrays the search alrea
 
 Each *mode* uses the features it has (:data:`MODE_FEATURES`). A :class:`Calibration` holds one
 :class:`LogisticModel` per mode and is stored as JSON (``memlab/ranking/data/calibration-<embedder>.json``
-ships per embedder, plus a generic fallback). :func:`ece` and :func:`reliability` measure calibration.
+ships per embedder, plus a generic fallback). :func:`ece` and :func:`reliability` (memlab.ranking.reliability) measure calibration.
 Pure numpy.
 """
 
@@ -46,20 +49,29 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from memlab.errors import ConfigError, ValidationError
+from memlab.ranking.reliability import ece, plot_reliability, reliability  # noqa: F401  (public here too)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FORMAT = "memlab-calibration/1"
 _COS = {"dense": "cos", "dense_context": "ctx_cos"}
 _BM25 = {"keyword": "bm25", "keyword_context": "ctx_bm25"}
-DENSE = ("cos", "cos_gap")
-KEYWORD = ("bm25", "bm25_rel")
+# every mode also sees how good the scope's best match is and the scope's size (question-level features: they
+# set how confident the scores are, never the order)
+DENSE = ("cos", "cos_gap", "cos_lead", "cos_best", "log_n", "cos_best_xn")
+KEYWORD = ("bm25", "bm25_rel", "bm25_best", "log_n")
 # fusion: a monotone calibration of the fused value (the fused z-score sum's order is kept: absolute evidence
 # features re-ordered it and lost recall@10 on held-out conversations) plus how good the search's best match is
-FUSION = ("fused", "fused_gap", "fused_rank", "cos_best", "ctx_cos_best", "bm25_best", "ctx_bm25_best", "log_n")
+FUSION = ("fused", "fused_gap", "fused_rank", "cos_best", "ctx_cos_best", "bm25_best", "ctx_bm25_best", "log_n",
+          # how much the rank and the best match say depends on the scope's size; in small scopes the cosine's
+          # lead over the next memory is evidence too (fading to nothing at XN_LOG_N's upper end)
+          "fused_rank_xn", "cos_best_xn", "cos_lead_small", "time_text")
+# the range of log(scope size) the size-dependent features use (``*_xn``: times log n; ``*_small``: times
+# (hi - log n) / (hi - lo), 1 at 10 rows, 0 from 400 on); outside it they are held at its ends
+XN_LOG_N = (math.log(10), math.log(400))
 MODE_FEATURES = {
     "dense": DENSE,
     "keyword": KEYWORD,
-    "hybrid": ("rrf", "cos", "cos_gap", "bm25", "bm25_rel"),
+    "hybrid": ("rrf", "cos", "cos_gap", "bm25", "bm25_rel", "bm25_best", "log_n", "cos_best", "cos_lead"),
     "fusion": FUSION,
     # stacked on the ranking they refine: the base mode's ranking value (its logit) plus their own evidence
     "reranked": ("base", "rerank_z", "rerank_gap"),
@@ -101,20 +113,31 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
         return cache[name]
 
     for f in names:
+        if f.endswith(("_xn", "_small")):  # the feature times a function of the scope's size (module docstring)
+            col = features(raw, [f.rpartition("_")[0]], n=n, ceilings=ceilings, best=best, extra=extra)[:, 0]
+            log_n = min(max(math.log(max(1, n if n is not None else rows)), XN_LOG_N[0]), XN_LOG_N[1])
+            lo, hi = XN_LOG_N
+            cols.append(col * (log_n if f.endswith("_xn") else (hi - log_n) / (hi - lo)))
+            continue
         base, _, kind = f.rpartition("_") if f.endswith(("_gap", "_z", "_rel", "_best")) else (f, "", "")
         if f == "log_n":
             cols.append(np.full(rows, math.log(max(1, n if n is not None else rows))))
-        elif f in ("speaker", "time"):
+        elif f in ("speaker", "time", "time_text"):
             cols.append(channel(f))
         elif f == "fused_rank":  # -log of the rank by fused value (ties share the best rank)
             arr = np.asarray(extra["fused"], dtype=np.float64)
             desc = -np.sort(arr)[::-1]
             cols.append(-np.log1p(np.searchsorted(desc, -arr, side="left")))
-        elif f in ("fused", "fused_gap", "fused_logn", "fused_gap_logn"):
+        elif f == "cos_lead":  # the cosine's margin over the best *other* memory's (the top: its lead)
+            arr = channel("dense")
+            if rows < 2:
+                cols.append(np.zeros(rows))
+            else:
+                two = np.partition(arr, rows - 2)[-2:]
+                cols.append(arr - np.where(arr >= two[1], two[0], two[1]))
+        elif f in ("fused", "fused_gap"):
             arr = np.asarray(extra["fused"], dtype=np.float64)
-            arr = arr - arr.max() if f.startswith("fused_gap") and len(arr) else arr
-            # x log(scope size): how much a fused value means depends on how many rows it was normalised over
-            cols.append(arr * math.log(max(2, n if n is not None else rows)) if f.endswith("_logn") else arr)
+            cols.append(arr - arr.max() if f == "fused_gap" and len(arr) else arr)
         elif f in ("rerank_z", "rerank_gap", "graph", "base", "rrf"):
             arr = np.asarray(extra.get(f.split("_")[0], np.zeros(rows)), dtype=np.float64)
             if f == "rerank_z":
@@ -149,7 +172,7 @@ def features(raw: Mapping[str, np.ndarray], names: Sequence[str], *, n: Optional
 
 def is_question_level(feature: str) -> bool:
     """A feature with one value per search (the scope's size, its best match), not per memory."""
-    return feature == "log_n" or feature.endswith("_best")
+    return feature == "log_n" or feature.endswith(("_best", "_best_xn"))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -338,49 +361,6 @@ def shipped(embedder: str) -> Calibration:
     """The calibration shipped for ``embedder`` (``minilm``, ``hash``), else the generic fallback."""
     path = DATA_DIR / f"calibration-{embedder}.json"
     return Calibration.load(path if path.is_file() else DATA_DIR / "calibration-generic.json")
-
-
-def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: Σ_bins (n_bin / n) |mean predicted - observed rate|, equal-width bins."""
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.float64)
-    if len(probs) == 0:
-        return 0.0
-    idx = np.minimum((probs * bins).astype(int), bins - 1)
-    n = np.bincount(idx, minlength=bins)
-    gap = np.abs(np.bincount(idx, probs, bins) - np.bincount(idx, labels, bins))
-    return float(gap.sum() / len(probs)) if n.sum() else 0.0
-
-
-def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
-    """Per equal-width bin: its edges, count, mean predicted probability and observed relevant rate
-    (NaN for an empty bin) — the data of a reliability diagram."""
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.float64)
-    idx = np.minimum((probs * bins).astype(int), bins - 1)
-    n = np.bincount(idx, minlength=bins).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.bincount(idx, probs, bins) / n
-        rate = np.bincount(idx, labels, bins) / n
-    return {"lo": np.arange(bins) / bins, "hi": np.arange(1, bins + 1) / bins, "count": n.astype(int),
-            "predicted": mean_p, "observed": rate}
-
-
-def plot_reliability(curves: Mapping[str, tuple], ax=None, title: str = "Reliability (top-10 results)"):
-    """Reliability diagram: per label, (probs, labels) binned; the diagonal is perfect calibration."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect")
-    for label, (probs, labels) in curves.items():
-        r = reliability(probs, labels)
-        ok = r["count"] > 0
-        ax.plot(r["predicted"][ok], r["observed"][ok], marker="o", label=f"{label} (ECE {ece(probs, labels):.3f})")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="score (predicted P(relevant))", ylabel="observed relevant rate",
-           title=title)
-    ax.legend(loc="upper left", fontsize=8)
-    return ax
 
 
 def rank_calibrated(model: LogisticModel, X: np.ndarray, keys: np.ndarray, *, limit: int,

@@ -10,7 +10,9 @@ The search channels (memlab.ranking.modes runs them):
 - ``speaker``: 1 when the query names the memory's speaker (every word of its ``actor_id``
   occurs in the query), else 0 — "what did Ana say about ..." prefers Ana's own messages;
 - ``time``: 1 when the memory was written (``created_at``) in a date range the query names
-  ("... in November 2022?"), else 0 (memlab.ranking.when).
+  ("... in November 2022?"), else 0 (memlab.ranking.when); computed with it, ``time_text``: 1 when the
+  memory's text names a relative date ("last week") that, read against its own date, falls there — not
+  fused (no weight), a feature of the calibrated score.
 
 A memory without a context uses its own text/vector in the context channels. Engines compute the
 dense and keyword channels over their own storage (they hold the vectors and the postings) and
@@ -19,12 +21,12 @@ these two here from the rows' ``actor_id`` / ``created_at``.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from memlab.ranking.bm25 import tokenize
-from memlab.ranking.when import created_days, query_ranges, relative_ranges, time_match
+from memlab.ranking.when import created_days, memory_time_match, query_ranges, relative_ranges, time_match
 
 
 def speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
@@ -40,11 +42,18 @@ def speaker_match(actors: np.ndarray, text: str) -> np.ndarray:
     return np.fromiter((hit.get(a, 0.0) for a in actors.tolist()), dtype=np.float64, count=len(actors))
 
 
-def time_scores(created_at, text: str, reference_date=None) -> np.ndarray:
-    """The time channel of rows written at ``created_at`` (ISO strings) for query ``text``; relative dates
-    ("last week") count with a ``reference_date`` (mem0 2.x's search argument)."""
+def time_scores(created_at, text: str, reference_date=None, texts: Optional[Callable[[], Sequence]] = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(``time``, ``time_text``) of rows written at ``created_at`` (ISO strings) for query ``text``: whether
+    each row was written in a range the query names, and whether a relative date in its text (``texts``,
+    fetched only when the query names a date), read against the row's own date, falls in one. Relative
+    dates in the query ("last week") count with a ``reference_date`` (mem0 2.x's search argument)."""
     ranges = query_ranges(text) + relative_ranges(text, reference_date)  # read only for a query naming a date
-    return time_match(created_days(created_at), ranges) if ranges else np.zeros(len(created_at))
+    if not ranges:
+        return np.zeros(len(created_at)), np.zeros(len(created_at))
+    days = created_days(created_at)
+    return time_match(days, ranges), (memory_time_match(texts(), days, ranges) if texts is not None
+                                      else np.zeros(len(days)))
 
 
 def fusion_channels(weights: Mapping[str, float]) -> list[str]:
@@ -58,7 +67,8 @@ def fusion_channels(weights: Mapping[str, float]) -> list[str]:
 def channel_values(names, text: str, *, any_ctx: bool, dense: Callable[[], np.ndarray],
                    dense_context: Callable[[], np.ndarray], keyword: Callable[[], np.ndarray],
                    keyword_context: Callable[[], np.ndarray], actors: Callable[[], np.ndarray],
-                   created_at: Callable[[], Sequence], reference_date=None) -> dict[str, np.ndarray]:
+                   created_at: Callable[[], Sequence], reference_date=None,
+                   texts: Optional[Callable[[], Sequence]] = None) -> dict[str, np.ndarray]:
     """Raw values of the named channels over an engine's allowed rows (one array each, in key order).
 
     The engine passes how to compute each of its channels (called only when needed). Without any
@@ -77,5 +87,5 @@ def channel_values(names, text: str, *, any_ctx: bool, dense: Callable[[], np.nd
     if "speaker" in names:
         out["speaker"] = speaker_match(actors(), text)
     if "time" in names:
-        out["time"] = time_scores(created_at(), text, reference_date)
+        out["time"], out["time_text"] = time_scores(created_at(), text, reference_date, texts)
     return out

@@ -54,6 +54,9 @@ class Candidates(Protocol):
     def channels(self, text: str, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(every allowed key, ascending; raw value of each named channel over them)."""
 
+    def scope_size(self) -> int:
+        """How many rows the filter allows (the calibration's ``log_n``)."""
+
 
 def check_mode(mode: object) -> str:
     if mode not in SEARCH_MODES:
@@ -98,11 +101,12 @@ def _dense(source: Candidates, model, *, limit: int, threshold: Optional[float],
            explain: bool) -> list[tuple[int, float, dict]]:
     """Cosine order (the dense model is increasing in the cosine, so the top ``limit`` by cosine are the
     top ``limit`` by score)."""
-    keys, cosines = source.dense_top(limit)
+    keys, cosines = source.dense_top(max(limit, 2))  # two at least: the top's lead over the next is a feature
     cosines = np.asarray(cosines, dtype=np.float64)
     if not len(keys):
         return []
-    X = features({"dense": cosines}, model.features, best={"dense": float(cosines.max())}, n=len(keys))
+    n = source.scope_size() if "log_n" in model.features else len(keys)
+    X = features({"dense": cosines}, model.features, best={"dense": float(cosines.max())}, n=n)
     extras = [{"cosine": c, **({"explain": {"mode": "dense", "channels": {"dense": {"raw": c}}}}
                                                  if explain else {})} for c in cosines.tolist()]
     return calibrate(model, X, np.asarray(keys), limit=limit, threshold=threshold, explain=explain, extras=extras,
@@ -190,7 +194,8 @@ def _rrf_search(source: Candidates, model, *, mode: str, text: str, limit: int, 
         found = kw_keys[idx] == cand
         bm25[found] = kw_scores[idx[found]]
     best = {"keyword": best_kw, "dense": best_cos if best_cos is not None else (float(cosine.max()) if len(cosine) else 0)}
-    X = features({"dense": cosine, "keyword": bm25}, model.features, n=len(cand), ceilings={"keyword": ceiling},
+    n = source.scope_size() if "log_n" in model.features else len(cand)
+    X = features({"dense": cosine, "keyword": bm25}, model.features, n=n, ceilings={"keyword": ceiling},
                  best=best, extra={"rrf": rrf})
     extras = []
     for cos, kw, r in zip(cosine.tolist(), bm25.tolist(), rrf.tolist()):

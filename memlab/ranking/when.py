@@ -12,6 +12,10 @@ else 0 — and 0 for every memory when the query names no date, so it never move
 is extended by :data:`AFTER_DAYS` days past its end: people mention events in the days after
 they happen ("I went camping last week").
 
+A memory's own text can name a relative date too: "I went camping last week", written on 8 May 2023,
+is about the week of 1 May. Such a memory also matches when that range, read against the memory's
+own ``created_at`` (:func:`memory_time_match`), overlaps the query's.
+
 Recognised (English) absolute dates — relative ones ("last week", "yesterday") only against a
 ``reference_date`` (:func:`relative_ranges`, through the ``dateparser`` package):
 
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 import calendar
 import re
+from datetime import datetime
+from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
@@ -141,6 +147,32 @@ def relative_ranges(text: str, reference) -> list[Range]:
         else:
             out.append((day, day, True))
     return out
+
+
+@lru_cache(maxsize=65536)
+def memory_ranges(text: str, day: str) -> tuple:
+    """The date ranges relative expressions in a memory's own text point to, read against the day it was
+    written: "I went camping last week" written on 8 May 2023 is about 1-7 May. Cached per (text, day)."""
+    return tuple(relative_ranges(text, datetime.fromisoformat(day)))
+
+
+def memory_time_match(texts: Sequence[Optional[str]], days: np.ndarray, ranges: Sequence[Range]) -> np.ndarray:
+    """1.0 where a memory's text names a relative date ("last week", "yesterday") whose range, read against
+    the memory's own date, overlaps one of the query's ``ranges``; else 0.0."""
+    hit = np.zeros(len(days))
+    if not ranges:
+        return hit
+    for i, (text, day) in enumerate(zip(texts, days)):
+        if not isinstance(text, str) or np.isnat(day) or not _RELATIVE.search(text):
+            continue
+        for start, end, _ in memory_ranges(text, str(day)):
+            for q_start, q_end, year_known in ranges:
+                if year_known:
+                    hit[i] = max(hit[i], float(start <= q_end and q_start <= end))
+                else:  # a month without a year: any month the memory's range touches
+                    months = np.arange(start.astype("datetime64[M]"), end.astype("datetime64[M]") + 1)
+                    hit[i] = max(hit[i], float(any(int(str(m)[5:7]) == q_start for m in months)))
+    return hit
 
 
 def created_days(created_at: Sequence[Optional[str]]) -> np.ndarray:

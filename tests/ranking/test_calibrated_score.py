@@ -12,7 +12,7 @@ import pytest
 from memlab import Memory
 from memlab.errors import ConfigError, ValidationError
 from memlab.ranking.calibration import (
-    MODE_FEATURES, Calibration, LogisticModel, ece, features, fit_logistic, reliability, shipped)
+    MODE_FEATURES, Calibration, LogisticModel, ece, features, fit_logistic, is_question_level, reliability, shipped)
 
 TEXTS = [
     ("I have a dog named Rex, a beagle", "alice"),
@@ -134,9 +134,10 @@ def test_shipped_parameters_load_for_every_embedder_and_mode():
         for mode in ("dense", "keyword", "hybrid", "fusion", "reranked", "graph"):
             model = cal.model(mode)
             assert set(model.features) <= set(MODE_FEATURES[mode]) and model.features
-            # evidence never lowers the score
-            assert all(w >= 0 for f, w in zip(model.features, model.weights) if f in MODE_FEATURES[mode]
-                       and not (f == "log_n" or f.endswith("_best")))
+            # evidence never lowers the score (question-level features set the level, not the order)
+            assert all(w >= 0 for f, w in zip(model.features, model.weights) if not is_question_level(f))
+            if mode == "dense":  # the dense model is increasing in the cosine: some cosine feature has weight
+                assert any(w > 0 for f, w in zip(model.features, model.weights) if f in ("cos", "cos_gap", "cos_lead"))
     assert shipped("some-other-embedder").embedder == "generic"
 
 
@@ -217,3 +218,23 @@ def test_reference_date_reads_relative_dates_for_the_time_channel(engine_mem):
     assert set(hits.values()) == {0.0}
     with pytest.raises(ValidationError, match="reference_date"):
         engine_mem.search("hiking last week", user_id="u", reference_date="next tuesday")
+
+
+def test_relative_dates_inside_memories_are_read_against_their_own_date(engine_mem):
+    # written on Monday 8 May 2023 about the week before; another written that week with no date in it
+    engine_mem.add("I went camping last week with my kids", user_id="u", infer=False, timestamp="2023-05-08T10:00:00")
+    engine_mem.add("I went camping at the lake", user_id="u", infer=False, timestamp="2023-06-20T10:00:00")
+    engine_mem.add("Yesterday I painted a sunset", user_id="u", infer=False, timestamp="2023-07-02T09:00:00")
+
+    def time_of(query):
+        res = engine_mem.search(query, user_id="u", explain=True)["results"]
+        return {r["memory"]: r["explain"]["channels"]["time_text"]["raw"] for r in res}
+
+    hits = time_of("What did I do on 3 May 2023?")  # inside the week of 1-7 May the first memory names
+    assert hits["I went camping last week with my kids"] == 1.0
+    assert hits["I went camping at the lake"] == 0.0
+    hits = time_of("What did I paint on July 1, 2023?")  # "yesterday", read against 2 July
+    assert hits["Yesterday I painted a sunset"] == 1.0
+    assert hits["I went camping last week with my kids"] == 0.0
+    hits = time_of("What did I do on 20 April 2023?")  # neither the week named nor the days after writing
+    assert set(hits.values()) == {0.0}

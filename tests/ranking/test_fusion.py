@@ -60,7 +60,8 @@ def test_explain_shows_the_numbers_that_produced_the_order(hash_config):
     for r in res:
         ex = r["explain"]
         assert ex["mode"] == "fusion" and set(ex["channels"]) == {"dense", "dense_context", "keyword",
-                                                                  "keyword_context", "speaker", "time"}
+                                                                  "keyword_context", "speaker", "time", "time_text"}
+        assert ex["channels"]["time_text"]["weight"] == 0.0  # a calibration feature, not fused
         total = sum(c["weight"] * c["normalized"] for c in ex["channels"].values())
         assert total == pytest.approx(ex["fused"]) == pytest.approx(r["rank_score"])
         assert ex["channels"]["dense"]["raw"] == pytest.approx(r["score_details"]["semantic_score"])

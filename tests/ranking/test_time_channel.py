@@ -115,3 +115,18 @@ def test_bad_timestamp_is_refused_and_nothing_is_written(hash_config, bad):
 def test_created_days_reads_only_the_date_part():
     days = created_days(np.array(["2024-02-29T23:59:59+14:00", "2024-13-01"], dtype=object))
     assert [str(d) for d in days] == ["2024-02-29", "NaT"]
+
+
+def test_memory_time_match_by_hand():
+    from memlab.ranking.when import memory_time_match
+
+    days = created_days(["2023-05-08T10:00:00", "2023-05-08T10:00:00", None, "2023-02-01T00:00:00"])
+    texts = ["camping last week", "camping at the lake", "camping last week", "Two months ago I adopted a dog"]
+    may3 = query_ranges("on 3 May 2023")
+    assert memory_time_match(texts, days, may3).tolist() == [1.0, 0.0, 0.0, 0.0]  # NaT and no relative word: 0
+    # the range is the week named (1-7 May): its edges are in, the day before is out
+    assert memory_time_match(texts, days, query_ranges("on 7 May 2023")).tolist()[0] == 1.0
+    assert memory_time_match(texts, days, query_ranges("on 30 April 2023")).tolist()[0] == 0.0
+    # a month without a year matches the month the memory's range falls in (December, two months before 1 Feb)
+    assert memory_time_match(texts, days, query_ranges("what happened in December")).tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert memory_time_match(texts, days, []).tolist() == [0.0] * 4

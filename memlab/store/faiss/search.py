@@ -26,7 +26,7 @@ class FaissCandidates:
         self._mask: Optional[np.ndarray] = None
         self._allowed: Optional[np.ndarray] = None
         self.ceilings: dict[str, float] = {}
-        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self.reference_date = None  # datetime that relative dates in the query are read against
 
     @property
     def mask(self) -> np.ndarray:
@@ -39,6 +39,9 @@ class FaissCandidates:
         if self._allowed is None:
             self._allowed = np.flatnonzero(self.mask)
         return self._allowed
+
+    def scope_size(self) -> int:
+        return len(self.allowed)
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         t, q, node = self.table, self.q, self.node
@@ -87,7 +90,8 @@ class FaissCandidates:
             keyword=lambda: self._bm25_over(t.keyword_index(), text, "keyword"),
             keyword_context=lambda: self._bm25_over(t.context_keyword_index(), text, "keyword_context"),
             actors=lambda: t.column("actor_id")[allowed],
-            created_at=lambda: t.column("created_at")[allowed], reference_date=self.reference_date)
+            created_at=lambda: t.column("created_at")[allowed], reference_date=self.reference_date,
+            texts=lambda: t.column("memory")[allowed])
 
     def _bm25_over(self, index: KeywordIndex, text: str, channel: str) -> np.ndarray:
         """BM25 of every allowed row (0 where no query term occurs), in ``allowed`` order."""

@@ -19,7 +19,7 @@ already at hand). Round trips of a fusion search: two.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -40,7 +40,14 @@ class PgCandidates:
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
         self._cos: dict[int, float] = {}  # vid -> cosine
         self.ceilings: dict[str, float] = {}
-        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self.reference_date = None  # datetime that relative dates in the query are read against
+        self._n: Optional[int] = None  # rows the filter allows, once a statement has counted them
+
+    def scope_size(self) -> int:
+        if self._n is None:  # dense search only: the BM25 and channel statements count the rows already
+            cond, params = where(self.t, self.node)
+            self._n = int(self.conn.execute(f"SELECT count(*) FROM {self.t} m WHERE {cond}", params).fetchone()[0])
+        return self._n
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         hits = Q.dense(self.conn, self.t, self.q, self.node, limit, **self.dense_opts)
@@ -57,6 +64,7 @@ class PgCandidates:
         cond, params = where(self.t, self.node)
         n, total, vids, dls, toks, cs, vocab_dfs = self.conn.execute(
             Q.bm25_sql(self.t, cond), {**params, "terms": distinct}).fetchone()
+        self._n = int(n or 0)
         stats: dict = {"ceiling": 0.0}
         self.ceilings["keyword"] = 0.0
         if not vids:  # no allowed row holds a query term
@@ -83,6 +91,7 @@ class PgCandidates:
         if not found:
             return np.empty(0, dtype=np.int64), {}
         vids, actors, cos, ctx_cos, tokens, ctx_tokens, created = zip(*found)
+        self._n = len(vids)
         terms = self.analyzer.analyze(text)
         has_ctx = np.fromiter((c is not None for c in ctx_cos), dtype=bool, count=len(vids))
         return np.asarray(vids, dtype=np.int64), channel_values(
@@ -94,7 +103,13 @@ class PgCandidates:
             keyword_context=lambda: self._bm25_docs(
                 terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
-            created_at=lambda: list(created), reference_date=self.reference_date)
+            created_at=lambda: list(created), reference_date=self.reference_date,
+            texts=lambda: self._texts(list(vids)))
+
+    def _texts(self, vids: list) -> list:
+        """The memories of rows ``vids`` (in that order): fetched only for a query that names a date."""
+        got = dict(self.conn.execute(f"SELECT vid, memory FROM {self.t} WHERE vid = ANY(%s)", (vids,)).fetchall())
+        return [got.get(v) for v in vids]
 
     def _bm25_docs(self, terms: list[str], docs: Any, channel: str) -> np.ndarray:
         stats: dict = {}
