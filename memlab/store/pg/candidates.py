@@ -9,9 +9,23 @@ order) as the row key, the filter pushed into every statement:
   arithmetic :func:`memlab.ranking.bm25.bm25_of_counts`;
 - fusion's channels: one statement returns, per allowed row, its vid, actor, both cosines (computed
   by pgvector: ``embedding`` / ``context_embedding``, a row without a context embedding uses its own
-  vector) and both term lists (``tokens``; ``context_tokens``, NULL = the row has none and uses
-  ``tokens``); BM25 over them is :func:`memlab.ranking.bm25.bm25_of_docs` with the FAISS engine's
-  corpus rule (measured faster than counting in SQL: benchmarks/bench_pg_fusion.py).
+  vector), its date, both document lengths and -- only for rows holding a query term -- their term
+  lists (``tokens``; ``context_tokens``, NULL = the row has none and uses ``tokens``); BM25 over them
+  is :func:`memlab.ranking.bm25.bm25_of_counts` with the FAISS engine's corpus rule (the allowed rows).
+  BM25's idf floor needs the document frequencies of the scope's whole vocabulary: they are counted
+  once per scope version and cached (:mod:`memlab.store.pg.stats`): the statement reads the scope's
+  version from ``<collection>_scope_stats`` and sends every row's terms only when the cache does not
+  hold that version (the first search of a scope, or the first after any process wrote to it).
+  Filters other than a scope (metadata, categories, state) are not cached: every row's terms come back.
+
+Fusion over a large allowed set (``fusion_exact_below`` rows or more, by the scope statistics or, for
+a filter without a scope id, the planner's estimate; default :data:`memlab.store.pg.search.EXACT_BELOW`,
+the threshold of HNSW too) is bounded: it ranks a candidate pool -- the :data:`FUSION_POOL` rows nearest
+by cosine (:func:`memlab.store.pg.search.dense`: HNSW when the table has the index) and at most
+:data:`KEYWORD_POOL` rows holding a query term (found through the ``tokens`` GIN index; those holding
+the most distinct query terms first, then the shortest, then the oldest) -- as a scope of its own: every
+channel, BM25's corpus and the normalisation are the pool's. Below the threshold fusion is exact over
+every allowed row and ranks as the FAISS engine does (tests/pg/test_fusion_parity.py).
 
 The rows of the answer are fetched by :meth:`PgCandidates.rows` (one statement for those not
 already at hand). Round trips of a fusion search: two.
@@ -19,28 +33,51 @@ already at hand). Round trips of a fusion search: two.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from itertools import chain
+from typing import Any, Optional
 
 import numpy as np
 
-from memlab.ranking.bm25 import bm25_of_counts, bm25_of_docs
+from memlab.ranking.bm25 import bm25_of_counts
 from memlab.ranking.channels import channel_values
 from memlab.store.pg import search as Q
 from memlab.store.pg.sql import where
+from memlab.store.pg.stats import SCOPE_FIELDS, ScopeCache, conjuncts, scope_of, scope_sql
 from memlab.store.pg.transaction import decode, row_sql
+
+FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
+KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
+# the SELECT list of fusion's statement; %(all)s: send every row's terms (else only those holding a query term)
+_FUSION_COLS = ("m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
+                "m.created_at, cardinality(m.tokens), cardinality(m.context_tokens), "
+                "CASE WHEN %(all)s OR m.tokens && %(terms)s::text[] THEN m.tokens END, "
+                "CASE WHEN %(all)s OR m.context_tokens && %(terms)s::text[] THEN m.context_tokens END")
+
+
+def vocabulary_dfs(docs: Any) -> list[int]:
+    """The document frequency of each distinct term of ``docs`` (term lists), in first-seen order."""
+    return list(Counter(chain.from_iterable(set(doc) for doc in docs)).values())
+
+
+def _unscoped(node: Any) -> bool:
+    """No scope id equality ANDed at the top of the filter: the allowed set may be the whole store."""
+    return not any(getattr(leaf, "field", None) in SCOPE_FIELDS and leaf.op == "eq" for leaf in conjuncts(node))
 
 
 class PgCandidates:
     """The allowed rows of one search, read on one connection."""
 
     def __init__(self, conn: Any, t: str, q: np.ndarray, node: Any, *, analyzer: Any, k1: float, b: float,
-                 dense_opts: dict):
+                 dense_opts: dict, cache: Optional[ScopeCache] = None, fusion_exact_below: int = Q.EXACT_BELOW):
         self.conn, self.t, self.q, self.node = conn, t, q, node
         self.analyzer, self.k1, self.b, self.dense_opts = analyzer, k1, b, dense_opts
+        self.cache, self.fusion_exact_below = cache, int(fusion_exact_below or 0)
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
         self._cos: dict[int, float] = {}  # vid -> cosine
-        self.ceilings: dict[str, float] = {}
-        self.reference_date = None  # datetime that relative dates in the query are read against  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self._vocab: dict[str, list] = {}  # BM25 channel -> the allowed rows' vocabulary dfs
+        self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
+        self.reference_date = None  # datetime that relative dates in the query are read against
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
         hits = Q.dense(self.conn, self.t, self.q, self.node, limit, **self.dense_opts)
@@ -75,31 +112,93 @@ class PgCandidates:
         return np.asarray([self._cos.get(int(k), np.nan) for k in keys.tolist()], dtype=np.float64)
 
     def channels(self, text: str, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        cond, params = where(self.t, self.node)
-        found = self.conn.execute(
-            f"SELECT m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
-            f"m.tokens, m.context_tokens, m.created_at FROM {self.t} m WHERE {cond} ORDER BY m.vid",
-            {**params, "q": self.q}, binary=True).fetchall()
-        if not found:
-            return np.empty(0, dtype=np.int64), {}
-        vids, actors, cos, ctx_cos, tokens, ctx_tokens, created = zip(*found)
         terms = self.analyzer.analyze(text)
+        distinct = list(dict.fromkeys(terms))
+        cond, params = where(self.t, self.node)
+        scoped = scope_of(self.node) if self.cache is not None else None
+        if scoped is None:  # any other filter: nothing cached, every row's terms counted
+            if self.fusion_exact_below and _unscoped(self.node) and \
+                    Q.estimated_rows(self.conn, self.t, cond, params) >= self.fusion_exact_below:
+                return self._pool_channels(text, names, terms, distinct, cond, params)
+            return self._exact_channels(text, names, terms, self._fusion_rows(cond, params, distinct), None)
+        cached_version, payload = self.cache.peek(scoped)
+        scope_cte, scope_params = scope_sql(self.t, scoped[0])
+        # the scope's version rides along; every row's terms come back only when the cached vocabulary is
+        # not the current version's (SQL compares), else only those of rows holding a query term
+        found = self.conn.execute(
+            f"WITH s AS ({scope_cte}) SELECT s.version, s.n, r.* FROM s LEFT JOIN LATERAL ("
+            f"SELECT {_FUSION_COLS.replace('%(all)s', 's.version IS DISTINCT FROM %(cached)s::numeric')} "
+            f"FROM {self.t} m WHERE {cond} AND s.n < %(bound)s) r ON true ORDER BY r.vid",
+            {**params, **scope_params, "q": self.q, "terms": distinct, "cached": cached_version,
+             "bound": self.fusion_exact_below or 2 ** 62}, binary=True).fetchall()
+        version, n = found[0][0], found[0][1]
+        if self.fusion_exact_below and n >= self.fusion_exact_below:
+            return self._pool_channels(text, names, terms, distinct, cond, params)
+        fresh = version == cached_version
+        self.cache.count(fresh)
+        rows = [r[2:] for r in found if r[2] is not None]
+        out = self._exact_channels(text, names, terms, rows, payload if fresh else None)
+        if not fresh:
+            self.cache.put(scoped, version, self._vocab)
+        return out
+
+    def _fusion_rows(self, cond: str, params: dict, distinct: list[str]) -> list[tuple]:
+        return self.conn.execute(f"SELECT {_FUSION_COLS} FROM {self.t} m WHERE {cond} ORDER BY m.vid",
+                                 {**params, "q": self.q, "terms": distinct, "all": True}, binary=True).fetchall()
+
+    def _pool_channels(self, text: str, names: list[str], terms: list[str], distinct: list[str], cond: str,
+                       params: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fusion over a large allowed set: a candidate pool (module docstring), ranked as a scope of its own."""
+        pool = {int(v) for v in self.dense_top(FUSION_POOL)[0].tolist()}
+        if distinct:
+            pool.update(int(r[0]) for r in self.conn.execute(
+                f"SELECT m.vid FROM {self.t} m WHERE {cond} AND m.tokens && %(terms)s::text[] ORDER BY "
+                "(SELECT count(*) FROM unnest(%(terms)s::text[]) x WHERE x = ANY(m.tokens)) DESC, "
+                "cardinality(m.tokens), m.vid LIMIT %(k)s", {**params, "terms": distinct, "k": KEYWORD_POOL}))
+        rows = self._fusion_rows(f"{cond} AND m.vid = ANY(%(pool)s)", {**params, "pool": sorted(pool)}, distinct)
+        return self._exact_channels(text, names, terms, rows, None)
+
+    def _exact_channels(self, text: str, names: list[str], terms: list[str], rows: list[tuple],
+                        vocab: Optional[dict]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The channels over ``rows`` (:data:`_FUSION_COLS`, every allowed row, key order). ``vocab``: the
+        scope's cached vocabulary document frequencies per BM25 channel; None: ``rows`` carry every token
+        list, and they are counted (into ``self._vocab``, for the cache)."""
+        if not rows:
+            self._vocab = vocab if vocab is not None else {}
+            return np.empty(0, dtype=np.int64), {}
+        vids, actors, cos, ctx_cos, created, dls, ctx_dls, tokens, ctx_tokens = zip(*rows)
         has_ctx = np.fromiter((c is not None for c in ctx_cos), dtype=bool, count=len(vids))
+        # a row without a context window: its own terms and length stand in for the context document's
+        ctx_dls = [c if c is not None else d for c, d in zip(ctx_dls, dls)]
+        ctx_docs = [c if h else d for c, d, h in zip(ctx_tokens, tokens, has_ctx.tolist())]
+        # every row's terms are here: count both vocabularies now (a later search with other weights may
+        # need the one this search does not)
+        if vocab is None:
+            vocab = {"keyword": vocabulary_dfs(tokens)}
+            vocab["keyword_context"] = vocabulary_dfs(ctx_docs) if has_ctx.any() else vocab["keyword"]
+        self._vocab = vocab
         return np.asarray(vids, dtype=np.int64), channel_values(
             names, text, any_ctx=bool(has_ctx.any()),
             dense=lambda: cos,
             dense_context=lambda: np.where(has_ctx, np.asarray([c if c is not None else 0.0 for c in ctx_cos]),
                                            np.asarray(cos, dtype=np.float64)),
-            keyword=lambda: self._bm25_docs(terms, tokens, "keyword"),
-            keyword_context=lambda: self._bm25_docs(
-                terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], "keyword_context"),
+            keyword=lambda: self._bm25_rows(terms, dls, tokens, "keyword"),
+            keyword_context=lambda: self._bm25_rows(terms, ctx_dls, ctx_docs, "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
             created_at=lambda: list(created), reference_date=self.reference_date)
 
-    def _bm25_docs(self, terms: list[str], docs: Any, channel: str) -> np.ndarray:
+    def _bm25_rows(self, terms: list[str], dls: Any, docs: Any, channel: str) -> np.ndarray:
+        """BM25 of every row (0 where no query term occurs) from the lengths of all and the terms of those
+        holding a query term (``docs``: None elsewhere): :func:`memlab.ranking.bm25.bm25_of_counts`."""
+        distinct = list(dict.fromkeys(terms))
+        hits = [(i, dl, term, c) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
+                for term in distinct if (c := doc.count(term))]
         stats: dict = {}
-        out = bm25_of_docs(terms, docs, self.k1, self.b, stats)
+        keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab[channel],
+                                      self.k1, self.b, stats)
         self.ceilings[channel] = stats.get("ceiling", 0.0)
+        out = np.zeros(len(dls))
+        out[keys] = scores
         return out
 
     def rows(self, keys: list[int]) -> dict[int, dict]:
