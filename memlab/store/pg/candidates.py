@@ -124,11 +124,12 @@ class PgCandidates:
         cached_version, payload = self.cache.peek(scoped)
         scope_cte, scope_params = scope_sql(self.t, scoped[0])
         # the scope's version rides along; every row's terms come back only when the cached vocabulary is
-        # not the current version's (SQL compares), else only those of rows holding a query term
+        # not the current version's (SQL compares), else only those of rows holding a query term; a scope
+        # of fusion_exact_below rows or more returns no row (OFFSET 0 keeps the size test a one-time filter)
         found = self.conn.execute(
-            f"WITH s AS ({scope_cte}) SELECT s.version, s.n, r.* FROM s LEFT JOIN LATERAL ("
-            f"SELECT {_FUSION_COLS.replace('%(all)s', 's.version IS DISTINCT FROM %(cached)s::numeric')} "
-            f"FROM {self.t} m WHERE {cond} AND s.n < %(bound)s) r ON true ORDER BY r.vid",
+            f"WITH s AS MATERIALIZED ({scope_cte}) SELECT s.version, s.n, r.* FROM s LEFT JOIN ("
+            f"SELECT {_FUSION_COLS.replace('%(all)s', '(SELECT s.version FROM s) IS DISTINCT FROM %(cached)s::numeric')} "
+            f"FROM {self.t} m WHERE {cond} AND (SELECT s.n FROM s) < %(bound)s OFFSET 0) r ON true ORDER BY r.vid",
             {**params, **scope_params, "q": self.q, "terms": distinct, "cached": cached_version,
              "bound": self.fusion_exact_below or 2 ** 62}, binary=True).fetchall()
         version, n = found[0][0], found[0][1]
@@ -149,7 +150,12 @@ class PgCandidates:
     def _pool_channels(self, text: str, names: list[str], terms: list[str], distinct: list[str], cond: str,
                        params: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Fusion over a large allowed set: a candidate pool (module docstring), ranked as a scope of its own."""
-        pool = {int(v) for v in self.dense_top(FUSION_POOL)[0].tolist()}
+        if self.dense_opts.get("ann"):  # the HNSW index scan (memlab.store.pg.search.dense)
+            pool = {int(v) for v in self.dense_top(FUSION_POOL)[0].tolist()}
+        else:  # exact: only the vids (whole rows of a thousand candidates cost more than the scan)
+            pool = {int(r[0]) for r in self.conn.execute(
+                f"SELECT m.vid FROM {self.t} m WHERE {cond} ORDER BY m.embedding <#> %(q)b, m.vid LIMIT %(k)s",
+                {**params, "q": self.q, "k": FUSION_POOL}, binary=True)}
         if distinct:
             pool.update(int(r[0]) for r in self.conn.execute(
                 f"SELECT m.vid FROM {self.t} m WHERE {cond} AND m.tokens && %(terms)s::text[] ORDER BY "
