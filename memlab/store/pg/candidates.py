@@ -196,9 +196,9 @@ class PgCandidates:
     def _bm25_rows(self, terms: list[str], dls: Any, docs: Any, channel: str) -> np.ndarray:
         """BM25 of every row (0 where no query term occurs) from the lengths of all and the terms of those
         holding a query term (``docs``: None elsewhere): :func:`memlab.ranking.bm25.bm25_of_counts`."""
-        distinct = list(dict.fromkeys(terms))
-        hits = [(i, dl, term, c) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
-                for term in distinct if (c := doc.count(term))]
+        wanted = set(terms)
+        hits = [(i, dl, term, doc.count(term)) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
+                for term in wanted.intersection(doc)]
         stats: dict = {}
         keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab[channel],
                                       self.k1, self.b, stats)
