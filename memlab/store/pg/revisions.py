@@ -1,8 +1,8 @@
-"""``memlab db`` on a PostgreSQL store: its schema revision, the chain, and an explicit upgrade.
+"""``memlab db`` on a PostgreSQL store: its schema revision, the chain, an explicit upgrade and downgrade.
 
-The pgvector engine keeps its own forward-only revision chain (:func:`memlab.store.pg.schema.revisions`;
-the applied one is ``schema_version`` in ``<collection>_meta``) and upgrades it when a ``Memory``
-opens the store. These functions let an operator look and upgrade without opening a ``Memory``
+The pgvector engine keeps its own revision chain (:func:`memlab.store.pg.schema.revisions`; forward-only
+but for ``0004_scope_stats``; the applied one is ``schema_version`` in ``<collection>_meta``) and upgrades
+it when a ``Memory`` opens the store. These functions let an operator look and upgrade without opening a ``Memory``
 (no embedder needed: the store's vector size and embedder come from the table itself).
 
 Snapshots and rollback are the SQLite engine's (a store directory is one file memlab can copy); a
@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from memlab.errors import StoreError
 
-BACKUP_HINT = ("PostgreSQL stores are versioned forward only: back the database up with "
+BACKUP_HINT = ("PostgreSQL stores are versioned forward only (derived tables aside): back the database up with "
                "`pg_dump -Fc -t '{t}*' DBNAME > memlab.dump` before an upgrade and restore it with `pg_restore` "
                "(a server started by `memlab pg start DIR`: `memlab pg url DIR` gives the connection string).")
 
