@@ -155,11 +155,11 @@ def test_bounded_fusion_ranks_a_pool_and_equals_exact_fusion_when_the_pool_is_ev
         # a filter without a scope id decides by the planner's estimate (a small table: exact)
         assert m.search("violin", filters={"actor_id": "Ana"}, all_scopes=True)["results"]
         monkeypatch.setattr(PC, "FUSION_POOL", 2)
-        monkeypatch.setattr(PC, "KEYWORD_POOL", 3)
+        monkeypatch.setattr(PC, "KEYWORD_POOL", 4)
         got = m.search("violin lessons", all_scopes=True, limit=20)["results"]
         nearest = {r["id"] for r in m.search("violin lessons", all_scopes=True, limit=2, mode="dense")["results"]}
-        # the pool: the 2 nearest by cosine and 3 rows holding both query terms (the oldest of the 4 equal ones)
-        notes = [r["id"] for u in range(3) for r in m.get_all(user_id=f"u{u}")["results"] if "violin" in r["memory"]]
+        # the pool: the 2 nearest by cosine and, per query term, the first 4 // 2 rows holding it (table order)
+        notes = [r["id"] for u in range(2) for r in m.get_all(user_id=f"u{u}")["results"] if "violin" in r["memory"]]
         assert {r["id"] for r in got} == nearest | set(notes)
         m.store.fusion_exact_below = 0  # off: exact again
         assert len(m.search("violin lessons", all_scopes=True, limit=20)["results"]) == 16

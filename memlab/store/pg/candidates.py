@@ -22,8 +22,9 @@ Fusion over a large allowed set (``fusion_exact_below`` rows or more, by the sco
 a filter without a scope id, the planner's estimate; default :data:`memlab.store.pg.search.EXACT_BELOW`,
 the threshold of HNSW too) is bounded: it ranks a candidate pool -- the :data:`FUSION_POOL` rows nearest
 by cosine (:func:`memlab.store.pg.search.dense`: HNSW when the table has the index) and at most
-:data:`KEYWORD_POOL` rows holding a query term (found through the ``tokens`` GIN index; those holding
-the most distinct query terms first, then the shortest, then the oldest) -- as a scope of its own: every
+:data:`KEYWORD_POOL` rows holding a query term, an equal share per distinct query term (through the
+``tokens`` GIN index, the first rows holding it in table order: a rare term brings all its rows, a term
+in half the store a sample; context-window terms nominate none) -- as a scope of its own: every
 channel, BM25's corpus and the normalisation are the pool's. Below the threshold fusion is exact over
 every allowed row and ranks as the FAISS engine does (tests/pg/test_fusion_parity.py).
 
@@ -176,11 +177,11 @@ class PgCandidates:
             pool = {int(r[0]) for r in self.conn.execute(
                 f"SELECT m.vid FROM {self.t} m WHERE {cond} ORDER BY m.embedding <#> %(q)b, m.vid LIMIT %(k)s",
                 {**params, "q": self.q, "k": FUSION_POOL}, binary=True)}
-        if distinct:
+        if distinct:  # per query term, the first rows holding it (the GIN index; a LIMIT without ORDER BY stops early)
             pool.update(int(r[0]) for r in self.conn.execute(
-                f"SELECT m.vid FROM {self.t} m WHERE {cond} AND m.tokens && %(terms)s::text[] ORDER BY "
-                "(SELECT count(*) FROM unnest(%(terms)s::text[]) x WHERE x = ANY(m.tokens)) DESC, "
-                "cardinality(m.tokens), m.vid LIMIT %(k)s", {**params, "terms": distinct, "k": KEYWORD_POOL}))
+                f"SELECT x.vid FROM unnest(%(terms)s::text[]) AS u(term), LATERAL (SELECT m.vid FROM {self.t} m "
+                f"WHERE {cond} AND m.tokens @> ARRAY[u.term] LIMIT %(k)s) x",
+                {**params, "terms": distinct, "k": max(1, KEYWORD_POOL // len(distinct))}))
         rows = self._fusion_rows(f"{cond} AND m.vid = ANY(%(pool)s)", {**params, "pool": sorted(pool)}, distinct)
         return self._exact_channels(text, names, terms, rows, None)
 
