@@ -102,7 +102,10 @@ class PgStore:
         pool = self.pool
         try:
             with pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    C.mark_returned(conn)
         except psycopg.errors.DataError as exc:
             raise ValidationError(f"PostgreSQL rejected a value: {str(exc).strip()}") from None
         except psycopg.errors.QueryCanceled as exc:  # the server's statement_timeout (or a cancel): rolled back
