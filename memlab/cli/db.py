@@ -53,6 +53,9 @@ def run_pg(args: argparse.Namespace) -> int:
         before, after = R.upgrade(args.store, args.collection, args.revision)
         print(f"{args.collection}: already at {after}" if before == after else
               f"{args.collection}: {before or '<base>'} -> {after}")
+    elif action == "downgrade":
+        before, after = R.downgrade(args.store, args.collection, args.revision)
+        print(f"{args.collection}: {before} -> {after} (opening a Memory on it upgrades it to head again)")
     else:
         raise R.unsupported(action, args.collection)
     return 0

@@ -58,5 +58,6 @@ def drop_collection(url: str, collection: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for suffix in ("", "_history", "_categories", "_memory_categories", "_configs", "_meta"):
+        for suffix in ("", "_history", "_categories", "_memory_categories", "_configs", "_meta", "_scope_stats"):
             conn.execute(f"DROP TABLE IF EXISTS {collection}{suffix} CASCADE")
+        conn.execute(f"DROP FUNCTION IF EXISTS {collection}_scope_stats_fn()")

@@ -19,6 +19,7 @@ import pytest
 
 from memlab import Memory
 from memlab.ranking.context import context_document
+from memlab.store.pg.schema import head_revision
 from tests.pg.support import pg_config
 
 HASH = {"embedder": {"provider": "hash", "config": {"embedding_dims": 128}}}
@@ -237,7 +238,7 @@ def test_upgrade_backfills_context_tokens(pg_url, pg_collection):
             rows = conn.execute(f"SELECT memory, actor_id, context, context_tokens, context_embedding FROM {t} "
                                 "ORDER BY vid").fetchall()
             version = conn.execute(f"SELECT value FROM {t}_meta WHERE key = 'schema_version'").fetchone()[0]
-        assert version == "0003_fusion_context"
+        assert version == head_revision()
         for memory, actor, context, tokens, emb in rows:
             assert tokens == analyzer.analyze(context_document(memory, actor, context)) and emb is None
         hits = m.search("What did Bob say about the park?", user_id="u", explain=True)["results"]

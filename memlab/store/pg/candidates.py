@@ -9,42 +9,94 @@ order) as the row key, the filter pushed into every statement:
   arithmetic :func:`memlab.ranking.bm25.bm25_of_counts`;
 - fusion's channels: one statement returns, per allowed row, its vid, actor, both cosines (computed
   by pgvector: ``embedding`` / ``context_embedding``, a row without a context embedding uses its own
-  vector) and both term lists (``tokens``; ``context_tokens``, NULL = the row has none and uses
-  ``tokens``); BM25 over them is :func:`memlab.ranking.bm25.bm25_of_docs` with the FAISS engine's
-  corpus rule (measured faster than counting in SQL: benchmarks/bench_pg_fusion.py).
+  vector), its date, both document lengths and -- only for rows holding a query term -- their term
+  lists (``tokens``; ``context_tokens``, NULL = the row has none and uses ``tokens``); BM25 over them
+  is :func:`memlab.ranking.bm25.bm25_of_counts` with the FAISS engine's corpus rule (the allowed rows).
+  BM25's idf floor needs the document frequencies of the scope's whole vocabulary: they are counted
+  once per scope version and cached (:mod:`memlab.store.pg.stats`): the statement reads the scope's
+  version from ``<collection>_scope_stats`` and sends every row's terms only when the cache does not
+  hold that version (the first search of a scope, or the first after any process wrote to it).
+  Filters other than a scope (metadata, categories, state) are not cached: every row's terms come back.
 
-The rows of the answer are fetched by :meth:`PgCandidates.rows` (one statement for those not
-already at hand). Round trips of a fusion search: two.
+Fusion over a large allowed set (``fusion_exact_below`` rows or more, by the scope statistics or, for
+a filter without a scope id, the planner's estimate; default :data:`memlab.store.pg.search.EXACT_BELOW`,
+the threshold of HNSW too) is bounded: it ranks a candidate pool -- the :data:`FUSION_POOL` rows nearest
+by cosine (:func:`memlab.store.pg.search.dense`: HNSW when the table has the index) and at most
+:data:`KEYWORD_POOL` rows holding a query term, an equal share per distinct query term (through the
+``tokens`` GIN index, the first rows holding it in table order: a rare term brings all its rows, a term
+in half the store a sample; context-window terms nominate none) -- as a scope of its own: every
+channel, BM25's corpus and the normalisation are the pool's. Below the threshold fusion is exact over
+every allowed row and ranks as the FAISS engine does (tests/pg/test_fusion_parity.py).
+
+Fusion's statement also brings each row whole, as JSON text parsed only for the winners
+(:func:`row_json`), so a fusion search over a scope is ONE round trip; other modes fetch the rows of the
+answer in :meth:`PgCandidates.rows` (one statement for those not already at hand).
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from itertools import chain
 from typing import Any, Optional
 
 import numpy as np
 
-from memlab.ranking.bm25 import bm25_of_counts, bm25_of_docs
+from memlab.ranking.bm25 import bm25_of_counts
 from memlab.ranking.channels import channel_values
 from memlab.store.pg import search as Q
 from memlab.store.pg.sql import where
+from memlab.store.pg.stats import SCOPE_FIELDS, ScopeCache, conjuncts, scope_of, scope_sql
+from memlab.store.faiss.table import COLUMNS
 from memlab.store.pg.transaction import decode, row_sql
+
+FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
+KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
+# the SELECT list of fusion's statement; %(all)s: send every row's terms (else only those holding a query term)
+_FUSION_COLS = ("m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
+                "m.created_at, cardinality(m.tokens), cardinality(m.context_tokens), "
+                "CASE WHEN %(all)s OR m.tokens && %(terms)s::text[] THEN m.tokens END, "
+                "CASE WHEN %(all)s OR m.context_tokens && %(terms)s::text[] THEN m.context_tokens END")
+
+
+def row_json(t: str) -> str:
+    """A memory row as one JSON text (alias ``m``): the columns then the category names, as
+    :func:`memlab.store.pg.transaction.row_sql` lists them after the vid. Fusion sends it with every allowed
+    row (about 0.5 ms per 100 rows; parsed only for the winners), which saves a second round trip after the
+    ranking: on a busy machine the server process waits for a core after the client's Python work, a few ms."""
+    cats = (f"ARRAY(SELECT c.name FROM {t}_memory_categories mc JOIN {t}_categories c ON c.id = mc.category_id "
+            f"WHERE mc.memory_id = m.id ORDER BY c.name COLLATE \"C\")")
+    return f"json_build_array({', '.join('m.' + c for c in COLUMNS)}, {cats})::text"
+
+
+def vocabulary_dfs(docs: Any) -> list[int]:
+    """The document frequency of each distinct term of ``docs`` (term lists), in first-seen order."""
+    return list(Counter(chain.from_iterable(set(doc) for doc in docs)).values())
+
+
+def _unscoped(node: Any) -> bool:
+    """No scope id equality ANDed at the top of the filter: the allowed set may be the whole store."""
+    return not any(getattr(leaf, "field", None) in SCOPE_FIELDS and leaf.op == "eq" for leaf in conjuncts(node))
 
 
 class PgCandidates:
     """The allowed rows of one search, read on one connection."""
 
     def __init__(self, conn: Any, t: str, q: np.ndarray, node: Any, *, analyzer: Any, k1: float, b: float,
-                 dense_opts: dict):
+                 dense_opts: dict, cache: Optional[ScopeCache] = None, fusion_exact_below: int = Q.EXACT_BELOW):
         self.conn, self.t, self.q, self.node = conn, t, q, node
         self.analyzer, self.k1, self.b, self.dense_opts = analyzer, k1, b, dense_opts
+        self.cache, self.fusion_exact_below = cache, int(fusion_exact_below or 0)
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
+        self._raw: dict[int, str] = {}  # vid -> its row as JSON text (fusion), decoded only if it wins
         self._cos: dict[int, float] = {}  # vid -> cosine
-        self.ceilings: dict[str, float] = {}
+        self._vocab: dict[str, list] = {}  # BM25 channel -> the allowed rows' vocabulary dfs
+        self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
         self.reference_date = None  # datetime that relative dates in the query are read against
         self._n: Optional[int] = None  # rows the filter allows, once a statement has counted them
 
     def scope_size(self) -> int:
-        if self._n is None:  # dense search only: the BM25 and channel statements count the rows already
+        if self._n is None:  # dense search only: the BM25 and fusion statements count the rows already
             cond, params = where(self.t, self.node)
             self._n = int(self.conn.execute(f"SELECT count(*) FROM {self.t} m WHERE {cond}", params).fetchone()[0])
         return self._n
@@ -83,42 +135,124 @@ class PgCandidates:
         return np.asarray([self._cos.get(int(k), np.nan) for k in keys.tolist()], dtype=np.float64)
 
     def channels(self, text: str, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        cond, params = where(self.t, self.node)
-        found = self.conn.execute(
-            f"SELECT m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
-            f"m.tokens, m.context_tokens, m.created_at FROM {self.t} m WHERE {cond} ORDER BY m.vid",
-            {**params, "q": self.q}, binary=True).fetchall()
-        if not found:
-            return np.empty(0, dtype=np.int64), {}
-        vids, actors, cos, ctx_cos, tokens, ctx_tokens, created = zip(*found)
-        self._n = len(vids)
         terms = self.analyzer.analyze(text)
+        distinct = list(dict.fromkeys(terms))
+        cond, params = where(self.t, self.node)
+        scoped = scope_of(self.node) if self.cache is not None else None
+        if scoped is None:  # any other filter: nothing cached, every row's terms counted
+            if self.fusion_exact_below and _unscoped(self.node) and \
+                    Q.estimated_rows(self.conn, self.t, cond, params) >= self.fusion_exact_below:
+                return self._pool_channels(text, names, terms, distinct, cond, params)
+            found = self._fusion_rows(cond, params, distinct, whole=True)
+            self._raw = {r[0]: r[-1] for r in found}
+            return self._exact_channels(text, names, terms, [r[:-1] for r in found], None)
+        cached_version, payload = self.cache.peek(scoped)
+        scope_cte, scope_params = scope_sql(self.t, scoped[0])
+        # the scope's version rides along; every row's terms come back only when the cached vocabulary is
+        # not the current version's (SQL compares), else only those of rows holding a query term; a scope
+        # of fusion_exact_below rows or more returns no row (OFFSET 0 keeps the size test a one-time filter)
+        found = self.conn.execute(
+            f"WITH s AS MATERIALIZED ({scope_cte}) SELECT s.version, s.n, r.* FROM s LEFT JOIN ("
+            f"SELECT {_FUSION_COLS.replace('%(all)s', '(SELECT s.version FROM s) IS DISTINCT FROM %(cached)s::numeric')}, "
+            f"{row_json(self.t)} "
+            f"FROM {self.t} m WHERE {cond} AND (SELECT s.n FROM s) < %(bound)s OFFSET 0) r ON true ORDER BY r.vid",
+            {**params, **scope_params, "q": self.q, "terms": distinct, "cached": cached_version,
+             "bound": self.fusion_exact_below or 2 ** 62}, binary=True).fetchall()
+        version, n = found[0][0], found[0][1]
+        if self.fusion_exact_below and n >= self.fusion_exact_below:
+            return self._pool_channels(text, names, terms, distinct, cond, params)
+        fresh = version == cached_version
+        self.cache.count(fresh)
+        rows = [r[2:-1] for r in found if r[2] is not None]
+        self._raw = {r[2]: r[-1] for r in found if r[2] is not None}
+        out = self._exact_channels(text, names, terms, rows, payload if fresh else None)
+        if not fresh:
+            self.cache.put(scoped, version, self._vocab)
+        return out
+
+    def _fusion_rows(self, cond: str, params: dict, distinct: list[str], whole: bool = False) -> list[tuple]:
+        """:data:`_FUSION_COLS` of the allowed rows; ``whole``: and each row as JSON text (:func:`row_json`)."""
+        extra = f", {row_json(self.t)}" if whole else ""
+        return self.conn.execute(f"SELECT {_FUSION_COLS}{extra} FROM {self.t} m WHERE {cond} ORDER BY m.vid",
+                                 {**params, "q": self.q, "terms": distinct, "all": True}, binary=True).fetchall()
+
+    def _pool_channels(self, text: str, names: list[str], terms: list[str], distinct: list[str], cond: str,
+                       params: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fusion over a large allowed set: a candidate pool (module docstring), ranked as a scope of its own."""
+        if self.dense_opts.get("ann"):  # the HNSW index scan (memlab.store.pg.search.dense)
+            pool = {int(v) for v in self.dense_top(FUSION_POOL)[0].tolist()}
+        else:  # exact: only the vids (whole rows of a thousand candidates cost more than the scan)
+            pool = {int(r[0]) for r in self.conn.execute(
+                f"SELECT m.vid FROM {self.t} m WHERE {cond} ORDER BY m.embedding <#> %(q)b, m.vid LIMIT %(k)s",
+                {**params, "q": self.q, "k": FUSION_POOL}, binary=True)}
+        if distinct:  # per query term, the first rows holding it (the GIN index; a LIMIT without ORDER BY stops early)
+            pool.update(int(r[0]) for r in self.conn.execute(
+                f"SELECT x.vid FROM unnest(%(terms)s::text[]) AS u(term), LATERAL (SELECT m.vid FROM {self.t} m "
+                f"WHERE {cond} AND m.tokens @> ARRAY[u.term] LIMIT %(k)s) x",
+                {**params, "terms": distinct, "k": max(1, KEYWORD_POOL // len(distinct))}))
+        rows = self._fusion_rows(f"{cond} AND m.vid = ANY(%(pool)s)", {**params, "pool": sorted(pool)}, distinct)
+        return self._exact_channels(text, names, terms, rows, None)
+
+    def _exact_channels(self, text: str, names: list[str], terms: list[str], rows: list[tuple],
+                        vocab: Optional[dict]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The channels over ``rows`` (:data:`_FUSION_COLS`, every allowed row, key order). ``vocab``: the
+        scope's cached vocabulary document frequencies per BM25 channel; None: ``rows`` carry every token
+        list, and they are counted (into ``self._vocab``, for the cache)."""
+        self._n = len(rows)
+        if not rows:
+            self._vocab = vocab if vocab is not None else {}
+            return np.empty(0, dtype=np.int64), {}
+        vids, actors, cos, ctx_cos, created, dls, ctx_dls, tokens, ctx_tokens = zip(*rows)
         has_ctx = np.fromiter((c is not None for c in ctx_cos), dtype=bool, count=len(vids))
+        # a row without a context window: its own terms and length stand in for the context document's
+        ctx_dls = [c if c is not None else d for c, d in zip(ctx_dls, dls)]
+        ctx_docs = [c if h else d for c, d, h in zip(ctx_tokens, tokens, has_ctx.tolist())]
+        # every row's terms are here: count both vocabularies now (a later search with other weights may
+        # need the one this search does not)
+        if vocab is None:
+            vocab = {"keyword": vocabulary_dfs(tokens)}
+            vocab["keyword_context"] = vocabulary_dfs(ctx_docs) if has_ctx.any() else vocab["keyword"]
+        self._vocab = vocab
         return np.asarray(vids, dtype=np.int64), channel_values(
             names, text, any_ctx=bool(has_ctx.any()),
             dense=lambda: cos,
             dense_context=lambda: np.where(has_ctx, np.asarray([c if c is not None else 0.0 for c in ctx_cos]),
                                            np.asarray(cos, dtype=np.float64)),
-            keyword=lambda: self._bm25_docs(terms, tokens, "keyword"),
-            keyword_context=lambda: self._bm25_docs(
-                terms, [c if c is not None else d for c, d in zip(ctx_tokens, tokens)], "keyword_context"),
+            keyword=lambda: self._bm25_rows(terms, dls, tokens, "keyword"),
+            keyword_context=lambda: self._bm25_rows(terms, ctx_dls, ctx_docs, "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
             created_at=lambda: list(created), reference_date=self.reference_date,
             texts=lambda: self._texts(list(vids)))
 
     def _texts(self, vids: list) -> list:
-        """The memories of rows ``vids`` (in that order): fetched only for a query that names a date."""
+        """The memories of rows ``vids`` (in that order), for a query that names a date: from the rows fusion
+        brought as JSON, else one statement."""
+        at = COLUMNS.index("memory")
+        if all(v in self._raw for v in vids):
+            return [json.loads(self._raw[v])[at] for v in vids]
         got = dict(self.conn.execute(f"SELECT vid, memory FROM {self.t} WHERE vid = ANY(%s)", (vids,)).fetchall())
         return [got.get(v) for v in vids]
 
-    def _bm25_docs(self, terms: list[str], docs: Any, channel: str) -> np.ndarray:
+    def _bm25_rows(self, terms: list[str], dls: Any, docs: Any, channel: str) -> np.ndarray:
+        """BM25 of every row (0 where no query term occurs) from the lengths of all and the terms of those
+        holding a query term (``docs``: None elsewhere): :func:`memlab.ranking.bm25.bm25_of_counts`."""
+        wanted = set(terms)
+        hits = [(i, dl, term, doc.count(term)) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
+                for term in wanted.intersection(doc)]
         stats: dict = {}
-        out = bm25_of_docs(terms, docs, self.k1, self.b, stats)
+        keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab[channel],
+                                      self.k1, self.b, stats)
         self.ceilings[channel] = stats.get("ceiling", 0.0)
+        out = np.zeros(len(dls))
+        out[keys] = scores
         return out
 
     def rows(self, keys: list[int]) -> dict[int, dict]:
         """The rows of ``keys`` (vid -> row); a row deleted meanwhile is absent."""
+        for k in keys:
+            if k not in self._rows and k in self._raw:
+                values = json.loads(self._raw[k])
+                self._rows[k] = decode((k, *values))
         missing = [k for k in keys if k not in self._rows]
         if missing:
             self._rows.update((int(r[0]), decode(r)) for r in self.conn.execute(

@@ -124,9 +124,6 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
         conn.autocommit = True
         register_vector(conn)
 
-    def returned(conn: Any) -> None:
-        conn._memlab_idle_since = time.monotonic()
-
     def check(conn: Any) -> None:
         # a pooled connection a server restart broke is replaced before use (an empty query), so a restart
         # costs the callers nothing once the server is back; a connection back in the pool for less than
@@ -134,8 +131,11 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
         if time.monotonic() - getattr(conn, "_memlab_idle_since", 0.0) > IDLE_CHECK_S:
             ConnectionPool.check_connection(conn)
 
+    # no reset callback: with one, psycopg_pool hands every returned connection to a worker thread, and
+    # on a busy machine the next call waits for that thread to run (measured: several ms per search);
+    # the idle stamp the check reads is set by the borrower instead (mark_returned)
     pool = ConnectionPool(conninfo, min_size=minconn, max_size=max(minconn, maxconn), configure=configure,
-                          check=check, reset=returned, timeout=timeout, open=False, name="memlab",
+                          check=check, timeout=timeout, open=False, name="memlab",
                           reconnect_timeout=RECONNECT_S)
     try:
         pool.open(wait=True, timeout=timeout)
@@ -146,6 +146,11 @@ def open_pool(conninfo: str, minconn: int, maxconn: int, timeout: float) -> Any:
                           "allows fewer, or the server is overloaded. Lower vector_store.config.minconn, or raise "
                           "the limit.") from None
     return pool
+
+
+def mark_returned(conn: Any) -> None:
+    """Stamp a pooled connection as going back to the pool now (the pool's check skips fresh ones)."""
+    conn._memlab_idle_since = time.monotonic()
 
 
 def pool_size(minconn: Optional[int], maxconn: Optional[int]) -> tuple[int, int]:

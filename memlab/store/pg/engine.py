@@ -29,6 +29,7 @@ from memlab.store.pg import schema as S
 from memlab.store.pg import search as Q
 from memlab.store.pg.candidates import PgCandidates
 from memlab.store.pg.sql import where
+from memlab.store.pg.stats import ScopeCache
 from memlab.store.pg.transaction import PgTransaction, decode, row_sql
 from memlab.store.faiss.table import COLUMNS, Table
 
@@ -71,6 +72,10 @@ class PgStore:
             # dense search's HNSW settings (memlab.store.pg.search.dense): the index is looked up once
             self.dense_opts = {"ann": Q.ann_index(conn, self.table_name), "exact_below": int(exact_below),
                                 "ef_search": int(ef_search)}
+            # BM25 vocabularies per scope version (memlab.store.pg.stats); fusion over this many allowed
+            # rows or more ranks a candidate pool (memlab.store.pg.candidates; 0: never)
+            self.scope_cache = ScopeCache()
+            self.fusion_exact_below = Q.EXACT_BELOW
         finally:
             conn.close()
         self.pool = C.open_pool(conninfo, minconn, maxconn, timeout)
@@ -97,7 +102,10 @@ class PgStore:
         pool = self.pool
         try:
             with pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    C.mark_returned(conn)
         except psycopg.errors.DataError as exc:
             raise ValidationError(f"PostgreSQL rejected a value: {str(exc).strip()}") from None
         except psycopg.errors.QueryCanceled as exc:  # the server's statement_timeout (or a cancel): rolled back
@@ -189,7 +197,8 @@ class PgStore:
         q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
         with self._conn() as conn:
             source = PgCandidates(conn, self.table_name, q, node, analyzer=self.analyzer, k1=self.k1, b=self.b,
-                                  dense_opts=self.dense_opts)
+                                  dense_opts=self.dense_opts, cache=self.scope_cache,
+                                  fusion_exact_below=self.fusion_exact_below)
             hits = run_search(source, mode=mode, text=text, limit=limit, threshold=threshold, k_rrf=k_rrf,
                               weights=weights, normalization=normalization, explain=explain, calibration=calibration,
                               reference_date=reference_date)

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from memlab.enums import MemoryState
 from memlab.store.pg import schema as S
+from memlab.store.pg.stats import SUFFIX as STATS
 
 MAX_IDS = 20
 STATES = tuple(s.value for s in MemoryState)
@@ -89,6 +90,7 @@ def check_collection(conn: Any, t: str, dims: Optional[int] = None,
             out.append((check, severity, f"{len(shown)}{'+' if len(ids) > MAX_IDS else ''} {what}", shown))
         else:
             out.append((check, "ok", f"no {what}", []))
+    out.append(_stats_finding(conn, t))
     out.extend(_index_findings(conn, t, want))
     total, active = conn.execute(f"SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM {t}").fetchone()
     events = conn.execute(f"SELECT count(*) FROM {t}_history").fetchone()[0]
@@ -110,12 +112,33 @@ def _dims_finding(conn: Any, t: str, meta: dict, dims: Optional[int]) -> tuple:
             + " (the embedder must make vectors of the column's size; see docs/engines.md)")
 
 
+def _stats_finding(conn: Any, t: str) -> tuple:
+    """The per-scope statistics (memlab.store.pg.stats) agree with the rows they count."""
+    stats = f"{t}{STATS}"
+    if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (stats,)).fetchone()[0]:
+        return ("scope stats", "ok", f"no {stats} table (revision before 0004_scope_stats)", [])
+    active = "FILTER (WHERE state = 'active')"
+    cells = _ids(conn, f"""WITH w AS (SELECT jsonb_build_array(user_id, agent_id, run_id)::text AS cell,
+            count(*) {active} AS n, coalesce(sum(cardinality(tokens)) {active}, 0) AS len,
+            coalesce(sum(cardinality(coalesce(context_tokens, tokens))) {active}, 0) AS clen,
+            count(expiration_date) {active} AS exp FROM {t} GROUP BY 1)
+        SELECT coalesce(w.cell, s.cell) FROM w FULL JOIN {stats} s ON s.cell = w.cell
+        WHERE (coalesce(w.n, 0), coalesce(w.len, 0), coalesce(w.clen, 0), coalesce(w.exp, 0))
+              IS DISTINCT FROM (coalesce(s.n_docs, 0), coalesce(s.total_len, 0), coalesce(s.context_len, 0),
+                                coalesce(s.expiring, 0))""")
+    if cells:
+        return ("scope stats", "error", f"{len(cells[:MAX_IDS])}{'+' if len(cells) > MAX_IDS else ''} scope cells whose "
+                "statistics disagree with their rows (its triggers were disabled or dropped?): rebuild them with "
+                "`memlab db downgrade -1` then `memlab db upgrade` (or open a Memory on the store)", cells[:MAX_IDS])
+    return ("scope stats", "ok", "per-scope statistics agree with the rows", [])
+
+
 def _index_findings(conn: Any, t: str, dims: int) -> list[tuple]:
     """The declared indexes exist and are valid; an approximate (HNSW / DiskANN) index is reported."""
     found = {name: (valid, method) for name, valid, method in conn.execute(
         "SELECT c.relname, i.indisvalid, am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = ANY(ARRAY[%s, %s, %s]::regclass[])",
-        (t, f"{t}_history", f"{t}_memory_categories")).fetchall()}
+        "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = ANY(ARRAY[to_regclass(%s), to_regclass(%s), "
+        "to_regclass(%s), to_regclass(%s)])", (t, f"{t}_history", f"{t}_memory_categories", f"{t}{STATS}")).fetchall()}
     declared = declared_indexes(t, dims)
     missing = [n for n in declared if n not in found]
     invalid = [n for n, (valid, _) in found.items() if not valid]

@@ -1,13 +1,14 @@
-"""``memlab db`` on a PostgreSQL store: its schema revision, the chain, and an explicit upgrade.
+"""``memlab db`` on a PostgreSQL store: its schema revision, the chain, an explicit upgrade and downgrade.
 
-The pgvector engine keeps its own forward-only revision chain (:func:`memlab.store.pg.schema.revisions`;
-the applied one is ``schema_version`` in ``<collection>_meta``) and upgrades it when a ``Memory``
-opens the store. These functions let an operator look and upgrade without opening a ``Memory``
+The pgvector engine keeps its own revision chain (:func:`memlab.store.pg.schema.revisions`; forward-only
+but for ``0004_scope_stats``; the applied one is ``schema_version`` in ``<collection>_meta``) and upgrades
+it when a ``Memory`` opens the store. These functions let an operator look and upgrade without opening a ``Memory``
 (no embedder needed: the store's vector size and embedder come from the table itself).
 
-Downgrades, snapshots and rollback are the SQLite engine's (a store directory is one file memlab
-can copy). A PostgreSQL database is backed up and restored with the server's own tools, so those
-actions raise a :class:`~memlab.errors.StoreError` that says how (``pg_dump`` / ``pg_restore``).
+Snapshots and rollback are the SQLite engine's (a store directory is one file memlab can copy); a
+PostgreSQL database is backed up and restored with the server's own tools, so those actions raise a
+:class:`~memlab.errors.StoreError` that says how (``pg_dump`` / ``pg_restore``). :func:`downgrade`
+undoes the revisions that declare how (those that only add derived tables, e.g. ``0004_scope_stats``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Optional
 
 from memlab.errors import StoreError
 
-BACKUP_HINT = ("PostgreSQL stores are versioned forward only: back the database up with "
+BACKUP_HINT = ("PostgreSQL stores are versioned forward only (derived tables aside): back the database up with "
                "`pg_dump -Fc -t '{t}*' DBNAME > memlab.dump` before an upgrade and restore it with `pg_restore` "
                "(a server started by `memlab pg start DIR`: `memlab pg url DIR` gives the connection string).")
 
@@ -82,6 +83,39 @@ def upgrade(conninfo: str, collection: str = "memlab", revision: str = "head") -
     finally:
         conn.close()
     return before, S.head_revision()
+
+
+def downgrade(conninfo: str, collection: str = "memlab", revision: str = "-1") -> tuple[Optional[str], str]:
+    """Undo revisions down to ``revision`` (an id of the chain, or ``-1``: one step), in one transaction;
+    returns (from, to). Only revisions with a downgrade (:func:`memlab.store.pg.schema.downgrades`, e.g.
+    ``0004_scope_stats``: its table and triggers are dropped, no memory is touched) can be undone; the
+    others raise a :class:`~memlab.errors.StoreError` saying how to go back (pg_dump / pg_restore).
+    A ``Memory`` opening the store upgrades it to head again."""
+    from memlab.store.pg import schema as S
+
+    conn, t = _open(conninfo, collection)
+    try:
+        ids = [rid for rid, _ in S.revisions(t, 1)]
+        before = _version(conn, t)
+        at = ids.index(before) if before in ids else None
+        if at is None:
+            raise StoreError(f"Store {t!r} is at revision {before!r}, which this memlab does not know.")
+        target = at - 1 if revision == "-1" else (ids.index(revision) if revision in ids else None)
+        if target is None or target < 0 or target > at:
+            raise StoreError(f"Cannot downgrade {t!r} from {before} to {revision!r}: give -1 or an earlier revision "
+                             f"of `memlab db history`. " + BACKUP_HINT.format(t=t))
+        steps, undo = ids[target + 1:at + 1][::-1], S.downgrades(t)
+        if any(rid not in undo for rid in steps):
+            raise unsupported(f"downgrade {revision}", collection)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (S.lock_key(t),))
+            for rid in steps:
+                for ddl in undo[rid]:
+                    conn.execute(ddl)
+            conn.execute(f"UPDATE {t}_meta SET value = %s WHERE key = 'schema_version'", (ids[target],))
+    finally:
+        conn.close()
+    return before, ids[target]
 
 
 def unsupported(action: str, collection: str = "memlab") -> StoreError:

@@ -2,7 +2,8 @@
 
 ``collection_name`` names the memories table, as in mem0's pgvector store; its companions carry
 it as a prefix: ``<name>_history``, ``<name>_categories``, ``<name>_memory_categories``,
-``<name>_configs`` and ``<name>_meta`` (key/value: ``schema_version``, ``embedder``, ``dims``).
+``<name>_configs``, ``<name>_meta`` (key/value: ``schema_version``, ``embedder``, ``dims``) and
+``<name>_scope_stats`` (per-scope BM25 statistics and versions, kept by triggers: :mod:`memlab.store.pg.stats`).
 The ``tokens`` column holds the memory's keyword document (speaker + text) as memlab's keyword
 analyzer analyses it (computed on write), so BM25 runs over the same terms as the FAISS engine's
 index (a GIN index finds the rows holding a query term); ``context_tokens`` and
@@ -14,7 +15,8 @@ simple): :data:`REVISIONS` is an ordered list of ``(revision id, [DDL...])``; ``
 records the newest applied id under ``schema_version``. :func:`ensure_schema` runs, in ONE
 transaction under an advisory lock (so concurrent openers serialise and a failure leaves nothing
 half-created, PostgreSQL DDL being transactional), every revision after the recorded one. A new
-schema change appends a revision here; it never edits an old one.
+schema change appends a revision here; it never edits an old one. A revision listed in
+:func:`downgrades` can also be undone (``memlab db downgrade``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zlib
 from typing import Any, Optional
 
 from memlab.errors import ConfigError
+from memlab.store.pg import stats
 
 EXTENSION = "vector"  # pgvector's extension name
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -96,7 +99,15 @@ def revisions(t: str, dims: int) -> list[tuple[str, list[str]]]:
         ("0003_fusion_context", [f"ALTER TABLE {t} ADD COLUMN context_embedding vector({int(dims)})",
                                  f"ALTER TABLE {t} ADD COLUMN context_tokens TEXT[]",
                                  f"ALTER TABLE {t} SET (toast_tuple_target = 8160)"]),
+        # per-scope BM25 statistics and a version per scope every process sees, kept by triggers in the
+        # writing transaction (memlab.store.pg.stats); backfilled from the rows already stored
+        ("0004_scope_stats", stats.upgrade_ddl(t)),
     ]
+
+
+# revisions that can be undone (memlab.store.pg.revisions.downgrade): id -> DDL back to the one before
+def downgrades(t: str) -> dict[str, list[str]]:
+    return {"0004_scope_stats": stats.downgrade_ddl(t)}
 
 
 def head_revision() -> str:
