@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -11,7 +10,7 @@ from memlab.enums import MEMORY_TYPES, SCOPE_FIELDS, MemoryState
 from memlab.errors import ValidationError
 from memlab.progress import report_progress
 from memlab.ranking.context import build_contexts
-from memlab.store.rows import apply_adds, existing_ids, item_of, new_row, text_hash
+from memlab.store.rows import apply_adds, existing_ids, item_of, new_id, new_row, text_hash
 from memlab.store.faiss.sqlite import now_iso
 from memlab.validation import (
     MISSING_SCOPE,
@@ -42,7 +41,7 @@ def row_from_record(i: int, rec: Any, now: str, dims: int) -> tuple[dict, Option
     scope = {k: check_id(f"records[{i}]['{k}']", rec.get(k)) for k in SCOPE_FIELDS}
     if not any(scope.values()) and rec.get("state") != MemoryState.DELETED.value:
         raise ValidationError(f"records[{i}]: {MISSING_SCOPE}")
-    memory_id = rec.get("id") or str(uuid.uuid4())
+    memory_id = rec.get("id") or new_id()
     check_memory_id(memory_id)
     state = rec.get("state") or MemoryState.ACTIVE.value
     if state not in STATES:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
+import time
 import uuid
 from typing import Any, Optional
 
@@ -26,6 +28,18 @@ def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+def new_id() -> str:
+    """A new memory or history id: a UUID version 7 (RFC 9562), 48 bits of Unix time in milliseconds then
+    74 random bits. Later writes sort after earlier ones, so SQLite's indexes on ids grow at their end
+    instead of touching a random page per insert (single adds stay flat as a store grows). Still a UUID
+    string, as mem0's ids are (mem0 draws version 4)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = ((ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62
+             | rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
 def new_row(text: str, scope: dict, metadata: dict, *, now: str, actor_id: Optional[str] = None,
             role: Optional[str] = None, memory_type: Optional[str] = None,
             expiration_date: Optional[str] = None, context: Optional[str] = None,
@@ -33,7 +47,7 @@ def new_row(text: str, scope: dict, metadata: dict, *, now: str, actor_id: Optio
     """A new active memory row with a fresh UUID (not yet written); ``context`` is its conversational
     context window (indexed, never returned as the memory's text)."""
     return {
-        "id": str(uuid.uuid4()), "memory": text, "hash": text_hash(text), "metadata": dict(metadata), **scope,
+        "id": new_id(), "memory": text, "hash": text_hash(text), "metadata": dict(metadata), **scope,
         "actor_id": actor_id, "role": role, "memory_type": memory_type, "state": MemoryState.ACTIVE.value,
         "created_at": now, "updated_at": now, "expiration_date": expiration_date,
         "context": context, "context_vector": context_vector,

@@ -199,3 +199,21 @@ def test_from_config_and_path(tmp_path, hash_config):
     assert [r["id"] for r in reopened.search("durable", user_id="u")["results"]] == [mid]
     assert [h["event"] for h in reopened.history(mid)] == ["ADD"]
     reopened.close()
+
+
+def test_new_ids_are_time_ordered_uuids(hash_config):
+    """Memory and history ids are UUID version 7: valid UUIDs (as mem0's), and later writes sort after earlier
+    ones (SQLite's id indexes grow at their end: single adds stay flat as a store grows)."""
+    import time
+    import uuid
+
+    m = Memory(hash_config)
+    ids = []
+    for i in range(5):
+        ids.append(m.add(f"note number {i}", user_id="u", infer=False)["results"][0]["id"])
+        time.sleep(0.002)  # a new millisecond: within one, the order of the random bits is arbitrary
+    assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    hist = m.history(ids[0])
+    assert uuid.UUID(hist[0]["id"]).version == 7
+    m.close()

@@ -15,6 +15,7 @@ import numpy as np
 
 from memlab.errors import StoreError
 from memlab.store.faiss.table import COLUMNS
+from memlab.store.rows import new_id
 
 # columns of `memories` besides vid/vector/seq: the table's columns plus the context window's
 # embedding (schema 0005; NULL when the memory has no context)
@@ -94,7 +95,7 @@ class Transaction:
                     *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
                     is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
                     history_id: Optional[str] = None) -> str:
-        hid = history_id or str(uuid.uuid4())
+        hid = history_id or new_id()
         # Ordering key without a MAX() scan: transaction seq in the high bits, position within it in
         # the low 32 (room for 4e9 rows per transaction and 2e9 transactions in a signed int64).
         self._history_count += 1

@@ -17,6 +17,7 @@ import numpy as np
 from memlab.errors import StoreError
 from memlab.ranking.context import context_document, keyword_document
 from memlab.store.faiss.table import COLUMNS
+from memlab.store.rows import new_id
 from memlab.store.faiss.transaction import CATEGORY_NS
 
 COPY_MIN_ROWS = 8  # bulk writes of fewer rows use INSERTs
@@ -159,7 +160,7 @@ class PgTransaction:
                               "updated_at, is_deleted, actor_id, role) FROM STDIN (FORMAT BINARY)") as cp:
                     cp.set_types(["text"] * 7 + ["int4", "text", "text"])
                     for row, _ in pairs:
-                        cp.write_row([str(uuid.uuid4()), row["id"], None, row["memory"], "ADD", row.get("created_at"),
+                        cp.write_row([new_id(), row["id"], None, row["memory"], "ADD", row.get("created_at"),
                                       row.get("updated_at"), 0, row.get("actor_id"), row.get("role")])
         for row, _ in pairs:
             if row.get("categories"):
@@ -187,7 +188,7 @@ class PgTransaction:
                     *, created_at: Optional[str] = None, updated_at: Optional[str] = None,
                     is_deleted: bool = False, actor_id: Optional[str] = None, role: Optional[str] = None,
                     history_id: Optional[str] = None) -> str:
-        hid = history_id or str(uuid.uuid4())
+        hid = history_id or new_id()
         self.conn.execute(
             f"INSERT INTO {self.t}_history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
             "is_deleted, actor_id, role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
