@@ -32,6 +32,7 @@ from memlab.doctor.report import DoctorReport, Finding
 from memlab.errors import MemlabError, StoreError
 from memlab.store import Store
 from memlab.store.faiss.schema import DB_NAME
+from memlab.store.faiss import table_cache
 from memlab.store.faiss.snapshots import take_snapshot
 
 __all__ = ["DoctorReport", "Finding", "check_memory", "check_store"]
@@ -52,6 +53,7 @@ def check_store(path, *, repair: bool = False, embedder: Any = None) -> DoctorRe
     if not db.is_file():
         raise StoreError(f"{str(path)!r} is not a memlab store: {DB_NAME} not found in it.")
     report = DoctorReport(str(path), repair)
+    table_cache.discard(Path(path))  # the checks read SQLite itself, never the copy saved at the last close
     conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
@@ -87,6 +89,8 @@ def check_memory(memory, *, repair: bool = False) -> DoctorReport:
         doc = StoreChecks(store.conn, report, memory.embedder)
         if store.path is not None:
             doc.before_repair = lambda: take_snapshot(store.path, "doctor-repair", conn=store.conn).path
+            if repair:  # a repair may change rows without a transaction: the saved copy must not outlive it
+                table_cache.discard(Path(store.path))
         if run_sqlite_checks(doc):
             doc.index(store)
         doc.embedder_check()

@@ -296,6 +296,23 @@ class Store(StoreLoading):
             pos = self.table.pos_by_id.get(memory_id)
             return None if pos is None else self.table.vecs[pos].copy()
 
+    def _save_caches(self) -> bool:
+        """At close: the rows and keyword indexes for the next open (table_cache, keyword_cache), when changed.
+        True when the rows were saved (the cache is sealed once the connection is closed)."""
+        from memlab.store.faiss import keyword_cache, table_cache
+
+        saved = False
+        try:
+            self.sync()  # the table must hold what SQLite holds before it is saved as its copy
+            if table_cache.stamp(self.conn, self.epoch) != getattr(self, "_table_saved", None):
+                self._table_saved = table_cache.save(self.path, self.table, self.conn, self.epoch)
+                saved = self._table_saved is not None
+        except (sqlite3.Error, StoreError):
+            return False  # caches only: the next open reads SQLite
+        if self.table.keyword is not None and getattr(self, "_keyword_saved_seq", None) != self.last_seq:
+            keyword_cache.save(self.path, self.table, self.epoch, self.last_seq)  # no re-analysing every text
+        return saved
+
     def count(self, node=None) -> int:
         with self.lock:
             self.sync()
@@ -303,15 +320,17 @@ class Store(StoreLoading):
 
     def close(self) -> None:
         with self.lock:
-            if self.path is not None and self.table.keyword is not None and not isinstance(self.conn, ClosedConnection) \
-                    and getattr(self, "_keyword_saved_seq", None) != self.last_seq:
-                from memlab.store.faiss import keyword_cache  # the next open skips re-analysing every text
-
-                keyword_cache.save(self.path, self.table, self.epoch, self.last_seq)
+            saved = False
+            if self.path is not None and not isinstance(self.conn, ClosedConnection):
+                saved = self._save_caches()
             try:
                 self.conn.close()
             except sqlite3.Error:
                 pass
             self.conn = ClosedConnection()  # later calls get a StoreError, not sqlite3.ProgrammingError
+            if saved:
+                from memlab.store.faiss import table_cache
+
+                table_cache.seal(self.path)
 
 

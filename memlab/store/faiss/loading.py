@@ -82,12 +82,37 @@ class StoreLoading:
             self._bulk_load()
 
     def _bulk_load(self) -> None:
-        """Initial load, column by column (a 100k-memory store re-opens in about a second)."""
+        """Initial load, column by column (a 100k-memory store re-opens in about a second), or from the
+        rows saved at the last close when the database has not changed since (memlab.store.faiss.table_cache)."""
+        from memlab.store.faiss import table_cache
+
+        cached = table_cache.load(self.path, self.conn, self.epoch, self.dims) if self.path is not None else None
+        if cached is not None:
+            vids, data, vecs, seqs, self._table_saved = cached
+        else:
+            got = self._read_rows()
+            if got is None:
+                return
+            vids, data, vecs, seqs = got
+        rebuilt = self.table.keyword is not None
+        active = self.table.bulk_load(vids, data, vecs)
+        self.index.add(vids[active], vecs[active])
+        self.last_seq = int(seqs.max())
+        if self.path is not None and not rebuilt:  # the keyword indexes saved at the last close, if usable
+            from memlab.store.faiss import keyword_cache
+
+            if keyword_cache.restore(self.path, self.table, self.epoch, seqs):
+                self._keyword_saved_seq = self.last_seq
+        if cached is None:
+            self._table_saved = None
+
+    def _read_rows(self) -> Optional[tuple]:
+        """(vids, columns, vectors, seqs) of every row, read from SQLite; None for an empty store."""
         rows = self.conn.execute(
             f"SELECT vid, {', '.join(ROW_COLUMNS)}, vector, seq FROM memories ORDER BY vid"
         ).fetchall()
         if not rows:
-            return
+            return None
         n = len(rows)
         columns = list(zip(*rows))
         blobs = columns[1 + len(ROW_COLUMNS)]
@@ -109,16 +134,8 @@ class StoreLoading:
             if memory_id in pos_of:
                 cats.setdefault(pos_of[memory_id], []).append(name)
         data["categories"] = cats
-        vids = np.fromiter(columns[0], dtype=np.int64, count=n)
-        rebuilt = self.table.keyword is not None
-        active = self.table.bulk_load(vids, data, vecs)
-        self.index.add(vids[active], vecs[active])
-        self.last_seq = int(max(columns[-1]))
-        if self.path is not None and not rebuilt:  # the keyword indexes saved at the last close, if usable
-            from memlab.store.faiss import keyword_cache
-
-            if keyword_cache.restore(self.path, self.table, self.epoch, np.fromiter(columns[-1], np.int64, n)):
-                self._keyword_saved_seq = self.last_seq
+        return (np.fromiter(columns[0], dtype=np.int64, count=n), data, vecs,
+                np.fromiter(columns[-1], dtype=np.int64, count=n))
 
     @staticmethod
     def _decode_metadata_column(ids, texts) -> list:
