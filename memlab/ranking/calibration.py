@@ -66,8 +66,9 @@ FUSION = ("fused", "fused_gap", "fused_rank", "cos_best", "ctx_cos_best", "bm25_
           # lead over the next memory is evidence too (fading to nothing at XN_LOG_N's upper end)
           "fused_rank_xn", "cos_best_xn", "cos_lead_small", "time_text")
 # the range of log(scope size) the size-dependent features use (``*_xn``: times log n; ``*_small``: times
-# (hi - log n) / (hi - lo), 1 at 10 rows, 0 from 400 on); outside it they are held at its ends
-XN_LOG_N = (math.log(10), math.log(400))
+# (hi - log n) / (hi - lo), 1 up to 30 rows, 0 from 400 on); outside it they are held at its ends, so a
+# 5-memory scope is read as a 30-memory one (the smallest fitted scopes hold 36), not extrapolated
+XN_LOG_N = (math.log(30), math.log(400))
 MODE_FEATURES = {
     "dense": DENSE,
     "keyword": KEYWORD,
