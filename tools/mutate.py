@@ -15,7 +15,14 @@ Usage:
     python tools/mutate.py                    # every target; summary + survivors
     python tools/mutate.py metrics fusion     # some targets (names below)
     python tools/mutate.py --list             # the targets and their mutant counts
-    python tools/mutate.py --json out.json    # also write the full result
+    python tools/mutate.py --json out.json    # also write the result; accumulates over runs (below)
+    python tools/mutate.py --report out.json  # the per-target table and total of a result file, run nothing
+
+``--json FILE`` merges: the targets of this run replace their earlier entries in FILE, the other targets'
+entries are kept, so targets run one at a time (``make mutate TARGETS=...``) build up one result, and the
+summary printed at the end is the table and total over every target in FILE. Each target's entry records
+a hash of its module and tests; a target whose code changed since it was run is marked *stale* in the
+summary (re-run it). ``--fresh`` starts FILE over.
 
 Exit status 0 always (the score is information, not a gate); see README for the recorded score.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -48,6 +56,8 @@ class Target:
 
 
 BOTH_ENGINES = "tests/core/test_engine_boundaries.py"
+CALIBRATED = ("tests/ranking/test_calibrated_score.py", "tests/ranking/test_fusion.py",
+              "tests/core/test_hybrid_search.py", "tests/core/test_search_boundaries.py")
 SERVER_DOORS = ("tests/server/test_tenancy_guards.py", "tests/server/test_hardening.py")
 
 
@@ -90,6 +100,14 @@ TARGETS = [
     Target("scoping", "memlab/store/scoping.py", ("merge_scope", "is_scoped", "read_filter", "resolve_limit"),
            (BOTH_ENGINES, "tests/core/test_scoped_search.py", "tests/core/test_memory_api.py",
             "tests/core/test_edge_cases.py", "-k", "not pgvector")),
+    # ---- the calibrated score: features -> logit -> score, the threshold on it, explain / score_details
+    Target("scoring", "memlab/ranking/scoring.py", ("neutralise", "calibrate", "add_details", "restack"),
+           (*CALIBRATED, "tests/ranking/test_rerankers.py", "tests/graph/test_graph_memory.py",
+            "-k", "not locomo and not pgvector and not cross_encoder")),
+    Target("calibration", "memlab/ranking/calibration.py",
+           ("_z", "features", "LogisticModel._clipped", "LogisticModel.linear", "LogisticModel.logit",
+            "rank_calibrated", "contributions"),
+           (*CALIBRATED, "tests/evaluate/test_calibrate.py", "-k", "not locomo and not pgvector and not cli")),
     # ---- server: who gets in, and into which project
     Target("server-keys", "memlab/server/keys.py", ("check_name", "KeyStore.create", "KeyStore.revoke", "KeyStore.verify"),
            SERVER_DOORS),
@@ -352,14 +370,82 @@ def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant],
     print(f"{t.name:17s} {killed:4d}/{len(found):<4d} killed  ({time.monotonic() - t0:.0f} s)", flush=True)
 
 
+def _fingerprint(t: Target) -> str:
+    """A hash of the target's module and test files: a recorded result is stale when it changes."""
+    h = hashlib.sha256()
+    for rel in (t.module, *[a for a in t.tests if a.endswith(".py")]):
+        path = REPO / rel
+        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _load(path: Path) -> dict:
+    """A result file: {"targets": {name: {"module", "functions", "fingerprint", "when", "mutants": [...]}}}.
+    The older format (a flat list of mutants) is read too."""
+    if not path.exists():
+        return {"targets": {}}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):  # flat list of every mutant of one run
+        out: dict = {"targets": {}}
+        for m in data:
+            out["targets"].setdefault(m["target"], {"mutants": []})["mutants"].append(m)
+        return out
+    return data
+
+
+def _record(data: dict, t: Target, found: list[Mutant]) -> None:
+    data["targets"][t.name] = {
+        "module": t.module, "functions": list(t.functions), "fingerprint": _fingerprint(t),
+        "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "mutants": [{k: v for k, v in vars(m).items() if k != "source"} for m in found]}
+
+
+def summary(data: dict, tail: bool = True) -> str:
+    """Per-target table (in TARGETS order), the total over all targets, and the survivors."""
+    known = {t.name: t for t in TARGETS}
+    names = [t.name for t in TARGETS if t.name in data["targets"]] + \
+        sorted(n for n in data["targets"] if n not in known)
+    lines = [f"{'target':17s} {'killed':>7s} {'mutants':>7s} {'rate':>7s}  run (UTC)"]
+    total = killed_all = 0
+    survivors = []
+    for name in names:
+        entry = data["targets"][name]
+        muts = entry["mutants"]
+        killed = sum(m["outcome"].startswith("killed") for m in muts)
+        total, killed_all = total + len(muts), killed_all + killed
+        stale = name in known and entry.get("fingerprint") not in (None, _fingerprint(known[name]))
+        gone = name not in known
+        note = "  STALE: code or tests changed since" if stale else ("  (no longer a target)" if gone else "")
+        lines.append(f"{name:17s} {killed:7d} {len(muts):7d} {100 * killed / max(len(muts), 1):6.1f}%  "
+                     f"{entry.get('when', '?')}{note}")
+        module = entry.get("module", known[name].module if name in known else "?")
+        survivors += [(name, module, m) for m in muts if not m["outcome"].startswith("killed")]
+    missing = [t.name for t in TARGETS if t.name not in data["targets"]]
+    lines.append(f"\nmutation score: {killed_all}/{total} = {100 * killed_all / max(total, 1):.1f}% killed"
+                 f" over {len(names)} targets")
+    if not tail:
+        return "\n".join(lines)
+    if missing:
+        lines.append(f"not run yet: {', '.join(missing)}")
+    if survivors:
+        lines.append("\nsurvivors (target, module line, mutation, outcome):")
+        lines += [f"  {n:17s} {mod}:{m['line']}  {m['what']}  [{m['outcome']}]" for n, mod, m in survivors]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", help="target names (default: all)")
     ap.add_argument("--list", action="store_true", help="list targets and mutant counts, run nothing")
-    ap.add_argument("--json", help="write every mutant's outcome to this file")
+    ap.add_argument("--json", help="merge every mutant's outcome into this file (the run's targets replace theirs)")
+    ap.add_argument("--fresh", action="store_true", help="with --json: start the file over instead of merging")
+    ap.add_argument("--report", metavar="FILE", help="print the summary of a result file, run nothing")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
+    if args.report:
+        print(summary(_load(Path(args.report))))
+        return 0
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
         raise SystemExit(f"mutate: unknown target; choose from {', '.join(t.name for t in TARGETS)}")
@@ -370,7 +456,9 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    results: list[Mutant] = []
+    out = Path(args.json) if args.json else None
+    data = {"targets": {}} if out is None or args.fresh else _load(out)
+    run: dict = {"targets": {}}
     with tempfile.TemporaryDirectory(prefix="memlab-mutate-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir)
@@ -378,23 +466,23 @@ def main(argv: list[str]) -> int:
         try:
             _preload(workdir)
             for t in chosen:
-                _run_target(workdir, t, args.timeout, results, args.verbose)
+                found: list[Mutant] = []
+                _run_target(workdir, t, args.timeout, found, args.verbose)
+                _record(run, t, found)
+                data["targets"][t.name] = run["targets"][t.name]
+                if out is not None:  # written after each target: a long run interrupted keeps what it finished
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(json.dumps(data, indent=1), encoding="utf-8")
         finally:
             if stop_pg is not None:
                 stop_pg()
-    total = len(results)
-    killed = sum(m.outcome.startswith("killed") for m in results)
-    print(f"\nmutation score: {killed}/{total} = {100 * killed / max(total, 1):.1f}% killed")
-    survivors = [m for m in results if not m.outcome.startswith("killed")]
-    if survivors:
-        print("\nsurvivors (target, module line, mutation, outcome):")
-        for m in survivors:
-            module = next(t.module for t in TARGETS if t.name == m.target)
-            print(f"  {m.target:17s} {module}:{m.line}  {m.what}  [{m.outcome}]")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps([{k: v for k, v in vars(m).items() if k != "source"}
-                                               for m in results], indent=1), encoding="utf-8")
+    if out is None:
+        print(summary(run))
+        return 0
+    if set(data["targets"]) != set(run["targets"]):
+        print("\nthis run:\n" + summary(run, tail=False))
+        print(f"\nall targets in {out}:")
+    print(summary(data))
     return 0
 
 
