@@ -217,3 +217,48 @@ def test_reference_date_reads_relative_dates_for_the_time_channel(engine_mem):
     assert set(hits.values()) == {0.0}
     with pytest.raises(ValidationError, match="reference_date"):
         engine_mem.search("hiking last week", user_id="u", reference_date="next tuesday")
+
+
+def test_switched_off_channels_add_nothing_to_the_score(hash_config):
+    """A channel without a fusion weight is off: its calibration features sit at the model's mean, so they
+    contribute exactly 0 to the log-odds (explain shows it), while the channels left on do contribute."""
+    prefixes = {"dense": ("cos",), "keyword": ("bm25",), "dense_context": ("ctx_cos",), "keyword_context": ("ctx_bm25",)}
+
+    def contributions(weights):
+        cfg = {**hash_config, "vector_store": {"provider": "faiss", "config": {"fusion_weights": weights}}}
+        with Memory(cfg) as m:
+            for text, user in TEXTS:
+                m.add(text, user_id=user, infer=False)
+            res = m.search("Rex the dog walks", user_id="alice", limit=20, explain=True)["results"]
+        assert res
+        return [r["explain"]["calibration"]["features"] for r in res]
+
+    def of(feats, channel):
+        return [c["contribution"] for f, c in feats.items()
+                if any(f == p or f.startswith(p + "_") for p in prefixes[channel])]
+
+    model = shipped("hash").model("fusion")
+    assert any(f.startswith("bm25") for f in model.features) and any(f.startswith("cos") for f in model.features)
+    for feats in contributions({"dense": 1.0}):  # keyword, both context channels, speaker, time off
+        for off in ("keyword", "dense_context", "keyword_context"):
+            assert of(feats, off) and all(c == 0.0 for c in of(feats, off)), (off, feats)
+        assert any(c != 0.0 for c in of(feats, "dense"))
+    for feats in contributions({"keyword": 1.0}):  # dense and the contexts off
+        assert all(c == 0.0 for c in of(feats, "dense") + of(feats, "dense_context")), feats
+        assert any(c != 0.0 for c in of(feats, "keyword"))
+
+
+def test_score_details_bm25_is_relative_to_any_positive_ceiling():
+    """``bm25_score`` = BM25 / the query's ceiling, capped at 1, for any ceiling > 0 (a one-term query over
+    a common word has a ceiling below 1); no ceiling (no keyword evidence) gives 0."""
+    from memlab.ranking.scoring import add_details
+
+    model = shipped("hash").model("dense")
+    x = np.zeros(len(model.features))
+    for ceiling, bm25, want in ((0.5, 0.25, 0.5), (0.5, 0.75, 1.0), (4.0, 1.0, 0.25), (0.0, 0.3, 0.0)):
+        extra = {"ceiling": ceiling, "bm25": bm25, "cosine": 0.4}
+        add_details(extra, model, x, 0.6, 0.4, 0.1, "dense")
+        d = extra["score_details"]
+        assert d["bm25_score"] == pytest.approx(want) and d["max_possible_score"] == ceiling
+        assert d["semantic_score"] == 0.4 and d["final_score"] == 0.6 and d["raw_score"] == 0.4
+        assert d["threshold"] == 0.1 and d["entity_boost"] == 0.0
