@@ -393,9 +393,9 @@ def _load(path: Path) -> dict:
     return data
 
 
-def _record(data: dict, t: Target, found: list[Mutant]) -> None:
+def _record(data: dict, t: Target, found: list[Mutant], fingerprint: str) -> None:
     data["targets"][t.name] = {
-        "module": t.module, "functions": list(t.functions), "fingerprint": _fingerprint(t),
+        "module": t.module, "functions": list(t.functions), "fingerprint": fingerprint,
         "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "mutants": [{k: v for k, v in vars(m).items() if k != "source"} for m in found]}
 
@@ -459,6 +459,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.json) if args.json else None
     data = {"targets": {}} if out is None or args.fresh else _load(out)
     run: dict = {"targets": {}}
+    prints = {t.name: _fingerprint(t) for t in chosen}  # the code as copied now, not as edited during the run
     with tempfile.TemporaryDirectory(prefix="memlab-mutate-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir)
@@ -468,7 +469,7 @@ def main(argv: list[str]) -> int:
             for t in chosen:
                 found: list[Mutant] = []
                 _run_target(workdir, t, args.timeout, found, args.verbose)
-                _record(run, t, found)
+                _record(run, t, found, prints[t.name])
                 data["targets"][t.name] = run["targets"][t.name]
                 if out is not None:  # written after each target: a long run interrupted keeps what it finished
                     out.parent.mkdir(parents=True, exist_ok=True)
