@@ -127,6 +127,29 @@ def test_keyword_search_results_carry_bm25_and_rrf(mem):
     assert mem.search("zzz qqq", user_id="alice", mode="keyword")["results"] == []
 
 
+def test_every_mode_reports_the_same_bm25_and_query_ceiling(mem):
+    """keyword, hybrid and fusion search look up the same BM25 per memory (the last-added memory holding a
+    query term included) and the same query ceiling (``max_possible_score`` > 0), so ``bm25_score`` is the
+    same share in every mode."""
+    _fill(mem)
+    mem.add("Rex ate the whole pizza", user_id="alice", infer=False)  # the newest row holds query terms
+    q = "Rex the dog and the pizza"
+    by_mode = {mode: {r["memory"]: r for r in mem.search(q, user_id="alice", mode=mode, limit=50,
+                                                         explain=True)["results"]}
+               for mode in ("keyword", "hybrid", "fusion")}
+    ref = dict(zip(ALICE + ["Rex ate the whole pizza"], _reference(ALICE + ["Rex ate the whole pizza"], q)))
+    assert "Rex ate the whole pizza" in by_mode["keyword"]
+    ceilings = set()
+    for mode, res in by_mode.items():
+        for text, r in res.items():
+            assert r["keyword_score"] == pytest.approx(ref[text], rel=1e-9), (mode, text)
+            d = r["score_details"]
+            ceilings.add(round(d["max_possible_score"], 9))
+            assert d["bm25_score"] == pytest.approx(min(ref[text] / d["max_possible_score"], 1.0)), (mode, text)
+    assert len(ceilings) == 1 and ceilings.pop() > 0
+    assert by_mode["keyword"]["Rex ate the whole pizza"]["score_details"]["bm25_score"] > 0
+
+
 def test_scoped_statistics(mem):
     _fill(mem)
     # "pizza" is rare for alice and frequent for bob: each scope's idf is its own
