@@ -42,8 +42,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
+EQUIVALENT = Path(__file__).resolve().parent / "mutate_equivalent.json"
 
 
 @dataclass
@@ -147,6 +149,7 @@ class Mutant:
     what: str
     source: str = field(repr=False)
     outcome: str = ""
+    code: str = ""                   # the original source line (what a reader, and EQUIVALENT, match on)
 
 
 def _functions(tree: ast.Module, names: tuple[str, ...]) -> list[ast.AST]:
@@ -241,6 +244,7 @@ def mutants(target: Target) -> list[Mutant]:
     path = REPO / target.module
     source = path.read_text(encoding="utf-8")
     out = []
+    lines = source.splitlines()
     base = ast.parse(source)
     n_sites = sum(1 for f in _functions(base, target.functions) for _ in _sites(f))
     for k in range(n_sites):
@@ -249,7 +253,7 @@ def mutants(target: Target) -> list[Mutant]:
         node, how, what = site
         mutated = _Replace(node, _apply(node, how)).visit(tree)
         ast.fix_missing_locations(mutated)
-        out.append(Mutant(target.name, node.lineno, what, ast.unparse(mutated)))
+        out.append(Mutant(target.name, node.lineno, what, ast.unparse(mutated), code=lines[node.lineno - 1].strip()))
     return out
 
 
@@ -401,36 +405,63 @@ def _record(data: dict, t: Target, found: list[Mutant], fingerprint: str) -> Non
         "mutants": [{k: v for k, v in vars(m).items() if k != "source"} for m in found]}
 
 
+def _equivalents() -> dict:
+    """Reviewed survivors: {target: [{"code": a substring of the mutated line, "what": the mutation, "why"}]}
+    (tools/mutate_equivalent.json). A survivor matching one is *explained* (equivalent, or unreachable);
+    the rest are listed as unexplained."""
+    if not EQUIVALENT.exists():
+        return {}
+    return {k: v for k, v in json.loads(EQUIVALENT.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+
+
+def _why(equiv: dict, target: str, m: dict) -> Optional[str]:
+    for e in equiv.get(target, ()):
+        if e["what"] == m["what"] and e["code"] in m.get("code", ""):
+            return e["why"]
+    return None
+
+
 def summary(data: dict, tail: bool = True) -> str:
-    """Per-target table (in TARGETS order), the total over all targets, and the survivors."""
+    """Per-target table (in TARGETS order), the total over all targets, and the survivors: the kill rate
+    (killed / mutants) and, beside it, how many survivors are reviewed equivalents (tools/mutate_equivalent.json)."""
     known = {t.name: t for t in TARGETS}
     names = [t.name for t in TARGETS if t.name in data["targets"]] + \
         sorted(n for n in data["targets"] if n not in known)
-    lines = [f"{'target':17s} {'killed':>7s} {'mutants':>7s} {'rate':>7s}  run (UTC)"]
-    total = killed_all = 0
+    equiv = _equivalents()
+    lines = [f"{'target':17s} {'killed':>7s} {'mutants':>7s} {'rate':>7s} {'equiv.':>6s} {'unexpl.':>7s}  run (UTC)"]
+    total = killed_all = equiv_all = 0
     survivors = []
     for name in names:
         entry = data["targets"][name]
         muts = entry["mutants"]
+        if any("code" not in m for m in muts) and (REPO / entry.get("module", "-")).is_file():
+            src = (REPO / entry["module"]).read_text(encoding="utf-8").splitlines()  # results of an older tool
+            for m in muts:
+                m.setdefault("code", src[m["line"] - 1].strip() if m["line"] <= len(src) else "")
         killed = sum(m["outcome"].startswith("killed") for m in muts)
-        total, killed_all = total + len(muts), killed_all + killed
+        n_equiv = sum(1 for m in muts if not m["outcome"].startswith("killed") and _why(equiv, name, m))
+        total, killed_all, equiv_all = total + len(muts), killed_all + killed, equiv_all + n_equiv
         stale = name in known and entry.get("fingerprint") not in (None, _fingerprint(known[name]))
         gone = name not in known
         note = "  STALE: code or tests changed since" if stale else ("  (no longer a target)" if gone else "")
-        lines.append(f"{name:17s} {killed:7d} {len(muts):7d} {100 * killed / max(len(muts), 1):6.1f}%  "
-                     f"{entry.get('when', '?')}{note}")
+        lines.append(f"{name:17s} {killed:7d} {len(muts):7d} {100 * killed / max(len(muts), 1):6.1f}% {n_equiv:6d} "
+                     f"{len(muts) - killed - n_equiv:7d}  {entry.get('when', '?')}{note}")
         module = entry.get("module", known[name].module if name in known else "?")
         survivors += [(name, module, m) for m in muts if not m["outcome"].startswith("killed")]
     missing = [t.name for t in TARGETS if t.name not in data["targets"]]
     lines.append(f"\nmutation score: {killed_all}/{total} = {100 * killed_all / max(total, 1):.1f}% killed"
-                 f" over {len(names)} targets")
+                 f" over {len(names)} targets; {equiv_all} survivors reviewed as equivalent, "
+                 f"{total - killed_all - equiv_all} unexplained; killed / (mutants - equivalent) = "
+                 f"{100 * killed_all / max(total - equiv_all, 1):.1f}%")
     if not tail:
         return "\n".join(lines)
     if missing:
         lines.append(f"not run yet: {', '.join(missing)}")
-    if survivors:
-        lines.append("\nsurvivors (target, module line, mutation, outcome):")
-        lines += [f"  {n:17s} {mod}:{m['line']}  {m['what']}  [{m['outcome']}]" for n, mod, m in survivors]
+    unexplained = [(n, mod, m) for n, mod, m in survivors if not _why(equiv, n, m)]
+    if unexplained:
+        lines.append("\nunexplained survivors (target, module line, mutation, outcome, code):")
+        lines += [f"  {n:17s} {mod}:{m['line']}  {m['what']}  [{m['outcome']}]  {m.get('code', '')}"
+                  for n, mod, m in unexplained]
     return "\n".join(lines)
 
 
