@@ -20,7 +20,10 @@ Usage:
 
 ``--json FILE`` merges: the targets of this run replace their earlier entries in FILE, the other targets'
 entries are kept, so targets run one at a time (``make mutate TARGETS=...``) build up one result, and the
-summary printed at the end is the table and total over every target in FILE. Each target's entry records
+summary printed at the end is the table and total over every target in FILE. Survivors that were read and
+found equivalent (or unreachable) are listed with the reason in ``tools/mutate_equivalent.json`` (matched by
+mutation and a snippet of the line); the summary counts them apart and lists the rest as *unexplained*.
+Each target's entry records
 a hash of its module and tests; a target whose code changed since it was run is marked *stale* in the
 summary (re-run it). ``--fresh`` starts FILE over.
 
