@@ -468,6 +468,29 @@ def summary(data: dict, tail: bool = True) -> str:
     return "\n".join(lines)
 
 
+def markdown(data: dict) -> str:
+    """The per-target table of a result file in Markdown (for docs/testing.md)."""
+    equiv = _equivalents()
+    known = {t.name: t for t in TARGETS}
+    rows = ["| target | code | mutants | killed | rate | equivalent | unexplained |", "|---|---|---|---|---|---|---|"]
+    tot = [0, 0, 0]
+    for t in TARGETS:
+        if t.name not in data["targets"]:
+            continue
+        muts = data["targets"][t.name]["mutants"]
+        summary({"targets": {t.name: data["targets"][t.name]}})  # fills "code" of older results
+        k = sum(m["outcome"].startswith("killed") for m in muts)
+        e = sum(1 for m in muts if not m["outcome"].startswith("killed") and _why(equiv, t.name, m))
+        tot = [tot[0] + len(muts), tot[1] + k, tot[2] + e]
+        where = f"`{t.module}`" + (f" ({', '.join(f.split('.')[-1] for f in t.functions)})" if t.functions else "")
+        rows.append(f"| {t.name} | {where} | {len(muts)} | {k} | {100 * k / max(len(muts), 1):.1f}% | {e} | "
+                    f"{len(muts) - k - e} |")
+    n, k, e = tot
+    rows.append(f"| **total** | {len(rows) - 2} targets | **{n}** | **{k}** | **{100 * k / max(n, 1):.1f}%** | {e} | "
+                f"{n - k - e} |")
+    return "\n".join(rows) + (f"\n\nKilled / (mutants − equivalent): {100 * k / max(n - e, 1):.1f}%." if n else "")
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", help="target names (default: all)")
@@ -475,11 +498,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", help="merge every mutant's outcome into this file (the run's targets replace theirs)")
     ap.add_argument("--fresh", action="store_true", help="with --json: start the file over instead of merging")
     ap.add_argument("--report", metavar="FILE", help="print the summary of a result file, run nothing")
+    ap.add_argument("--markdown", action="store_true", help="with --report: the per-target table in Markdown")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
     if args.report:
-        print(summary(_load(Path(args.report))))
+        data = _load(Path(args.report))
+        print(markdown(data) if args.markdown else summary(data))
         return 0
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
