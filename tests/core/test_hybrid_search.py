@@ -111,6 +111,43 @@ def test_bm25_equals_rank_bm25_on_a_scope(mem, query):
     np.testing.assert_allclose([got[t] for t in ALICE], want, rtol=1e-9, atol=1e-12)
 
 
+def _word(i: int) -> str:
+    return "q" + "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3)) + "z"
+
+
+def test_bm25_floor_of_frequent_terms_equals_rank_bm25_in_small_and_large_scopes():
+    """A term in more than half of a scope's rows has a negative idf, which rank_bm25 floors at 0.25 x the
+    scope's mean idf. Checked on a small scope in a large vocabulary (scored from its rows' term lists)
+    and on a large scope (scored from the postings), twice each (the mean idf is cached per scope), and
+    again after a write changes the scope."""
+    carol = ["pizza tonight with Ana", "pizza and pasta", "cold pizza for breakfast", "the best pizza in Naples",
+             "a walk by the river", "pizza pizza"]
+    dave = [f"pizza {_word(i)} {_word(i + 500)}" for i in range(100)]
+    index = KeywordIndex.build(carol + dave, k1=K1, b=B)
+    n = len(carol) + len(dave)
+    queries = {"carol": ["pizza", "pizza river", "Naples pizza breakfast", "river"],
+               "dave": ["pizza", f"pizza {_word(3)}", f"{_word(7)} {_word(507)}"]}
+    for _ in range(2):
+        for who, rows, docs in (("carol", np.arange(6), carol), ("dave", np.arange(6, n), dave)):
+            mask = np.zeros(n, dtype=bool)
+            mask[rows] = True
+            for q in queries[who]:
+                want = _reference(docs, q)
+                pos, scores = index.score(q, rows, mask)
+                got = np.zeros(len(docs))
+                got[pos - rows[0]] = scores
+                np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"{who}: {q}")
+    assert np.log((6 - 5 + 0.5) / (5 + 0.5)) < 0  # pizza's idf in carol's scope: the floor is what is tested
+    index.set(n, "pizza with the river view")  # carol's scope grows: its cached mean idf must not be reused
+    rows = np.append(np.arange(6), n)
+    mask = np.zeros(n + 1, dtype=bool)
+    mask[rows] = True
+    docs = carol + ["pizza with the river view"]
+    pos, scores = index.score("pizza river", rows, mask)
+    got = dict(zip(pos.tolist(), scores.tolist()))
+    np.testing.assert_allclose([got.get(int(r), 0.0) for r in rows], _reference(docs, "pizza river"), rtol=1e-9)
+
+
 def test_keyword_search_results_carry_bm25_and_rrf(mem):
     _fill(mem)
     res = mem.search("Rex the dog and the pizza", user_id="alice", mode="keyword", limit=20)["results"]
