@@ -148,6 +148,24 @@ def test_bm25_floor_of_frequent_terms_equals_rank_bm25_in_small_and_large_scopes
     np.testing.assert_allclose([got.get(int(r), 0.0) for r in rows], _reference(docs, "pizza river"), rtol=1e-9)
 
 
+def test_bm25_ceiling_is_the_sum_of_idf_times_k1_plus_1():
+    """The query's BM25 ceiling (what ``bm25_score`` divides by) is Σ idf·(k1 + 1) over the query's terms
+    in query order (a repeated term counts again; a term no document holds adds nothing), and no document
+    reaches it."""
+    from memlab.ranking.bm25 import bm25_of_docs
+
+    docs = [tokenize(t) for t in ALICE]
+    n = len(docs)
+    for q in ("pizza pizza Lyon unknownword", "Alps", "dog Rex peanuts"):
+        stats: dict = {}
+        scores = bm25_of_docs(tokenize(q), docs, k1=K1, b=B, stats=stats)
+        dfs = [sum(t in d for d in docs) for t in tokenize(q)]
+        want = sum(np.log(n - df + 0.5) - np.log(df + 0.5) for df in dfs if df) * (K1 + 1)
+        assert stats["ceiling"] == pytest.approx(want, rel=1e-12) and want > 0, q
+        assert 0 < scores.max() < want
+        np.testing.assert_allclose(scores, _reference(ALICE, q), rtol=1e-9, atol=1e-12)
+
+
 def test_keyword_search_results_carry_bm25_and_rrf(mem):
     _fill(mem)
     res = mem.search("Rex the dog and the pizza", user_id="alice", mode="keyword", limit=20)["results"]
