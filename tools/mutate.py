@@ -492,6 +492,21 @@ def markdown(data: dict) -> str:
     return "\n".join(rows) + (f"\n\nKilled / (mutants − equivalent): {100 * k / max(n - e, 1):.1f}%." if n else "")
 
 
+def brief(data: dict) -> dict:
+    """A small summary of a result file (per target: counts and the survivors with their reason), for
+    committing beside the docs; the full file holds every mutant."""
+    equiv, out = _equivalents(), {}
+    summary(data)  # fills "code" of older results
+    for name, entry in data["targets"].items():
+        muts = entry["mutants"]
+        surv = [m for m in muts if not m["outcome"].startswith("killed")]
+        out[name] = {"module": entry.get("module"), "functions": entry.get("functions"), "when": entry.get("when"),
+                     "fingerprint": entry.get("fingerprint"), "mutants": len(muts), "killed": len(muts) - len(surv),
+                     "survivors": [{"line": m["line"], "what": m["what"], "code": m.get("code", ""),
+                                    "why": _why(equiv, name, m)} for m in surv]}
+    return {"targets": out}
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", help="target names (default: all)")
@@ -500,12 +515,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--fresh", action="store_true", help="with --json: start the file over instead of merging")
     ap.add_argument("--report", metavar="FILE", help="print the summary of a result file, run nothing")
     ap.add_argument("--markdown", action="store_true", help="with --report: the per-target table in Markdown")
+    ap.add_argument("--brief", metavar="OUT", help="with --report: also write a small summary JSON (counts, survivors)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
     if args.report:
         data = _load(Path(args.report))
         print(markdown(data) if args.markdown else summary(data))
+        if args.brief:
+            Path(args.brief).write_text(json.dumps(brief(data), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return 0
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
