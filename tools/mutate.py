@@ -15,7 +15,17 @@ Usage:
     python tools/mutate.py                    # every target; summary + survivors
     python tools/mutate.py metrics fusion     # some targets (names below)
     python tools/mutate.py --list             # the targets and their mutant counts
-    python tools/mutate.py --json out.json    # also write the full result
+    python tools/mutate.py --json out.json    # also write the result; accumulates over runs (below)
+    python tools/mutate.py --report out.json  # the per-target table and total of a result file, run nothing
+
+``--json FILE`` merges: the targets of this run replace their earlier entries in FILE, the other targets'
+entries are kept, so targets run one at a time (``make mutate TARGETS=...``) build up one result, and the
+summary printed at the end is the table and total over every target in FILE. Survivors that were read and
+found equivalent (or unreachable) are listed with the reason in ``tools/mutate_equivalent.json`` (matched by
+mutation and a snippet of the line); the summary counts them apart and lists the rest as *unexplained*.
+Each target's entry records
+a hash of its module and tests; a target whose code changed since it was run is marked *stale* in the
+summary (re-run it). ``--fresh`` starts FILE over.
 
 Exit status 0 always (the score is information, not a gate); see README for the recorded score.
 """
@@ -25,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -34,8 +45,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
+EQUIVALENT = Path(__file__).resolve().parent / "mutate_equivalent.json"
 
 
 @dataclass
@@ -48,6 +61,8 @@ class Target:
 
 
 BOTH_ENGINES = "tests/core/test_engine_boundaries.py"
+CALIBRATED = ("tests/ranking/test_calibrated_score.py", "tests/ranking/test_fusion.py",
+              "tests/core/test_hybrid_search.py", "tests/core/test_search_boundaries.py")
 SERVER_DOORS = ("tests/server/test_tenancy_guards.py", "tests/server/test_hardening.py")
 
 
@@ -56,7 +71,8 @@ TARGETS = [
            ("tests/core/test_filters.py", "tests/core/test_edge_cases.py", "tests/core/test_memory_api.py")),
     Target("search-threshold", "memlab/ranking/modes.py", ("run_search", "_rrf_search"),
            ("tests/core/test_search_boundaries.py", "tests/core/test_fusion_ties.py",
-            "tests/core/test_scoped_search.py", "tests/core/test_edge_cases.py")),
+            "tests/core/test_scoped_search.py", "tests/core/test_edge_cases.py", "tests/core/test_hybrid_search.py",
+            "tests/ranking/test_calibrated_score.py", "-k", "not locomo and not pgvector")),
     Target("dense-top", "memlab/store/faiss/search.py", ("FaissCandidates.dense_top",),
            ("tests/core/test_search_boundaries.py", "tests/core/test_fusion_ties.py",
             "tests/core/test_scoped_search.py", "tests/core/test_edge_cases.py")),
@@ -82,7 +98,8 @@ TARGETS = [
     Target("channels", "memlab/ranking/channels.py", (),
            ("tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py", "tests/ranking/test_fusion.py",
             "tests/core/test_search_boundaries.py", "-k", "not locomo")),
-    Target("combsum", "memlab/ranking/fusion.py", ("normalize", "combsum", "check_weights", "ranks_of", "rank_fused"),
+    # (fusion.rank_fused is not a target: no search calls it since the calibrated score orders fusion results)
+    Target("combsum", "memlab/ranking/fusion.py", ("normalize", "combsum", "check_weights", "ranks_of"),
            ("tests/ranking/test_fusion.py", "tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py",
             BOTH_ENGINES, "-k", "not locomo and not pgvector")),
     Target("time-channel", "memlab/ranking/when.py", (),
@@ -90,6 +107,14 @@ TARGETS = [
     Target("scoping", "memlab/store/scoping.py", ("merge_scope", "is_scoped", "read_filter", "resolve_limit"),
            (BOTH_ENGINES, "tests/core/test_scoped_search.py", "tests/core/test_memory_api.py",
             "tests/core/test_edge_cases.py", "-k", "not pgvector")),
+    # ---- the calibrated score: features -> logit -> score, the threshold on it, explain / score_details
+    Target("scoring", "memlab/ranking/scoring.py", ("neutralise", "calibrate", "add_details", "restack"),
+           (*CALIBRATED, "tests/ranking/test_rerankers.py", "tests/graph/test_graph_memory.py",
+            "-k", "not locomo and not pgvector and not cross_encoder")),
+    Target("calibration", "memlab/ranking/calibration.py",
+           ("_z", "features", "LogisticModel._clipped", "LogisticModel.linear", "LogisticModel.logit",
+            "rank_calibrated", "contributions"),
+           (*CALIBRATED, "tests/evaluate/test_calibrate.py", "-k", "not locomo and not pgvector and not cli")),
     # ---- server: who gets in, and into which project
     Target("server-keys", "memlab/server/keys.py", ("check_name", "KeyStore.create", "KeyStore.revoke", "KeyStore.verify"),
            SERVER_DOORS),
@@ -128,6 +153,7 @@ class Mutant:
     what: str
     source: str = field(repr=False)
     outcome: str = ""
+    code: str = ""                   # the original source line (what a reader, and EQUIVALENT, match on)
 
 
 def _functions(tree: ast.Module, names: tuple[str, ...]) -> list[ast.AST]:
@@ -222,6 +248,7 @@ def mutants(target: Target) -> list[Mutant]:
     path = REPO / target.module
     source = path.read_text(encoding="utf-8")
     out = []
+    lines = source.splitlines()
     base = ast.parse(source)
     n_sites = sum(1 for f in _functions(base, target.functions) for _ in _sites(f))
     for k in range(n_sites):
@@ -230,7 +257,7 @@ def mutants(target: Target) -> list[Mutant]:
         node, how, what = site
         mutated = _Replace(node, _apply(node, how)).visit(tree)
         ast.fix_missing_locations(mutated)
-        out.append(Mutant(target.name, node.lineno, what, ast.unparse(mutated)))
+        out.append(Mutant(target.name, node.lineno, what, ast.unparse(mutated), code=lines[node.lineno - 1].strip()))
     return out
 
 
@@ -352,14 +379,152 @@ def _run_target(workdir: Path, t: Target, timeout: float, results: list[Mutant],
     print(f"{t.name:17s} {killed:4d}/{len(found):<4d} killed  ({time.monotonic() - t0:.0f} s)", flush=True)
 
 
+def _fingerprint(t: Target) -> str:
+    """A hash of the target's module and test files: a recorded result is stale when it changes."""
+    h = hashlib.sha256()
+    for rel in (t.module, *[a for a in t.tests if a.endswith(".py")]):
+        path = REPO / rel
+        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _load(path: Path) -> dict:
+    """A result file: {"targets": {name: {"module", "functions", "fingerprint", "when", "mutants": [...]}}}.
+    The older format (a flat list of mutants) is read too."""
+    if not path.exists():
+        return {"targets": {}}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):  # flat list of every mutant of one run
+        out: dict = {"targets": {}}
+        for m in data:
+            out["targets"].setdefault(m["target"], {"mutants": []})["mutants"].append(m)
+        return out
+    return data
+
+
+def _record(data: dict, t: Target, found: list[Mutant], fingerprint: str) -> None:
+    data["targets"][t.name] = {
+        "module": t.module, "functions": list(t.functions), "fingerprint": fingerprint,
+        "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "mutants": [{k: v for k, v in vars(m).items() if k != "source"} for m in found]}
+
+
+def _equivalents() -> dict:
+    """Reviewed survivors: {target: [{"code": a substring of the mutated line, "what": the mutation, "why"}]}
+    (tools/mutate_equivalent.json). A survivor matching one is *explained* (equivalent, or unreachable);
+    the rest are listed as unexplained."""
+    if not EQUIVALENT.exists():
+        return {}
+    return {k: v for k, v in json.loads(EQUIVALENT.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+
+
+def _why(equiv: dict, target: str, m: dict) -> Optional[str]:
+    for e in equiv.get(target, ()):
+        if e["what"] == m["what"] and e["code"] in m.get("code", ""):
+            return e["why"]
+    return None
+
+
+def summary(data: dict, tail: bool = True) -> str:
+    """Per-target table (in TARGETS order), the total over all targets, and the survivors: the kill rate
+    (killed / mutants) and, beside it, how many survivors are reviewed equivalents (tools/mutate_equivalent.json)."""
+    known = {t.name: t for t in TARGETS}
+    names = [t.name for t in TARGETS if t.name in data["targets"]] + \
+        sorted(n for n in data["targets"] if n not in known)
+    equiv = _equivalents()
+    lines = [f"{'target':17s} {'killed':>7s} {'mutants':>7s} {'rate':>7s} {'equiv.':>6s} {'unexpl.':>7s}  run (UTC)"]
+    total = killed_all = equiv_all = 0
+    survivors = []
+    for name in names:
+        entry = data["targets"][name]
+        muts = entry["mutants"]
+        if any("code" not in m for m in muts) and (REPO / entry.get("module", "-")).is_file():
+            src = (REPO / entry["module"]).read_text(encoding="utf-8").splitlines()  # results of an older tool
+            for m in muts:
+                m.setdefault("code", src[m["line"] - 1].strip() if m["line"] <= len(src) else "")
+        killed = sum(m["outcome"].startswith("killed") for m in muts)
+        n_equiv = sum(1 for m in muts if not m["outcome"].startswith("killed") and _why(equiv, name, m))
+        total, killed_all, equiv_all = total + len(muts), killed_all + killed, equiv_all + n_equiv
+        stale = name in known and entry.get("fingerprint") not in (None, _fingerprint(known[name]))
+        gone = name not in known
+        note = "  STALE: code or tests changed since" if stale else ("  (no longer a target)" if gone else "")
+        lines.append(f"{name:17s} {killed:7d} {len(muts):7d} {100 * killed / max(len(muts), 1):6.1f}% {n_equiv:6d} "
+                     f"{len(muts) - killed - n_equiv:7d}  {entry.get('when', '?')}{note}")
+        module = entry.get("module", known[name].module if name in known else "?")
+        survivors += [(name, module, m) for m in muts if not m["outcome"].startswith("killed")]
+    missing = [t.name for t in TARGETS if t.name not in data["targets"]]
+    lines.append(f"\nmutation score: {killed_all}/{total} = {100 * killed_all / max(total, 1):.1f}% killed"
+                 f" over {len(names)} targets; {equiv_all} survivors reviewed as equivalent, "
+                 f"{total - killed_all - equiv_all} unexplained; killed / (mutants - equivalent) = "
+                 f"{100 * killed_all / max(total - equiv_all, 1):.1f}%")
+    if not tail:
+        return "\n".join(lines)
+    if missing:
+        lines.append(f"not run yet: {', '.join(missing)}")
+    unexplained = [(n, mod, m) for n, mod, m in survivors if not _why(equiv, n, m)]
+    if unexplained:
+        lines.append("\nunexplained survivors (target, module line, mutation, outcome, code):")
+        lines += [f"  {n:17s} {mod}:{m['line']}  {m['what']}  [{m['outcome']}]  {m.get('code', '')}"
+                  for n, mod, m in unexplained]
+    return "\n".join(lines)
+
+
+def markdown(data: dict) -> str:
+    """The per-target table of a result file in Markdown (for docs/testing.md)."""
+    equiv = _equivalents()
+    known = {t.name: t for t in TARGETS}
+    rows = ["| target | code | mutants | killed | rate | equivalent | unexplained |", "|---|---|---|---|---|---|---|"]
+    tot = [0, 0, 0]
+    for t in TARGETS:
+        if t.name not in data["targets"]:
+            continue
+        muts = data["targets"][t.name]["mutants"]
+        summary({"targets": {t.name: data["targets"][t.name]}})  # fills "code" of older results
+        k = sum(m["outcome"].startswith("killed") for m in muts)
+        e = sum(1 for m in muts if not m["outcome"].startswith("killed") and _why(equiv, t.name, m))
+        tot = [tot[0] + len(muts), tot[1] + k, tot[2] + e]
+        where = f"`{t.module}`" + (f" ({', '.join(f.split('.')[-1] for f in t.functions)})" if t.functions else "")
+        rows.append(f"| {t.name} | {where} | {len(muts)} | {k} | {100 * k / max(len(muts), 1):.1f}% | {e} | "
+                    f"{len(muts) - k - e} |")
+    n, k, e = tot
+    rows.append(f"| **total** | {len(rows) - 2} targets | **{n}** | **{k}** | **{100 * k / max(n, 1):.1f}%** | {e} | "
+                f"{n - k - e} |")
+    return "\n".join(rows) + (f"\n\nKilled / (mutants − equivalent): {100 * k / max(n - e, 1):.1f}%." if n else "")
+
+
+def brief(data: dict) -> dict:
+    """A small summary of a result file (per target: counts and the survivors with their reason), for
+    committing beside the docs; the full file holds every mutant."""
+    equiv, out = _equivalents(), {}
+    summary(data)  # fills "code" of older results
+    for name, entry in data["targets"].items():
+        muts = entry["mutants"]
+        surv = [m for m in muts if not m["outcome"].startswith("killed")]
+        out[name] = {"module": entry.get("module"), "functions": entry.get("functions"), "when": entry.get("when"),
+                     "fingerprint": entry.get("fingerprint"), "mutants": len(muts), "killed": len(muts) - len(surv),
+                     "survivors": [{"line": m["line"], "what": m["what"], "code": m.get("code", ""),
+                                    "why": _why(equiv, name, m)} for m in surv]}
+    return {"targets": out}
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", help="target names (default: all)")
     ap.add_argument("--list", action="store_true", help="list targets and mutant counts, run nothing")
-    ap.add_argument("--json", help="write every mutant's outcome to this file")
+    ap.add_argument("--json", help="merge every mutant's outcome into this file (the run's targets replace theirs)")
+    ap.add_argument("--fresh", action="store_true", help="with --json: start the file over instead of merging")
+    ap.add_argument("--report", metavar="FILE", help="print the summary of a result file, run nothing")
+    ap.add_argument("--markdown", action="store_true", help="with --report: the per-target table in Markdown")
+    ap.add_argument("--brief", metavar="OUT", help="with --report: also write a small summary JSON (counts, survivors)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant run")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each mutant's outcome as it comes")
     args = ap.parse_args(argv)
+    if args.report:
+        data = _load(Path(args.report))
+        print(markdown(data) if args.markdown else summary(data))
+        if args.brief:
+            Path(args.brief).write_text(json.dumps(brief(data), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return 0
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
     if args.targets and len(chosen) != len(set(args.targets)):
         raise SystemExit(f"mutate: unknown target; choose from {', '.join(t.name for t in TARGETS)}")
@@ -370,7 +535,10 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    results: list[Mutant] = []
+    out = Path(args.json) if args.json else None
+    data = {"targets": {}} if out is None or args.fresh else _load(out)
+    run: dict = {"targets": {}}
+    prints = {t.name: _fingerprint(t) for t in chosen}  # the code as copied now, not as edited during the run
     with tempfile.TemporaryDirectory(prefix="memlab-mutate-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir)
@@ -378,23 +546,23 @@ def main(argv: list[str]) -> int:
         try:
             _preload(workdir)
             for t in chosen:
-                _run_target(workdir, t, args.timeout, results, args.verbose)
+                found: list[Mutant] = []
+                _run_target(workdir, t, args.timeout, found, args.verbose)
+                _record(run, t, found, prints[t.name])
+                data["targets"][t.name] = run["targets"][t.name]
+                if out is not None:  # written after each target: a long run interrupted keeps what it finished
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(json.dumps(data, indent=1), encoding="utf-8")
         finally:
             if stop_pg is not None:
                 stop_pg()
-    total = len(results)
-    killed = sum(m.outcome.startswith("killed") for m in results)
-    print(f"\nmutation score: {killed}/{total} = {100 * killed / max(total, 1):.1f}% killed")
-    survivors = [m for m in results if not m.outcome.startswith("killed")]
-    if survivors:
-        print("\nsurvivors (target, module line, mutation, outcome):")
-        for m in survivors:
-            module = next(t.module for t in TARGETS if t.name == m.target)
-            print(f"  {m.target:17s} {module}:{m.line}  {m.what}  [{m.outcome}]")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps([{k: v for k, v in vars(m).items() if k != "source"}
-                                               for m in results], indent=1), encoding="utf-8")
+    if out is None:
+        print(summary(run))
+        return 0
+    if set(data["targets"]) != set(run["targets"]):
+        print("\nthis run:\n" + summary(run, tail=False))
+        print(f"\nall targets in {out}:")
+    print(summary(data))
     return 0
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from memlab.compare.stats import bootstrap_ci, query_changes
+from memlab.compare.stats import bootstrap_ci, match_key, query_changes
 
 
 def test_metrics_by_hand():
@@ -83,3 +83,13 @@ def test_rendered_notes_say_whether_the_rank_or_only_the_score_moved():
     assert "was #1" not in html and "was #3" in html
     assert html.count("#fff3c4") == 1  # only the row that moved is yellow
     assert "<th style" in html and ">memory</th>" in html and ">score</th>" in html  # column headers
+
+
+def test_match_key_by_id_hash_and_normalised_text():
+    """After a migration that assigned new ids, hits are matched by hash or by text; text matching ignores
+    case and spacing, hash matching does not."""
+    a = {"id": "a1", "hash": "h-a", "memory": "  I like   green TEA "}
+    b = {"id": "b7", "hash": "h-b", "memory": "i like green tea"}
+    assert (match_key(a, "id"), match_key(a, "hash")) == ("a1", "h-a")
+    assert match_key(a, "memory") == match_key(b, "memory") == "i like green tea"
+    assert match_key(a, "hash") != match_key(b, "hash") and match_key(a, "id") != match_key(b, "id")

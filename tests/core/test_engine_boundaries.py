@@ -135,10 +135,16 @@ def test_a_scope_given_twice_must_agree_and_filters_ids_are_checked(engine_mem):
     m.add("other note", user_id="v", infer=False)
     assert _ids(m.get_all(user_id="u", filters={"user_id": "u"})) == [mid]  # the same value twice: fine
     assert _ids(m.get_all(filters={"user_id": 7})) == []                    # an int id is the string "7"
+    seven = m.add("user seven's note", user_id="7", infer=False)["results"][0]["id"]
+    assert _ids(m.get_all(filters={"user_id": 7})) == [seven]
+    assert _ids(m.get_all(user_id="7", filters={"user_id": 7})) == [seven]  # the same id twice, once as an int
+    # a branch that is not a filter does not scope a read: refused as unscoped
+    with pytest.raises(ValidationError, match="all_scopes=True"):
+        m.get_all(filters={"OR": [{"user_id": "u"}, "junk"]})
     for clash in ({"user_id": "v"}, {"user_id": {"in": ["u"]}}):
         with pytest.raises(ValidationError, match="given twice"):
             m.get_all(user_id="u", filters=clash)
-    assert len(_ids(m.get_all(filters={"user_id": "*"}))) == 2              # the wildcard is not an id
+    assert len(_ids(m.get_all(filters={"user_id": "*"}))) == 3              # the wildcard is not an id
     for bad in ("a b", "tab\there"):
         with pytest.raises(ValidationError, match="whitespace"):
             m.get_all(filters={"user_id": bad})

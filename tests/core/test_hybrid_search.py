@@ -111,6 +111,61 @@ def test_bm25_equals_rank_bm25_on_a_scope(mem, query):
     np.testing.assert_allclose([got[t] for t in ALICE], want, rtol=1e-9, atol=1e-12)
 
 
+def _word(i: int) -> str:
+    return "q" + "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3)) + "z"
+
+
+def test_bm25_floor_of_frequent_terms_equals_rank_bm25_in_small_and_large_scopes():
+    """A term in more than half of a scope's rows has a negative idf, which rank_bm25 floors at 0.25 x the
+    scope's mean idf. Checked on a small scope in a large vocabulary (scored from its rows' term lists)
+    and on a large scope (scored from the postings), twice each (the mean idf is cached per scope), and
+    again after a write changes the scope."""
+    carol = ["pizza tonight with Ana", "pizza and pasta", "cold pizza for breakfast", "the best pizza in Naples",
+             "a walk by the river", "pizza pizza"]
+    dave = [f"pizza {_word(i)} {_word(i + 500)}" for i in range(100)]
+    index = KeywordIndex.build(carol + dave, k1=K1, b=B)
+    n = len(carol) + len(dave)
+    queries = {"carol": ["pizza", "pizza river", "Naples pizza breakfast", "river"],
+               "dave": ["pizza", f"pizza {_word(3)}", f"{_word(7)} {_word(507)}"]}
+    for _ in range(2):
+        for who, rows, docs in (("carol", np.arange(6), carol), ("dave", np.arange(6, n), dave)):
+            mask = np.zeros(n, dtype=bool)
+            mask[rows] = True
+            for q in queries[who]:
+                want = _reference(docs, q)
+                pos, scores = index.score(q, rows, mask)
+                got = np.zeros(len(docs))
+                got[pos - rows[0]] = scores
+                np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"{who}: {q}")
+    assert np.log((6 - 5 + 0.5) / (5 + 0.5)) < 0  # pizza's idf in carol's scope: the floor is what is tested
+    index.set(n, "pizza with the river view")  # carol's scope grows: its cached mean idf must not be reused
+    rows = np.append(np.arange(6), n)
+    mask = np.zeros(n + 1, dtype=bool)
+    mask[rows] = True
+    docs = carol + ["pizza with the river view"]
+    pos, scores = index.score("pizza river", rows, mask)
+    got = dict(zip(pos.tolist(), scores.tolist()))
+    np.testing.assert_allclose([got.get(int(r), 0.0) for r in rows], _reference(docs, "pizza river"), rtol=1e-9)
+
+
+def test_bm25_ceiling_is_the_sum_of_idf_times_k1_plus_1():
+    """The query's BM25 ceiling (what ``bm25_score`` divides by) is Σ idf·(k1 + 1) over the query's terms
+    in query order (a repeated term counts again; a term no document holds adds nothing), and no document
+    reaches it."""
+    from memlab.ranking.bm25 import bm25_of_docs
+
+    docs = [tokenize(t) for t in ALICE]
+    n = len(docs)
+    for q in ("pizza pizza Lyon unknownword", "Alps", "dog Rex peanuts"):
+        stats: dict = {}
+        scores = bm25_of_docs(tokenize(q), docs, k1=K1, b=B, stats=stats)
+        dfs = [sum(t in d for d in docs) for t in tokenize(q)]
+        want = sum(np.log(n - df + 0.5) - np.log(df + 0.5) for df in dfs if df) * (K1 + 1)
+        assert stats["ceiling"] == pytest.approx(want, rel=1e-12) and want > 0, q
+        assert 0 < scores.max() < want
+        np.testing.assert_allclose(scores, _reference(ALICE, q), rtol=1e-9, atol=1e-12)
+
+
 def test_keyword_search_results_carry_bm25_and_rrf(mem):
     _fill(mem)
     res = mem.search("Rex the dog and the pizza", user_id="alice", mode="keyword", limit=20)["results"]
@@ -125,6 +180,29 @@ def test_keyword_search_results_carry_bm25_and_rrf(mem):
     scores = [r["score"] for r in res]  # the calibrated relevance, increasing in BM25
     assert scores == sorted(scores, reverse=True) and all(0.0 <= x <= 1.0 for x in scores)
     assert mem.search("zzz qqq", user_id="alice", mode="keyword")["results"] == []
+
+
+def test_every_mode_reports_the_same_bm25_and_query_ceiling(mem):
+    """keyword, hybrid and fusion search look up the same BM25 per memory (the last-added memory holding a
+    query term included) and the same query ceiling (``max_possible_score`` > 0), so ``bm25_score`` is the
+    same share in every mode."""
+    _fill(mem)
+    mem.add("Rex ate the whole pizza", user_id="alice", infer=False)  # the newest row holds query terms
+    q = "Rex the dog and the pizza"
+    by_mode = {mode: {r["memory"]: r for r in mem.search(q, user_id="alice", mode=mode, limit=50,
+                                                         explain=True)["results"]}
+               for mode in ("keyword", "hybrid", "fusion")}
+    ref = dict(zip(ALICE + ["Rex ate the whole pizza"], _reference(ALICE + ["Rex ate the whole pizza"], q)))
+    assert "Rex ate the whole pizza" in by_mode["keyword"]
+    ceilings = set()
+    for mode, res in by_mode.items():
+        for text, r in res.items():
+            assert r["keyword_score"] == pytest.approx(ref[text], rel=1e-9), (mode, text)
+            d = r["score_details"]
+            ceilings.add(round(d["max_possible_score"], 9))
+            assert d["bm25_score"] == pytest.approx(min(ref[text] / d["max_possible_score"], 1.0)), (mode, text)
+    assert len(ceilings) == 1 and ceilings.pop() > 0
+    assert by_mode["keyword"]["Rex ate the whole pizza"]["score_details"]["bm25_score"] > 0
 
 
 def test_scoped_statistics(mem):

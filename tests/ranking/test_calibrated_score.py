@@ -12,7 +12,8 @@ import pytest
 from memlab import Memory
 from memlab.errors import ConfigError, ValidationError
 from memlab.ranking.calibration import (
-    MODE_FEATURES, Calibration, LogisticModel, ece, features, fit_logistic, is_question_level, reliability, shipped)
+    MODE_FEATURES, Calibration, LogisticModel, contributions, ece, features, fit_logistic, is_question_level,
+    rank_calibrated, reliability, shipped)
 
 TEXTS = [
     ("I have a dog named Rex, a beagle", "alice"),
@@ -238,3 +239,156 @@ def test_relative_dates_inside_memories_are_read_against_their_own_date(engine_m
     assert hits["I went camping last week with my kids"] == 0.0
     hits = time_of("What did I do on 20 April 2023?")  # neither the week named nor the days after writing
     assert set(hits.values()) == {0.0}
+
+
+def test_switched_off_channels_add_nothing_to_the_score(hash_config):
+    """A channel without a fusion weight is off: its calibration features sit at the model's mean, so they
+    contribute exactly 0 to the log-odds (explain shows it), while the channels left on do contribute."""
+    prefixes = {"dense": ("cos",), "keyword": ("bm25",), "dense_context": ("ctx_cos",), "keyword_context": ("ctx_bm25",)}
+
+    def contributions(weights):
+        cfg = {**hash_config, "vector_store": {"provider": "faiss", "config": {"fusion_weights": weights}}}
+        with Memory(cfg) as m:
+            for text, user in TEXTS:
+                m.add(text, user_id=user, infer=False)
+            res = m.search("Rex the dog walks", user_id="alice", limit=20, explain=True)["results"]
+        assert res
+        return [r["explain"]["calibration"]["features"] for r in res]
+
+    def of(feats, channel):
+        return [c["contribution"] for f, c in feats.items()
+                if any(f == p or f.startswith(p + "_") for p in prefixes[channel])]
+
+    model = shipped("hash").model("fusion")
+    assert any(f.startswith("bm25") for f in model.features) and any(f.startswith("cos") for f in model.features)
+    for feats in contributions({"dense": 1.0}):  # keyword, both context channels, speaker, time off
+        for off in ("keyword", "dense_context", "keyword_context"):
+            assert of(feats, off) and all(c == 0.0 for c in of(feats, off)), (off, feats)
+        assert any(c != 0.0 for c in of(feats, "dense"))
+    for feats in contributions({"keyword": 1.0}):  # dense and the contexts off
+        assert all(c == 0.0 for c in of(feats, "dense") + of(feats, "dense_context")), feats
+        assert any(c != 0.0 for c in of(feats, "keyword"))
+
+
+def test_score_details_bm25_is_relative_to_any_positive_ceiling():
+    """``bm25_score`` = BM25 / the query's ceiling, capped at 1, for any ceiling > 0 (a one-term query over
+    a common word has a ceiling below 1); no ceiling (no keyword evidence) gives 0."""
+    from memlab.ranking.scoring import add_details
+
+    model = shipped("hash").model("dense")
+    x = np.zeros(len(model.features))
+    for ceiling, bm25, want in ((0.5, 0.25, 0.5), (0.5, 0.75, 1.0), (4.0, 1.0, 0.25), (0.0, 0.3, 0.0)):
+        extra = {"ceiling": ceiling, "bm25": bm25, "cosine": 0.4}
+        add_details(extra, model, x, 0.6, 0.4, 0.1, "dense")
+        d = extra["score_details"]
+        assert d["bm25_score"] == pytest.approx(want) and d["max_possible_score"] == ceiling
+        assert d["semantic_score"] == 0.4 and d["final_score"] == 0.6 and d["raw_score"] == 0.4
+        assert d["threshold"] == 0.1 and d["entity_boost"] == 0.0
+
+
+def test_every_feature_kind_by_hand():
+    """Each calibration feature computed by hand on three rows: channels, gaps, z-scores, bests, relative
+    values, BM25 over its ceiling, the fused value and its rank, reranker and graph evidence, log_n."""
+    raw = {"dense": np.array([0.2, 0.8, 0.5]), "dense_context": np.array([0.3, 0.1, 0.9]),
+           "keyword": np.array([0.0, 2.0, 4.0]), "speaker": np.array([1.0, 0.0, 0.0]), "time": np.array([0.0, 1.0, 0.0]),
+           "time_text": np.array([0.0, 0.0, 1.0])}
+    extra = {"fused": np.array([1.0, 3.0, 3.0]), "rerank": np.array([0.1, 0.4, 0.7]), "graph": np.array([0.0, 0.5, 0.0]),
+             "base": np.array([-1.0, 0.0, 1.0])}
+    z = lambda a: (a - a.mean()) / a.std()  # noqa: E731
+    want = {
+        "cos": raw["dense"], "ctx_cos": raw["dense_context"], "cos_gap": raw["dense"] - 0.8,
+        "cos_z": z(raw["dense"]), "cos_best": [0.8] * 3, "cos_rel": raw["dense"] / 0.8,
+        "ctx_cos_gap": raw["dense_context"] - 0.9,
+        "bm25": [0.0, 0.25, 0.5], "bm25_best": [0.5] * 3, "bm25_rel": [0.0, 0.5, 1.0], "bm25_gap": [-4.0, -2.0, 0.0],
+        "ctx_bm25": [0.0, 0.5, 1.0],  # no keyword_context channel: the plain one stands in, over its own ceiling
+        "speaker": [1, 0, 0], "time": [0, 1, 0],
+        "fused": [1, 3, 3], "fused_gap": [-2, 0, 0], "fused_rank": [-math.log(3), 0, 0],  # ties share rank 1
+        "cos_lead": [-0.6, 0.3, -0.3],  # the top's lead over the next; the others' gap to the top
+        # scope-size interactions: n = 10 reads as 30 (XN_LOG_N), where "small" counts fully
+        "fused_rank_xn": np.array([-math.log(3), 0, 0]) * math.log(30), "cos_best_xn": [0.8 * math.log(30)] * 3,
+        "cos_lead_small": [-0.6, 0.3, -0.3], "time_text": [0, 0, 1],
+        "rerank_z": z(extra["rerank"]), "rerank_gap": (extra["rerank"] - 0.7) / extra["rerank"].std(),
+        "graph": [0, 0.5, 0], "base": [-1, 0, 1], "rrf": [0, 0, 0],  # rrf not given: zeros
+        "log_n": [math.log(10)] * 3,
+    }
+    X = features(raw, list(want), n=10, ceilings={"keyword": 8.0, "keyword_context": 4.0}, extra=extra)
+    for j, name in enumerate(want):
+        np.testing.assert_allclose(X[:, j], want[name], atol=1e-12, err_msg=name)
+    # the scope's best given (only some rows passed): gaps, bests and relative values use it
+    X = features(raw, ["cos_gap", "cos_best", "cos_rel", "bm25_best"], best={"dense": 1.0, "keyword": 16.0},
+                 ceilings={"keyword": 8.0})
+    np.testing.assert_allclose(X, np.column_stack([raw["dense"] - 1.0, [1.0] * 3, raw["dense"], [1.0] * 3]))
+    # without n, the rows given are the scope; a scope of one has log_n = 0, no lead and rank 0
+    assert features(raw, ["log_n"])[0, 0] == pytest.approx(math.log(3))
+    one = features({"dense": np.array([0.4])}, ["log_n", "fused_rank_xn", "cos_lead", "cos_best_xn"], n=1,
+                   extra={"fused": np.array([2.0])})
+    np.testing.assert_allclose(one, [[0.0, 0.0, 0.0, 0.4 * math.log(30)]])
+    # a large scope: log n held at log 400, where the small-scope feature counts nothing
+    big = features(raw, ["cos_best_xn", "cos_lead_small"], n=100_000, extra=extra)
+    np.testing.assert_allclose(big, np.column_stack([[0.8 * math.log(400)] * 3, [0.0] * 3]), atol=1e-12)
+    mid = features(raw, ["cos_lead_small"], n=math.isqrt(30 * 400) ** 1)  # half way in log n: about half
+    assert 0.45 * 0.3 < mid[1, 0] < 0.55 * 0.3
+
+
+def test_degenerate_feature_inputs_are_zero_not_nan():
+    """Constant channels and evidence have no spread: z-scores and reranker gaps are 0 (not 0/0); zero bests
+    and ceilings give 0; no features is an empty matrix with one row per memory."""
+    raw = {"dense": np.array([0.5, 0.5, 0.5]), "keyword": np.array([0.0, 0.0, 0.0])}
+    X = features(raw, ["cos_z", "bm25", "bm25_best", "bm25_rel", "rerank_z", "rerank_gap"],
+                 extra={"rerank": np.array([2.0, 2.0, 2.0])})  # no ceilings: BM25 features are 0
+    assert np.isfinite(X).all() and (X == 0).all()
+    # a spread below the relative tolerance of a large mean is no spread either
+    big = features({"dense": np.array([1000.0, 1000.0 + 1e-5, 1000.0])}, ["cos_z"])
+    np.testing.assert_array_equal(big, np.zeros((3, 1)))
+    small = features({"dense": np.array([0.0, 1e-5, 0.0])}, ["cos_z"])  # tolerance 1e-6 below a mean of 1
+    assert small[1, 0] > 1.0
+    assert features(raw, []).shape == (3, 0)
+    assert features({"dense": np.array([0.4])}, ["cos_z"])[0, 0] == 0.0  # one row: no spread
+    assert features({"dense": np.array([])}, ["log_n"]).shape == (0, 1)  # an empty scope: log(1), not log(0)
+    # a ceiling below 1 (a one-term query over a common word) still normalises
+    np.testing.assert_allclose(features({"keyword": np.array([0.0, 0.2, 0.4])}, ["bm25", "bm25_best"],
+                                        ceilings={"keyword": 0.5}), [[0.0, 0.8], [0.4, 0.8], [0.8, 0.8]])
+    assert features({"dense": np.array([])}, ["cos_z", "cos_best", "fused_gap"], extra={"fused": np.array([])}).shape \
+        == (0, 3)
+    with pytest.raises(ValidationError, match="calibration feature"):
+        features(raw, ["cosine"])
+
+
+def test_model_value_by_hand():
+    """logit = platt_a * (Σ w·(x − mean)/scale + bias) + platt_b (+ platt_c · log_n clipped to the fitted
+    range); score = sigmoid(logit); explain's contributions are platt_a · w · (x − mean)/scale and add up."""
+    model = LogisticModel(("cos", "bm25", "log_n"), mean=np.array([0.5, 0.2, 2.0]), scale=np.array([0.25, 0.5, 1.0]),
+                          weights=np.array([2.0, 1.0, -0.5]), bias=-0.3, platt_a=1.5, platt_b=0.2, platt_c=0.1,
+                          bounds={"log_n": (1.0, 3.0)})
+    X = np.array([[0.9, 0.0, 2.5], [0.5, 0.7, 5.0]])
+    clipped_n = np.array([2.5, 3.0])  # log_n beyond the fitted range is clipped
+    linear = (2.0 * (X[:, 0] - 0.5) / 0.25 + 1.0 * (X[:, 1] - 0.2) / 0.5 - 0.5 * (clipped_n - 2.0) / 1.0) - 0.3
+    np.testing.assert_allclose(model.linear(X), linear)
+    logit = 1.5 * linear + 0.2 + 0.1 * clipped_n
+    np.testing.assert_allclose(model.logit(X), logit)
+    np.testing.assert_allclose(model.predict_proba(X), 1 / (1 + np.exp(-logit)))
+    assert X[1, 2] == 5.0  # the caller's matrix is not clipped in place
+    c = contributions(model, X[1])
+    assert c["log_n"] == {"value": 5.0, "contribution": pytest.approx(1.5 * -0.5 * 1.0)}
+    assert c["cos"]["contribution"] == pytest.approx(0.0) and c["bm25"]["contribution"] == pytest.approx(1.5 * 1.0)
+    assert sum(v["contribution"] for v in c.values()) + 1.5 * -0.3 + 0.2 + 0.1 * 3.0 == pytest.approx(logit[1])
+    # a Platt term on log_n only applies to a model that has log_n
+    no_n = LogisticModel(("cos",), np.array([0.5]), np.array([0.25]), np.array([2.0]), 0.0, 1.0, 0.0, platt_c=0.7)
+    np.testing.assert_allclose(no_n.logit(np.array([[0.75]])), [2.0])
+
+
+def test_rank_calibrated_orders_cuts_and_breaks_ties_by_key():
+    model = LogisticModel(("cos",), np.array([0.0]), np.array([1.0]), np.array([4.0]), 0.0)
+    X = np.array([[0.1], [0.5], [0.5], [-0.2], [0.3]])
+    keys = np.array([7, 9, 2, 5, 4])  # rows 1 and 2 tie: key 2 (row 2) first
+    idx, proba, logit = rank_calibrated(model, X, keys, limit=10)
+    assert idx.tolist() == [2, 1, 4, 0, 3]
+    np.testing.assert_allclose(logit, 4.0 * X[idx, 0])
+    np.testing.assert_allclose(proba, 1 / (1 + np.exp(-logit)))
+    assert rank_calibrated(model, X, keys, limit=2)[0].tolist() == [2, 1]
+    at = float(proba[2])  # a threshold equal to a score keeps that row, and the limit applies after the cut
+    got, p, lg = rank_calibrated(model, X, keys, limit=10, threshold=at)
+    assert got.tolist() == [2, 1, 4] and p.tolist() == proba[:3].tolist() and lg.tolist() == logit[:3].tolist()
+    got, p, lg = rank_calibrated(model, X, keys, limit=2, threshold=at)
+    assert got.tolist() == [2, 1] and len(p) == len(lg) == 2
+    assert rank_calibrated(model, X, keys, limit=10, threshold=1.0)[0].tolist() == []

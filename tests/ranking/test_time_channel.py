@@ -130,3 +130,33 @@ def test_memory_time_match_by_hand():
     # a month without a year matches the month the memory's range falls in (December, two months before 1 Feb)
     assert memory_time_match(texts, days, query_ranges("what happened in December")).tolist() == [0.0, 0.0, 0.0, 1.0]
     assert memory_time_match(texts, days, []).tolist() == [0.0] * 4
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("what did I do last week?", ("2023-05-01", "2023-05-07")),    # Monday to Sunday of the week before
+    ("three weeks ago", ("2023-04-17", "2023-04-23")),
+    ("two months ago", ("2023-03-01", "2023-03-31")),
+    ("this month", ("2023-05-01", "2023-05-31")),
+    ("hiking last year", ("2022-01-01", "2022-12-31")),
+    ("earlier this year", ("2023-01-01", "2023-12-31")),
+    ("yesterday at the lake", ("2023-05-09", "2023-05-09")),
+    ("in May 2021 and last week", ("2023-05-01", "2023-05-07")),  # the absolute date is query_ranges' job
+])
+def test_relative_ranges_by_hand(text, expected):
+    from memlab.ranking.when import relative_ranges
+
+    ref = dt.datetime(2023, 5, 10, 15, 0, tzinfo=dt.timezone.utc)  # a Wednesday
+    start, end = (np.datetime64(d, "D") for d in expected)
+    assert relative_ranges(text, ref) == [(start, end, True)]
+
+
+def test_relative_ranges_edges():
+    from memlab.ranking.when import relative_ranges
+
+    leap = dt.datetime(2024, 3, 15, 9, 0)
+    assert relative_ranges("last month", leap) == [(np.datetime64("2024-02-01"), np.datetime64("2024-02-29"), True)]
+    assert relative_ranges("last week", dt.datetime(2024, 1, 3)) == [  # a week across the new year
+        (np.datetime64("2023-12-25"), np.datetime64("2023-12-31"), True)]
+    assert relative_ranges("last week", None) == []                  # no reference: nothing is read
+    assert relative_ranges("", leap) == [] and relative_ranges("a walk in the park", leap) == []
+    assert relative_ranges("on 3 March 2024", leap) == []            # no relative word
