@@ -243,7 +243,9 @@ def test_compare_widget(page, lab, shots):
     picker.select_option(label="home: Where does Alice live?")
     expect_text(columns, "Alice lives in Berlin.")
     assert "overlap@3" in status.inner_text() and "Error" not in status.inner_text()
-    assert query.input_value() == "Where does Alice live?" and user.input_value() == "alice"
+    # the text boxes follow the pick (the browser may render the columns first: wait for them)
+    expect(query).to_have_value("Where does Alice live?")
+    expect(user).to_have_value("alice")
 
     # type a query, Tab to the user box: nothing runs against the previous user
     query.fill("What does Bob like to drink?")
