@@ -97,7 +97,8 @@ TARGETS = [
     # ---- ranking (fusion, the default search mode, and its channels)
     Target("channels", "memlab/ranking/channels.py", (),
            ("tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py", "tests/ranking/test_fusion.py",
-            "tests/core/test_search_boundaries.py", "-k", "not locomo")),
+            "tests/core/test_search_boundaries.py", "tests/ranking/test_calibrated_score.py", "-k",
+            "not locomo and not pgvector")),
     # (fusion.rank_fused is not a target: no search calls it since the calibrated score orders fusion results)
     Target("combsum", "memlab/ranking/fusion.py", ("normalize", "combsum", "check_weights", "ranks_of"),
            ("tests/ranking/test_fusion.py", "tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py",
@@ -133,7 +134,8 @@ TARGETS = [
            (BOTH_ENGINES, "tests/pg/test_engines.py", "tests/pg/test_pg_hnsw.py",
             "-k", "pgvector or rank or hnsw"), pg=True),
     Target("pg-candidates", "memlab/store/pg/candidates.py", (),
-           (BOTH_ENGINES, "tests/pg/test_pg_keyword.py", "tests/pg/test_fusion_parity.py", "-k", "pgvector or pg or keyword"),
+           (BOTH_ENGINES, "tests/pg/test_pg_keyword.py", "tests/pg/test_fusion_parity.py", "tests/pg/test_pg_scope_stats.py",
+            "tests/ranking/test_calibrated_score.py", "-k", "pgvector or pg or keyword or scope or stats or pool"),
            pg=True),
 ]
 

@@ -392,3 +392,27 @@ def test_rank_calibrated_orders_cuts_and_breaks_ties_by_key():
     got, p, lg = rank_calibrated(model, X, keys, limit=2, threshold=at)
     assert got.tolist() == [2, 1] and len(p) == len(lg) == 2
     assert rank_calibrated(model, X, keys, limit=10, threshold=1.0)[0].tolist() == []
+
+
+def test_the_cosine_lead_is_read_from_the_two_best_whatever_the_order():
+    """``cos_lead``: the top's margin over the second best, every other memory's gap to the top -- on rows in an
+    order where a partial sort must really find the two best."""
+    dense = np.array([0.3, 0.9, 0.1, 0.7, 0.8, 0.2, 0.65])
+    got = features({"dense": dense}, ["cos_lead"])[:, 0]
+    np.testing.assert_allclose(got, [0.3 - 0.9, 0.9 - 0.8, 0.1 - 0.9, 0.7 - 0.9, 0.8 - 0.9, 0.2 - 0.9, 0.65 - 0.9])
+    tied = features({"dense": np.array([0.5, 0.9, 0.9, 0.1])}, ["cos_lead"])[:, 0]
+    np.testing.assert_allclose(tied, [-0.4, 0.0, 0.0, -0.8])  # two tops: neither leads
+
+
+def test_every_mode_reads_the_scope_size_not_its_candidates(engine_mem):
+    """``log_n`` is the number of memories the search's filter allows, in every mode -- not the number of
+    candidates a keyword or dense search looked at."""
+    for i in range(12):
+        engine_mem.add(f"note {i} about gardening" if i < 3 else f"entry {i} on cooking pasta", user_id="u",
+                       infer=False)
+    engine_mem.add("someone else's gardening", user_id="v", infer=False)
+    for mode in ("keyword", "hybrid", "dense", "fusion"):
+        res = engine_mem.search("gardening", user_id="u", mode=mode, explain=True, limit=2)["results"]
+        assert res, mode
+        feats = res[0]["explain"]["calibration"]["features"]
+        assert feats["log_n"]["value"] == pytest.approx(math.log(12)), mode
