@@ -14,6 +14,7 @@ import math
 import re
 import threading
 from functools import lru_cache
+from collections import Counter
 from itertools import chain
 from typing import Sequence
 
@@ -50,6 +51,7 @@ class HashEmbedder:
         # doubling, rows never change once written, so a call reads them without copying
         self._table = np.zeros((1024, 3), dtype=np.float64)
         self._word_ids: dict[str, tuple[int, ...]] = {}
+        self._lines: dict[str, tuple] = {}
 
     def _id(self, feature: str, weight: float) -> int:
         fid = self._fid.get(feature)
@@ -64,32 +66,74 @@ class HashEmbedder:
             self._fid[feature] = fid
         return fid
 
-    def _feature_ids(self, text: str) -> list[int]:
-        """Ids of the text's features, one per occurrence, in first-seen order."""
-        words = _WORD.findall(text.lower())
-        ids: list[int] = []
+    _MAX_LINES = 1 << 13
+
+    def _line(self, line: str) -> tuple:
+        """One line's words, its n-gram ids by n (n-grams inside the line) and its character n-gram ids;
+        cached: a conversation's context windows repeat each message line in several windows."""
+        got = self._lines.get(line)
+        if got is not None:
+            return got
+        words = _WORD.findall(line)
         fid, new_id = self._fid.get, self._id
         lo, hi = self.ngram_range
+        grams: dict[int, list[int]] = {}
+        chars: list[int] = []
+        cache = self._word_ids  # word -> (its unigram id, its character n-gram ids)
+        known = [cache.get(w) for w in words]
+        for i, got_ids in enumerate(known):
+            if got_ids is None:
+                w = words[i]
+                got_ids = known[i] = cache[w] = (new_id("w:" + w, 1.0), tuple(
+                    new_id(f, 0.5) for f in _char_grams(w, self.char_ngrams)) if self.char_ngrams else ())
         for n in range(lo, hi + 1):
             if n == 1:
-                for w in words:
-                    key = "w:" + w
-                    got = fid(key)
-                    ids.append(new_id(key, 1.0) if got is None else got)
+                grams[n] = [k[0] for k in known]
                 continue
+            ids: list[int] = []
             for i in range(len(words) - n + 1):
                 key = "w:" + " ".join(words[i : i + n])
-                got = fid(key)
-                ids.append(new_id(key, 1.0) if got is None else got)
-        if self.char_ngrams:
-            cache = self._word_ids
-            for w in words:
-                got = cache.get(w)
-                if got is None:
-                    got = cache[w] = tuple(new_id(f, 0.5) for f in _char_grams(w, self.char_ngrams))
-                ids.extend(got)
+                got_id = fid(key)
+                ids.append(new_id(key, 1.0) if got_id is None else got_id)
+            grams[n] = ids
+        for k in known:
+            chars.extend(k[1])
+        if len(self._lines) >= self._MAX_LINES:
+            self._lines.clear()
+        got = self._lines[line] = (words, grams, chars)
+        return got
+
+    def _feature_ids(self, text: str) -> list[int]:
+        """Ids of the text's features, one per occurrence, in first-seen order: its word n-grams by n, then
+        its words' character n-grams. Built line by line (a newline never sits inside a word), with the
+        n-grams that cross a line break computed from the joined words."""
+        lines = text.lower().split("\n")
+        if len(lines) > 1:  # a context window: "speaker: message" lines; the message part is cached as itself
+            lines = [part for line in lines for part in line.split(": ", 1)]
+        if len(lines) == 1:
+            words, grams, chars = self._line(lines[0])
+            ids = [i for n in range(self.ngram_range[0], self.ngram_range[1] + 1) for i in grams[n]]
+            ids.extend(chars)
+        else:
+            parts = [self._line(line) for line in lines]
+            words = [w for p in parts for w in p[0]]
+            ids = []
+            fid, new_id = self._fid.get, self._id
+            lo, hi = self.ngram_range
+            for n in range(lo, hi + 1):
+                at = 0  # the line's first word in ``words``
+                for line_words, grams, _ in parts:
+                    ids.extend(grams[n])
+                    size = len(line_words)
+                    for i in range(at + max(0, size - n + 1), min(at + size, len(words) - n + 1)):
+                        key = "w:" + " ".join(words[i : i + n])  # crosses into the next line(s)
+                        got = fid(key)
+                        ids.append(new_id(key, 1.0) if got is None else got)
+                    at += size
+            for p in parts:
+                ids.extend(p[2])
         if not ids:
-            ids.append(new_id("empty:", 1.0))
+            ids.append(self._id("empty:", 1.0))
         return ids
 
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
@@ -99,21 +143,21 @@ class HashEmbedder:
         with self._lock:
             if len(self._fid) > self._MAX_FEATURES:
                 self._reset_ids()
-            per_text = [self._feature_ids(t) for t in texts]
-            table, n_features = self._table, len(self._fid)
-        lens = np.fromiter((len(ids) for ids in per_text), dtype=np.int64, count=len(per_text))
-        fids = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=int(lens.sum()))
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
-        # distinct (row, feature) pairs in first-seen order, with their occurrence counts
-        keys = rows * (n_features + 1) + fids
-        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")
-        first, counts = first[order], counts[order]
-        fid, row = fids[first], rows[first]
+            # per text: its distinct features in first-seen order with their counts (Counter keeps order)
+            per_text = [Counter(self._feature_ids(t)) for t in texts]
+            table = self._table
+        lens = np.fromiter((len(c) for c in per_text), dtype=np.int64, count=len(per_text))
+        total = int(lens.sum())
+        fid = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=total)
+        counts = np.fromiter(chain.from_iterable(c.values() for c in per_text), dtype=np.float64, count=total)
+        row = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
         feature = table[fid]
         tf = counts * feature[:, 2]
-        tf_values, tf_index = np.unique(tf, return_inverse=True)
-        logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
+        if total <= 512:  # a text or two: math.log per feature costs less than sorting
+            logs = np.array([math.log(t) for t in tf.tolist()])
+        else:  # a batch repeats few distinct tf values: one math.log each
+            tf_values, tf_index = np.unique(tf, return_inverse=True)
+            logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
         sign = feature[:, 1]
         values = np.where(tf >= 1, sign * (1.0 + logs), sign * tf)
         buckets = feature[:, 0].astype(np.int64)

@@ -144,11 +144,12 @@ class Store(StoreLoading):
             self.sync()
             try:
                 with immediate(self.conn, self.busy_timeout_ms) as conn:
-                    seq = int(conn.execute(
-                        "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
-                    ).fetchone()[0])
-                    tx = Transaction(self, conn, seq)
-                    tx.epoch = self._meta("epoch")
+                    seq, epoch = conn.execute(  # the epoch seen inside the write lock, in the same statement
+                        "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' "
+                        "RETURNING value, (SELECT value FROM store_meta WHERE key = 'epoch')"
+                    ).fetchone()
+                    tx = Transaction(self, conn, int(seq))
+                    tx.epoch = epoch
                     yield tx
                     if tx.wiped:
                         conn.execute("UPDATE store_meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
@@ -175,14 +176,26 @@ class Store(StoreLoading):
             self._load_rows(self.last_seq)
             return
         table = self.table
+        added: list[tuple[int, np.ndarray]] = []  # consecutive additions to FAISS, added together in order
         for vid, row, vec in tx.rows:
             pos = table.pos_by_id.get(row["id"])
             if pos is not None and table.active[pos]:
+                self._add_vectors(added)
                 self.index.remove([int(table.vids[pos])])
             _, _, is_active = table.upsert(vid, row, vec)
             if is_active:
-                self.index.add(np.asarray([vid], dtype=np.int64), vec[None, :])
+                added.append((vid, vec))
+        self._add_vectors(added)
         self.last_seq = tx.seq
+
+    def _add_vectors(self, added: list) -> None:
+        if len(added) == 1:
+            self.index.add(np.asarray([added[0][0]], dtype=np.int64), added[0][1][None, :])
+            added.clear()
+        elif added:
+            self.index.add(np.fromiter((v for v, _ in added), dtype=np.int64, count=len(added)),
+                           np.stack([vec for _, vec in added]))
+            added.clear()
 
     # ------------------------------------------------------------------ reading
     def get(self, memory_id: str) -> Optional[dict]:

@@ -24,6 +24,11 @@ ROW_COLUMNS = (*COLUMNS, "context_vector")
 CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
 
 
+def meta_json(metadata: Optional[dict]) -> str:
+    """A row's metadata as stored: JSON with sorted keys (most memories have none: "{}")."""
+    return json.dumps(metadata, sort_keys=True, ensure_ascii=False) if metadata else "{}"
+
+
 class Transaction:
     """Collects row upserts and history rows of one SQLite transaction."""
 
@@ -54,7 +59,7 @@ class Transaction:
         if vec.shape != (self.store.dims,):
             raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
         values = [row.get(c) for c in ROW_COLUMNS]
-        values[ROW_COLUMNS.index("metadata")] = json.dumps(row.get("metadata") or {}, sort_keys=True, ensure_ascii=False)
+        values[ROW_COLUMNS.index("metadata")] = meta_json(row.get("metadata"))
         ctx = row.get("context_vector")
         if ctx is not None:
             ctx = np.ascontiguousarray(ctx, dtype=np.float32)
@@ -73,6 +78,55 @@ class Transaction:
             self.set_categories(row["id"], row["categories"])
         self.rows.append((vid, dict(row), vec))
         return vid
+
+    def add_rows(self, pairs: list[tuple[dict, np.ndarray]], *, history: bool = True) -> None:
+        """Insert NEW rows (ids not in the store) and, with ``history``, their ADD rows: the same rows,
+        vids, history and hseqs as :meth:`put_row` + :meth:`add_history` one by one, in two ``executemany``
+        statements. vids continue ``memories``' AUTOINCREMENT sequence (read under the write lock), so
+        they are the ones SQLite would have assigned. An id already present fails the INSERT (unique
+        constraint): the transaction rolls back and the caller gets a ConflictError."""
+        if len(pairs) < 2:
+            for row, vec in pairs:
+                self.put_row(row, vec)
+                if history:
+                    self.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
+                                     updated_at=row["updated_at"], actor_id=row.get("actor_id"), role=row.get("role"))
+            return
+        dims, meta_at, ctx_at = self.store.dims, ROW_COLUMNS.index("metadata"), ROW_COLUMNS.index("context_vector")
+        found = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
+        first_vid = (int(found[0]) if found else 0) + 1
+        values, written = [], []
+        for k, (row, vector) in enumerate(pairs):
+            vec = np.ascontiguousarray(vector, dtype=np.float32)
+            if vec.shape != (dims,):
+                raise StoreError(f"vector has shape {vec.shape}, store expects ({dims},)")
+            v = [row.get(c) for c in ROW_COLUMNS]
+            v[meta_at] = meta_json(row.get("metadata"))
+            ctx = row.get("context_vector")
+            if ctx is not None:
+                ctx = np.ascontiguousarray(ctx, dtype=np.float32)
+                if ctx.shape != (dims,):
+                    raise StoreError(f"context vector has shape {ctx.shape}, store expects ({dims},)")
+                v[ctx_at] = ctx.tobytes()
+            values.append((first_vid + k, *v, vec.tobytes(), self.seq))
+            written.append((first_vid + k, dict(row), vec))
+        self.conn.executemany(
+            f"INSERT INTO memories (vid, {', '.join(ROW_COLUMNS)}, vector, seq) "
+            f"VALUES ({', '.join('?' * (len(ROW_COLUMNS) + 3))})", values)
+        for row, _ in pairs:
+            if row.get("categories") is not None:
+                self.set_categories(row["id"], row["categories"])
+        self.rows.extend(written)
+        if history:
+            base = self.seq << 32
+            hist = []
+            for row, _ in pairs:
+                self._history_count += 1
+                hist.append((new_id(), row["id"], None, row["memory"], "ADD", row["created_at"], row["updated_at"],
+                             0, row.get("actor_id"), row.get("role"), base + self._history_count))
+            self.conn.executemany(
+                "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
+                "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)", hist)
 
     def set_categories(self, memory_id: str, names) -> None:
         """Replace a memory's category links; unknown names become categories (ids and descriptions
