@@ -99,7 +99,6 @@ TARGETS = [
            ("tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py", "tests/ranking/test_fusion.py",
             "tests/core/test_search_boundaries.py", "tests/ranking/test_calibrated_score.py", "-k",
             "not locomo and not pgvector")),
-    # (fusion.rank_fused is not a target: no search calls it since the calibrated score orders fusion results)
     Target("combsum", "memlab/ranking/fusion.py", ("normalize", "combsum", "check_weights", "ranks_of"),
            ("tests/ranking/test_fusion.py", "tests/core/test_ranking_edges.py", "tests/core/test_fusion_ties.py",
             BOTH_ENGINES, "-k", "not locomo and not pgvector")),

@@ -10,13 +10,14 @@ over the allowed rows before the weighted sum (CombSUM, Fox & Shaw 1994):
     fused(row) = Σ_channels weight_c * normalise_c(raw_c(row))
 
 ``rrf`` (reciprocal-rank fusion, Cormack et al. 2009) is :func:`fuse`; keyword and hybrid search use it.
-:func:`rank_fused` orders the allowed rows of a fusion search by the fused score.
+Fusion search orders rows by the calibrated score (memlab.ranking.scoring); the fused sum is one of its
+features and the tie-break order.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional
+from typing import Mapping
 
 import numpy as np
 
@@ -118,32 +119,3 @@ def fuse(rankings: list[np.ndarray], k_rrf: int) -> list[tuple[int, float]]:
             ranks.setdefault(pos, [math.inf] * len(rankings))[i] = rank
     order = sorted(rrf, key=lambda p: (-rrf[p], *ranks[p], p))
     return [(p, rrf[p]) for p in order]
-
-
-def rank_fused(raw: Mapping[str, np.ndarray], allowed: np.ndarray, *, weights: Mapping[str, float],
-               normalization: str, limit: int, threshold: Optional[float],
-               explain: bool = False) -> list[tuple[int, float, dict]]:
-    """Fusion search over an engine's channel values: fuse the raw channel scores of the
-    ``allowed`` rows (row keys in insertion order: FAISS positions, PostgreSQL vids), order, apply the
-    cosine ``threshold``, cut to ``limit`` and build ``extra``. Returns (row key, cosine, extra)."""
-    fused, normed = combsum(raw, weights, normalization)
-    # best fused first; ties by position (insertion order) so results are deterministic
-    order = np.lexsort((allowed, -fused))
-    if threshold is not None:
-        order = order[raw["dense"][order] >= threshold]
-    top = order[:limit]
-    out = []
-    ranks = {name: ranks_of(raw[name], top) for name in raw} if explain else {}
-    for i, idx in enumerate(top.tolist()):
-        extra = {"rank_score": float(fused[idx]), "keyword_score": float(raw.get("keyword", np.zeros(1))[idx])
-                 if "keyword" in raw else 0.0,
-                 "channels": {name: float(raw[name][idx]) for name in raw}}
-        if explain:
-            extra["explain"] = {
-                "mode": "fusion", "normalization": normalization, "fused": float(fused[idx]),
-                "channels": {name: {"raw": float(raw[name][idx]), "rank": int(ranks[name][i]),
-                                    "normalized": float(normed[name][idx]),
-                                    "weight": float(weights.get(name, 0.0))} for name in raw},
-            }
-        out.append((int(allowed[idx]), float(raw["dense"][idx]), extra))
-    return out
