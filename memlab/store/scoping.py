@@ -31,6 +31,7 @@ def merge_scope(user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict
         if not isinstance(filters, dict):
             raise ValidationError(f"filters must be a dict, got {type(filters).__name__}.")
         merged.update(filters)
+        refuse_bool_ids(filters)
         for key in SCOPE_FIELDS:  # filters={"user_id": 42} is user "42", as mem0 2.x coerces it
             if isinstance(merged.get(key), int) and not isinstance(merged[key], bool):
                 merged[key] = check_id(key, merged[key])
@@ -46,6 +47,28 @@ def merge_scope(user_id: Any, agent_id: Any, run_id: Any, filters: Optional[dict
         if isinstance(merged.get(key), str) and merged[key] != "*":
             check_id(key, merged[key])
     return merged
+
+def refuse_bool_ids(filters: Any, where: str = "filters") -> None:
+    """A scope id in a filter tree that is a bool (``{"user_id": True}``, also under AND / OR / NOT and in an
+    operator such as ``{"in": [True]}``) is a mistake that would match nothing: refuse it. (An int is an id:
+    mem0 2.x reads 42 as "42".)"""
+    if isinstance(filters, list):
+        for i, branch in enumerate(filters):
+            refuse_bool_ids(branch, f"{where}[{i}]")
+        return
+    if not isinstance(filters, dict):
+        return
+    for key, value in filters.items():
+        if key in SCOPE_FIELDS:
+            inner = value.values() if isinstance(value, dict) else [value]
+            flat = [x for v in inner for x in (v if isinstance(v, list) else [v])]
+            if any(isinstance(x, bool) for x in flat):
+                raise ValidationError(
+                    f"{where}[{key!r}] holds a bool ({value!r}); the {key} is a string id (an int is read as its "
+                    f"string, as mem0 does). Pass the id, e.g. {{{key!r}: 'alice'}}.")
+        elif isinstance(value, (dict, list)):
+            refuse_bool_ids(value, f"{where}[{key!r}]")
+
 
 def is_scoped(filters: Any) -> bool:
     """Does a filter tree restrict every result to a scope? A scope id at the top, in any branch of an

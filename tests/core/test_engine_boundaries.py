@@ -148,6 +148,17 @@ def test_a_scope_given_twice_must_agree_and_filters_ids_are_checked(engine_mem):
     for bad in ("a b", "tab\there"):
         with pytest.raises(ValidationError, match="whitespace"):
             m.get_all(filters={"user_id": bad})
+    # a bool is not an id (it would match nothing): refused wherever it sits in the tree, on every verb
+    m.add("user True's note", user_id="True", infer=False)
+    for bad in ({"user_id": True}, {"AND": [{"user_id": "u"}, {"agent_id": False}]},
+                {"OR": [{"user_id": "u"}, {"user_id": {"in": ["v", True]}}]}, {"NOT": [{"run_id": {"eq": True}}]}):
+        with pytest.raises(ValidationError, match="holds a bool"):
+            m.get_all(filters=bad, all_scopes=True)
+        with pytest.raises(ValidationError, match="holds a bool"):
+            m.search("note", filters=bad, all_scopes=True)
+        with pytest.raises(ValidationError, match="holds a bool"):
+            m.delete_all(filters=bad)
+    assert len(_ids(m.get_all(filters={"user_id": "*"}))) == 4  # nothing was deleted
 
 
 TEXT_OPS = [
