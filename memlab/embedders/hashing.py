@@ -81,7 +81,7 @@ class HashEmbedder:
         chars: list[int] = []
         cache = self._word_ids  # word -> (its unigram id, its character n-gram ids)
         known = [cache.get(w) for w in words]
-        for i, got_ids in enumerate(known):
+        for i, got_ids in enumerate(known if None in known else ()):
             if got_ids is None:
                 w = words[i]
                 got_ids = known[i] = cache[w] = (new_id("w:" + w, 1.0), tuple(
@@ -90,11 +90,11 @@ class HashEmbedder:
             if n == 1:
                 grams[n] = [k[0] for k in known]
                 continue
-            ids: list[int] = []
-            for i in range(len(words) - n + 1):
-                key = "w:" + " ".join(words[i : i + n])
-                got_id = fid(key)
-                ids.append(new_id(key, 1.0) if got_id is None else got_id)
+            keys = ["w:" + a + " " + b for a, b in zip(words, words[1:])] if n == 2 else \
+                ["w:" + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+            ids = [fid(key) for key in keys]
+            if None in ids:
+                ids = [new_id(key, 1.0) if got_id is None else got_id for key, got_id in zip(keys, ids)]
             grams[n] = ids
         for k in known:
             chars.extend(k[1])
