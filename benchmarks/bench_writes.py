@@ -62,20 +62,33 @@ def single_adds(path: str, n: int, users: int) -> dict:
     return {"first_1k_per_s": 1000 / spent["first"], "last_1k_per_s": 1000 / spent["last"]}
 
 
-def session_adds(sessions: int) -> float:
+def session_adds(sessions: int) -> dict:
+    """Memories per second of ``add(100 messages)`` with context windows on, and the embedder's share of it
+    (the hash embedder is pure Python: it embeds each message and each message's context window)."""
     path = tempfile.mkdtemp()
     try:
         m = Memory(cfg(path))
+        embed, spent = m.embed, [0.0]
+
+        def timed(texts, purpose="add"):
+            t = time.perf_counter()
+            try:
+                return embed(texts, purpose)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        m.embed = timed  # add() hands its bound embed to the write path: this one is timed
         msgs = lambda k: [{"role": "user" if j % 2 == 0 else "assistant",  # noqa: E731
                            "content": f"session {k} message {j}: I went hiking near lake {j % 7} with dog {k % 13}"}
                           for j in range(100)]
         m.add(msgs(-1), user_id="warm", infer=False)
+        spent[0] = 0.0
         t = time.perf_counter()
         for k in range(sessions):
             m.add(msgs(k), user_id=f"user{k % 50}", infer=False)
-        rate = 100 * sessions / (time.perf_counter() - t)
+        total = time.perf_counter() - t
         m.close()
-        return rate
+        return {"per_s": 100 * sessions / total, "embedder_share": spent[0] / total}
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -119,7 +132,7 @@ def main() -> int:
     path = tempfile.mkdtemp()
     try:
         r["single_add"] = single_adds(path, args.n, args.users)
-        r["session_add_per_s"] = session_adds(args.sessions)
+        r["session_add"] = session_adds(args.sessions)
         r["reopen"] = {"saved_index": [], "rebuilt_index": []}
         for k in range(args.rounds):  # interleaved: with the saved file, then without
             r["reopen"]["saved_index"].append(reopen(path, True, 10 + 2 * k))
@@ -144,7 +157,8 @@ def report(r: dict) -> str:
         "", "| what | measured | reference / target |", "|---|---|---|",
         f"| single durable add, first 1k / last 1k of {r['n']:,} | {s['first_1k_per_s']:,.0f} / "
         f"{s['last_1k_per_s']:,.0f} per s (×{s['last_1k_per_s'] / s['first_1k_per_s']:.2f}) | ≥ 2,000 /s, ≥ ×0.8 |",
-        f"| bulk session adds (100 messages, context on) | {r['session_add_per_s']:,.0f} memories/s | ≥ 10,000 /s |",
+        f"| bulk session adds (100 messages, context on) | {r['session_add']['per_s']:,.0f} memories/s "
+        f"(hash embedder: {100 * r['session_add']['embedder_share']:.0f}% of it) | ≥ 10,000 /s |",
     ]
     a, b = med["saved_index"], med["rebuilt_index"]
     rows.append(f"| re-open (median of {len(r['reopen']['saved_index'])}) | {a['open_ms']:.0f} ms | "
