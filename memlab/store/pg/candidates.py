@@ -52,26 +52,11 @@ from memlab.store.pg.transaction import decode, row_sql
 
 FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
 KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
-# the SELECT list of fusion's statement; %(all)s: send every row's terms (else only those holding a query term)
-_FUSION_COLS = ("m.vid, m.actor_id, (m.embedding <#> %(q)b) * -1, (m.context_embedding <#> %(q)b) * -1, "
-                "m.created_at, cardinality(m.tokens), cardinality(m.context_tokens), "
-                "CASE WHEN %(all)s OR m.tokens && %(terms)s::text[] THEN m.tokens END, "
-                "CASE WHEN %(all)s OR m.context_tokens && %(terms)s::text[] THEN m.context_tokens END")
-
-
-def row_json(t: str) -> str:
-    """A memory row as one JSON text (alias ``m``): the columns then the category names, as
-    :func:`memlab.store.pg.transaction.row_sql` lists them after the vid. Fusion sends it with every allowed
-    row (about 0.5 ms per 100 rows; parsed only for the winners), which saves a second round trip after the
-    ranking: on a busy machine the server process waits for a core after the client's Python work, a few ms."""
-    cats = (f"ARRAY(SELECT c.name FROM {t}_memory_categories mc JOIN {t}_categories c ON c.id = mc.category_id "
-            f"WHERE mc.memory_id = m.id ORDER BY c.name COLLATE \"C\")")
-    return f"json_build_array({', '.join('m.' + c for c in COLUMNS)}, {cats})::text"
 
 
 def vocabulary_dfs(docs: Any) -> list[int]:
-    """The document frequency of each distinct term of ``docs`` (term lists), in first-seen order."""
-    return list(Counter(chain.from_iterable(set(doc) for doc in docs)).values())
+    """The document frequency of each distinct term of ``docs`` (term lists; None: skipped), in first-seen order."""
+    return list(Counter(chain.from_iterable(set(doc) for doc in docs if doc is not None)).values())
 
 
 def _unscoped(node: Any) -> bool:
@@ -82,6 +67,8 @@ def _unscoped(node: Any) -> bool:
 class PgCandidates:
     """The allowed rows of one search, read on one connection."""
 
+    inline_rows = True  # fusion's statement brings every allowed row as JSON (else the winners are read after)
+
     def __init__(self, conn: Any, t: str, q: np.ndarray, node: Any, *, analyzer: Any, k1: float, b: float,
                  dense_opts: dict, cache: Optional[ScopeCache] = None, fusion_exact_below: int = Q.EXACT_BELOW):
         self.conn, self.t, self.q, self.node = conn, t, q, node
@@ -89,6 +76,7 @@ class PgCandidates:
         self.cache, self.fusion_exact_below = cache, int(fusion_exact_below or 0)
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
         self._raw: dict[int, str] = {}  # vid -> its row as JSON text (fusion), decoded only if it wins
+        self._cats: dict[int, list] = {}  # vid -> category names, of the rows in _raw that have any
         self._cos: dict[int, float] = {}  # vid -> cosine
         self._vocab: dict[str, list] = {}  # BM25 channel -> the allowed rows' vocabulary dfs
         self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
@@ -98,7 +86,13 @@ class PgCandidates:
     def scope_size(self) -> int:
         if self._n is None:  # dense search only: the BM25 and fusion statements count the rows already
             cond, params = where(self.t, self.node)
-            self._n = int(self.conn.execute(f"SELECT count(*) FROM {self.t} m WHERE {cond}", params).fetchone()[0])
+            count = f"(SELECT count(*) FROM {self.t} m WHERE {cond})"
+            scoped = scope_of(self.node)
+            if scoped is not None:  # the scope statistics, exact unless expired rows may be left out
+                cte, scope_params = scope_sql(self.t, scoped[0])
+                count = f"coalesce((SELECT s.n FROM ({cte}) s WHERE %(exact)s OR s.expiring = 0), {count})"
+                params = {**params, **scope_params, "exact": scoped[1] is None}
+            self._n = int(self.conn.execute(f"SELECT {count}", params, prepare=True).fetchone()[0])
         return self._n
 
     def dense_top(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,43 +132,32 @@ class PgCandidates:
         terms = self.analyzer.analyze(text)
         distinct = list(dict.fromkeys(terms))
         cond, params = where(self.t, self.node)
+        args = {**params, "q": self.q, "terms": distinct}
         scoped = scope_of(self.node) if self.cache is not None else None
-        if scoped is None:  # any other filter: nothing cached, every row's terms counted
+        if scoped is None:  # any other filter: nothing cached, the vocabularies counted when needed
             if self.fusion_exact_below and _unscoped(self.node) and \
                     Q.estimated_rows(self.conn, self.t, cond, params) >= self.fusion_exact_below:
                 return self._pool_channels(text, names, terms, distinct, cond, params)
-            found = self._fusion_rows(cond, params, distinct, whole=True)
-            self._raw = {r[0]: r[-1] for r in found}
-            return self._exact_channels(text, names, terms, [r[:-1] for r in found], None)
+            got = self.conn.execute(Q.fusion_sql(self.t, cond, whole=self.inline_rows), args, binary=True,
+                                    prepare=True).fetchone()
+            return self._exact_channels(text, names, terms, got, None)
         cached_version, payload = self.cache.peek(scoped)
         scope_cte, scope_params = scope_sql(self.t, scoped[0])
-        # the scope's version rides along; every row's terms come back only when the cached vocabulary is
-        # not the current version's (SQL compares), else only those of rows holding a query term; a scope
-        # of fusion_exact_below rows or more returns no row (OFFSET 0 keeps the size test a one-time filter)
-        found = self.conn.execute(
-            f"WITH s AS MATERIALIZED ({scope_cte}) SELECT s.version, s.n, r.* FROM s LEFT JOIN ("
-            f"SELECT {_FUSION_COLS.replace('%(all)s', '(SELECT s.version FROM s) IS DISTINCT FROM %(cached)s::numeric')}, "
-            f"{row_json(self.t)} "
-            f"FROM {self.t} m WHERE {cond} AND (SELECT s.n FROM s) < %(bound)s OFFSET 0) r ON true ORDER BY r.vid",
-            {**params, **scope_params, "q": self.q, "terms": distinct, "cached": cached_version,
-             "bound": self.fusion_exact_below or 2 ** 62}, binary=True).fetchall()
-        version, n = found[0][0], found[0][1]
+        # the scope's version rides along; the vocabularies are counted only when the cached ones are not the
+        # current version's (SQL compares); a scope of fusion_exact_below rows or more returns no row
+        got = self.conn.execute(
+            Q.fusion_sql(self.t, cond, scope_cte, whole=self.inline_rows),
+            {**args, **scope_params, "cached": cached_version, "bound": self.fusion_exact_below or 2 ** 62},
+            binary=True, prepare=True).fetchone()
+        version, n = got[0], got[1]
         if self.fusion_exact_below and n >= self.fusion_exact_below:
             return self._pool_channels(text, names, terms, distinct, cond, params)
         fresh = version == cached_version
         self.cache.count(fresh)
-        rows = [r[2:-1] for r in found if r[2] is not None]
-        self._raw = {r[2]: r[-1] for r in found if r[2] is not None}
-        out = self._exact_channels(text, names, terms, rows, payload if fresh else None)
+        out = self._exact_channels(text, names, terms, got, payload if fresh else None)
         if not fresh:
             self.cache.put(scoped, version, self._vocab)
         return out
-
-    def _fusion_rows(self, cond: str, params: dict, distinct: list[str], whole: bool = False) -> list[tuple]:
-        """:data:`_FUSION_COLS` of the allowed rows; ``whole``: and each row as JSON text (:func:`row_json`)."""
-        extra = f", {row_json(self.t)}" if whole else ""
-        return self.conn.execute(f"SELECT {_FUSION_COLS}{extra} FROM {self.t} m WHERE {cond} ORDER BY m.vid",
-                                 {**params, "q": self.q, "terms": distinct, "all": True}, binary=True).fetchall()
 
     def _pool_channels(self, text: str, names: list[str], terms: list[str], distinct: list[str], cond: str,
                        params: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -190,39 +173,61 @@ class PgCandidates:
                 f"SELECT x.vid FROM unnest(%(terms)s::text[]) AS u(term), LATERAL (SELECT m.vid FROM {self.t} m "
                 f"WHERE {cond} AND m.tokens @> ARRAY[u.term] LIMIT %(k)s) x",
                 {**params, "terms": distinct, "k": max(1, KEYWORD_POOL // len(distinct))}))
-        rows = self._fusion_rows(f"{cond} AND m.vid = ANY(%(pool)s)", {**params, "pool": sorted(pool)}, distinct)
-        return self._exact_channels(text, names, terms, rows, None)
+        got = self.conn.execute(Q.fusion_sql(self.t, f"{cond} AND m.vid = ANY(%(pool)s)", whole=False),
+                                {**params, "q": self.q, "terms": distinct, "pool": sorted(pool)},
+                                binary=True).fetchone()
+        return self._exact_channels(text, names, terms, got, None)
 
-    def _exact_channels(self, text: str, names: list[str], terms: list[str], rows: list[tuple],
+    def _exact_channels(self, text: str, names: list[str], terms: list[str], got: tuple,
                         vocab: Optional[dict]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The channels over ``rows`` (:data:`_FUSION_COLS`, every allowed row, key order). ``vocab``: the
-        scope's cached vocabulary document frequencies per BM25 channel; None: ``rows`` carry every token
-        list, and they are counted (into ``self._vocab``, for the cache)."""
-        self._n = len(rows)
-        if not rows:
+        """The channels over the allowed rows from :func:`memlab.store.pg.search.fusion_sql`'s row ``got``.
+        ``vocab``: the scope's cached vocabulary document frequencies per BM25 channel; None: ``got`` carries
+        every row's terms, and they are counted (into ``self._vocab``, for the cache)."""
+        (_, _, vids, actors, cos, ctx_cos, any_ctx, created, dls, joined, ctx_dls, ctx_lens, ctx_joined,
+         raw, cats) = got
+        if not vids:
+            self._n = 0
             self._vocab = vocab if vocab is not None else {}
             return np.empty(0, dtype=np.int64), {}
-        vids, actors, cos, ctx_cos, created, dls, ctx_dls, tokens, ctx_tokens = zip(*rows)
-        has_ctx = np.fromiter((c is not None for c in ctx_cos), dtype=bool, count=len(vids))
-        # a row without a context window: its own terms and length stand in for the context document's
-        ctx_dls = [c if c is not None else d for c, d in zip(ctx_dls, dls)]
-        ctx_docs = [c if h else d for c, d, h in zip(ctx_tokens, tokens, has_ctx.tolist())]
+        self._n = len(vids)
+        if raw[0] is not None:  # else rows() reads the winners
+            self._raw = dict(zip(vids, raw))
+        if cats:
+            self._cats = {int(k): v for k, v in json.loads(cats).items()}
+        docs, ctx_docs = self._split(vids, joined, dls, ctx_joined, ctx_lens)
         # every row's terms are here: count both vocabularies now (a later search with other weights may
         # need the one this search does not)
         if vocab is None:
-            vocab = {"keyword": vocabulary_dfs(tokens)}
-            vocab["keyword_context"] = vocabulary_dfs(ctx_docs) if has_ctx.any() else vocab["keyword"]
+            vocab = {"keyword": vocabulary_dfs(docs)}
+            vocab["keyword_context"] = vocabulary_dfs(ctx_docs) if any_ctx else vocab["keyword"]
         self._vocab = vocab
         return np.asarray(vids, dtype=np.int64), channel_values(
-            names, text, any_ctx=bool(has_ctx.any()),
-            dense=lambda: cos,
-            dense_context=lambda: np.where(has_ctx, np.asarray([c if c is not None else 0.0 for c in ctx_cos]),
-                                           np.asarray(cos, dtype=np.float64)),
-            keyword=lambda: self._bm25_rows(terms, dls, tokens, "keyword"),
+            names, text, any_ctx=bool(any_ctx), dense=lambda: cos, dense_context=lambda: ctx_cos,
+            keyword=lambda: self._bm25_rows(terms, dls, docs, "keyword"),
             keyword_context=lambda: self._bm25_rows(terms, ctx_dls, ctx_docs, "keyword_context"),
             actors=lambda: np.array(actors, dtype=object),
             created_at=lambda: list(created), reference_date=self.reference_date,
-            texts=lambda: self._texts(list(vids)))
+            texts=lambda: self._texts(vids))
+
+    def _split(self, vids: list, joined: list, dls: list, ctx_joined: list, ctx_lens: list) -> tuple[list, list]:
+        """Both documents' term lists of every row from their :data:`memlab.store.pg.search.SEP`-joined texts
+        (None: not sent). A row whose split does not give its term count (a term holding the separator) is
+        read again as arrays."""
+        def split(texts: list, lens: list) -> list:
+            return [None if x is None else x.split(Q.SEP) if x else [] for x in texts]
+
+        docs, ctx_docs = split(joined, dls), split(ctx_joined, ctx_lens)
+        bad = [i for i, (d, n, c, cn) in enumerate(zip(docs, dls, ctx_docs, ctx_lens))
+               if (d is not None and len(d) != n) or (c is not None and len(c) != cn)]
+        if bad:
+            again = {v: (a, b) for v, a, b in self.conn.execute(
+                f"SELECT vid, tokens, CASE WHEN context_embedding IS NULL THEN tokens ELSE context_tokens END "
+                f"FROM {self.t} WHERE vid = ANY(%s)", ([vids[i] for i in bad],), binary=True).fetchall()}
+            for i in bad:
+                a, b = again.get(vids[i], ([], []))
+                docs[i] = list(a) if docs[i] is not None else None
+                ctx_docs[i] = list(b or []) if ctx_docs[i] is not None else None
+        return docs, ctx_docs
 
     def _texts(self, vids: list) -> list:
         """The memories of rows ``vids`` (in that order), for a query that names a date: from the rows fusion
@@ -240,7 +245,7 @@ class PgCandidates:
         hits = [(i, dl, term, doc.count(term)) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
                 for term in wanted.intersection(doc)]
         stats: dict = {}
-        keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab[channel],
+        keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab.get(channel),
                                       self.k1, self.b, stats)
         self.ceilings[channel] = stats.get("ceiling", 0.0)
         out = np.zeros(len(dls))
@@ -252,7 +257,7 @@ class PgCandidates:
         for k in keys:
             if k not in self._rows and k in self._raw:
                 values = json.loads(self._raw[k])
-                self._rows[k] = decode((k, *values))
+                self._rows[k] = decode((k, *values, self._cats.get(k)))
         missing = [k for k in keys if k not in self._rows]
         if missing:
             self._rows.update((int(r[0]), decode(r)) for r in self.conn.execute(

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.store.pg.sql import where
+from memlab.store.faiss.table import COLUMNS
 from memlab.store.pg.transaction import decode, row_sql
 
 
@@ -112,3 +113,62 @@ def bm25_sql(t: str, cond: str) -> str:
                                                 GROUP BY u.tok) v) END
     FROM s, (SELECT array_agg(h.vid) AS vids, array_agg(h.dl) AS dls, array_agg(h.tok) AS toks,
                     array_agg(h.c) AS cs FROM h) hh"""
+
+
+INLINE_ROWS = 256  # fusion over a scope of fewer rows sends them as JSON (no second round trip for the winners)
+SEP = "\x1f"  # joins a row's terms into one text (fusion_sql); a term holding it is caught by its length
+
+
+def fusion_sql(t: str, cond: str, scope_cte: Optional[str] = None, *, whole: bool = True) -> str:
+    """Fusion's channels over the allowed rows in ONE statement returning ONE row, every per-row value an array
+    in vid order (a few arrays decode much faster than a hundred row tuples):
+
+    ``version, n`` (the scope's, from ``scope_cte``: :func:`memlab.store.pg.stats.scope_sql`; NULL without it),
+    ``vids, actors, cosines, context cosines`` (a row without a context embedding: its own cosine),
+    ``any_ctx`` (some row has a context embedding), ``created_at``, then per BM25 document -- the row's
+    ``tokens``; its context document: ``context_tokens`` with a context embedding, else ``tokens`` -- its
+    length (the context one: ``cardinality(context_tokens)``, else the row's own) and its terms joined by
+    :data:`SEP` (NULL for a row holding no query term, unless the vocabularies are counted; its term count, to
+    check the split), then ``rows`` (each row as JSON text without its categories: :func:`row_json`; NULLs
+    unless ``whole``, and in a scope of :data:`INLINE_ROWS` rows or more: building JSON for every row costs
+    about 0.9 ms per 100 rows, more than reading the winners afterwards) and ``{vid: category names}`` as JSON text of the rows that have categories (NULL: none).
+
+    Every row's terms come back (the vocabularies of BM25's idf floor are counted from them) with
+    ``scope_cte`` when the scope's version is not ``%(cached)s`` (the process cache holds the others), without
+    it always. With ``scope_cte`` a scope of ``%(bound)s`` rows or more returns no row (the caller ranks a pool
+    instead). Parameters: the filter's, ``q``, ``terms`` and those above. Counting terms in SQL
+    (array_positions, unnest) costs more than sending them: a function call per array element."""
+    inline = scope_cte is None
+    if scope_cte is not None:
+        bound = " AND (SELECT s.n FROM s) < %(bound)s"
+        every = "(SELECT s.version FROM s) IS DISTINCT FROM %(cached)s::numeric"
+    else:
+        scope_cte, bound, every = "SELECT NULL::numeric AS version, NULL::bigint AS n", "", "true"
+    js = "NULL::text" if not whole else row_json() if inline else \
+        f"CASE WHEN (SELECT s.n FROM s) < {INLINE_ROWS} THEN {row_json()} END"
+    per_row = ["r.vid", "r.actor", "r.cos", "coalesce(r.ccos, r.cos)", "r.created", "r.dl",
+               f"CASE WHEN {every} OR r.toks && %(terms)s::text[] THEN array_to_string(r.toks, E'\\x1f') END",
+               "r.cdl", "cardinality(r.ctoks)",
+               f"CASE WHEN {every} OR r.ctoks && %(terms)s::text[] THEN array_to_string(r.ctoks, E'\\x1f') END", "r.js"]
+    aggs = [f"array_agg({e} ORDER BY r.vid)" for e in per_row]
+    aggs.insert(4, "bool_or(r.ccos IS NOT NULL)")
+    return f"""WITH s AS MATERIALIZED ({scope_cte}),
+    r AS MATERIALIZED (SELECT m.vid, m.id, m.actor_id AS actor, (m.embedding <#> %(q)b) * -1 AS cos,
+        (m.context_embedding <#> %(q)b) * -1 AS ccos, m.created_at AS created, m.tokens AS toks,
+        CASE WHEN m.context_embedding IS NULL THEN m.tokens ELSE m.context_tokens END AS ctoks,
+        cardinality(m.tokens) AS dl, coalesce(cardinality(m.context_tokens), cardinality(m.tokens)) AS cdl,
+        {js} AS js
+        FROM {t} m WHERE {cond}{bound} OFFSET 0)
+    SELECT s.version, s.n, a.*,
+        (SELECT json_object_agg(g.vid, g.names)::text FROM (SELECT r.vid, array_agg(c.name ORDER BY c.name COLLATE "C")
+            AS names FROM r JOIN {t}_memory_categories mc ON mc.memory_id = r.id
+            JOIN {t}_categories c ON c.id = mc.category_id GROUP BY r.vid) g)
+    FROM s, LATERAL (SELECT {", ".join(aggs)} FROM r) a"""
+
+
+def row_json() -> str:
+    """A memory row's columns (alias ``m``) as one JSON text, in :data:`COLUMNS` order (categories apart:
+    :func:`fusion_sql`). Fusion sends it with every allowed row (parsed only for the winners), which saves a
+    second round trip after the ranking: on a busy machine the server process waits for a core after the
+    client's Python work, a few ms."""
+    return f"json_build_array({', '.join('m.' + c for c in COLUMNS)})::text"
