@@ -36,8 +36,6 @@ answer in :meth:`PgCandidates.rows` (one statement for those not already at hand
 from __future__ import annotations
 
 import json
-from collections import Counter
-from itertools import chain
 from typing import Any, Optional
 
 import numpy as np
@@ -45,6 +43,7 @@ import numpy as np
 from memlab.ranking.bm25 import bm25_of_counts
 from memlab.ranking.channels import channel_values
 from memlab.store.pg import search as Q
+from memlab.store.pg import terms as T
 from memlab.store.pg.sql import where
 from memlab.store.pg.stats import SCOPE_FIELDS, ScopeCache, conjuncts, scope_of, scope_sql
 from memlab.store.faiss.table import COLUMNS
@@ -52,11 +51,6 @@ from memlab.store.pg.transaction import decode, row_sql
 
 FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
 KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
-
-
-def vocabulary_dfs(docs: Any) -> list[int]:
-    """The document frequency of each distinct term of ``docs`` (term lists; None: skipped), in first-seen order."""
-    return list(Counter(chain.from_iterable(set(doc) for doc in docs if doc is not None)).values())
 
 
 def _unscoped(node: Any) -> bool:
@@ -194,12 +188,12 @@ class PgCandidates:
             self._raw = dict(zip(vids, raw))
         if cats:
             self._cats = {int(k): v for k, v in json.loads(cats).items()}
-        docs, ctx_docs = self._split(vids, joined, dls, ctx_joined, ctx_lens)
+        docs, ctx_docs = self._checked(vids, joined, dls, ctx_joined, ctx_lens)
         # every row's terms are here: count both vocabularies now (a later search with other weights may
         # need the one this search does not)
         if vocab is None:
-            vocab = {"keyword": vocabulary_dfs(docs)}
-            vocab["keyword_context"] = vocabulary_dfs(ctx_docs) if any_ctx else vocab["keyword"]
+            vocab = {"keyword": T.vocabulary_dfs(docs, dls)}
+            vocab["keyword_context"] = T.vocabulary_dfs(ctx_docs, ctx_lens) if any_ctx else vocab["keyword"]
         self._vocab = vocab
         return np.asarray(vids, dtype=np.int64), channel_values(
             names, text, any_ctx=bool(any_ctx), dense=lambda: cos, dense_context=lambda: ctx_cos,
@@ -209,24 +203,19 @@ class PgCandidates:
             created_at=lambda: list(created), reference_date=self.reference_date,
             texts=lambda: self._texts(vids))
 
-    def _split(self, vids: list, joined: list, dls: list, ctx_joined: list, ctx_lens: list) -> tuple[list, list]:
-        """Both documents' term lists of every row from their :data:`memlab.store.pg.search.SEP`-joined texts
-        (None: not sent). A row whose split does not give its term count (a term holding the separator) is
-        read again as arrays."""
-        def split(texts: list, lens: list) -> list:
-            return [None if x is None else x.split(Q.SEP) if x else [] for x in texts]
-
-        docs, ctx_docs = split(joined, dls), split(ctx_joined, ctx_lens)
-        bad = [i for i, (d, n, c, cn) in enumerate(zip(docs, dls, ctx_docs, ctx_lens))
-               if (d is not None and len(d) != n) or (c is not None and len(c) != cn)]
+    def _checked(self, vids: list, docs: list, dls: list, ctx_docs: list, ctx_lens: list) -> tuple[list, list]:
+        """Both documents of every row as sent (:mod:`memlab.store.pg.terms`); a row whose text does not check
+        (a term holding the separator) is read again as arrays."""
+        bad = sorted(set(T.bad_rows(docs, dls)) | set(T.bad_rows(ctx_docs, ctx_lens)))
         if bad:
-            again = {v: (a, b) for v, a, b in self.conn.execute(
+            docs, ctx_docs = list(docs), list(ctx_docs)
+            again = {v: (a, c) for v, a, c in self.conn.execute(
                 f"SELECT vid, tokens, CASE WHEN context_embedding IS NULL THEN tokens ELSE context_tokens END "
                 f"FROM {self.t} WHERE vid = ANY(%s)", ([vids[i] for i in bad],), binary=True).fetchall()}
             for i in bad:
-                a, b = again.get(vids[i], ([], []))
+                a, c = again.get(vids[i], ([], []))
                 docs[i] = list(a) if docs[i] is not None else None
-                ctx_docs[i] = list(b or []) if ctx_docs[i] is not None else None
+                ctx_docs[i] = list(c or []) if ctx_docs[i] is not None else None
         return docs, ctx_docs
 
     def _texts(self, vids: list) -> list:
@@ -239,17 +228,10 @@ class PgCandidates:
         return [got.get(v) for v in vids]
 
     def _bm25_rows(self, terms: list[str], dls: Any, docs: Any, channel: str) -> np.ndarray:
-        """BM25 of every row (0 where no query term occurs) from the lengths of all and the terms of those
-        holding a query term (``docs``: None elsewhere): :func:`memlab.ranking.bm25.bm25_of_counts`."""
-        wanted = set(terms)
-        hits = [(i, dl, term, doc.count(term)) for i, (dl, doc) in enumerate(zip(dls, docs)) if doc
-                for term in wanted.intersection(doc)]
+        """BM25 of every row (0 where no query term occurs): :func:`memlab.store.pg.terms.bm25_channel`."""
         stats: dict = {}
-        keys, scores = bm25_of_counts(terms, len(dls), float(sum(dls)), hits, self._vocab.get(channel),
-                                      self.k1, self.b, stats)
-        self.ceilings[channel] = stats.get("ceiling", 0.0)
-        out = np.zeros(len(dls))
-        out[keys] = scores
+        out = T.bm25_channel(terms, dls, docs, self._vocab.get(channel), self.k1, self.b, stats)
+        self.ceilings[channel] = stats["ceiling"]
         return out
 
     def rows(self, keys: list[int]) -> dict[int, dict]:

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import numpy as np
 
 from memlab.store.pg.sql import where
+from memlab.store.pg.terms import SQL_JOIN
 from memlab.store.faiss.table import COLUMNS
 from memlab.store.pg.transaction import decode, row_sql
 
@@ -116,7 +117,6 @@ def bm25_sql(t: str, cond: str) -> str:
 
 
 INLINE_ROWS = 256  # fusion over a scope of fewer rows sends them as JSON (no second round trip for the winners)
-SEP = "\x1f"  # joins a row's terms into one text (fusion_sql); a term holding it is caught by its length
 
 
 def fusion_sql(t: str, cond: str, scope_cte: Optional[str] = None, *, whole: bool = True) -> str:
@@ -127,9 +127,9 @@ def fusion_sql(t: str, cond: str, scope_cte: Optional[str] = None, *, whole: boo
     ``vids, actors, cosines, context cosines`` (a row without a context embedding: its own cosine),
     ``any_ctx`` (some row has a context embedding), ``created_at``, then per BM25 document -- the row's
     ``tokens``; its context document: ``context_tokens`` with a context embedding, else ``tokens`` -- its
-    length (the context one: ``cardinality(context_tokens)``, else the row's own) and its terms joined by
-    :data:`SEP` (NULL for a row holding no query term, unless the vocabularies are counted; its term count, to
-    check the split), then ``rows`` (each row as JSON text without its categories: :func:`row_json`; NULLs
+    length (the context one: ``cardinality(context_tokens)``, else the row's own) and its terms as one text
+    (:mod:`memlab.store.pg.terms`; NULL for a row holding no query term, unless the vocabularies are counted;
+    for the context document its term count, to check the text), then ``rows`` (each row as JSON text without its categories: :func:`row_json`; NULLs
     unless ``whole``, and in a scope of :data:`INLINE_ROWS` rows or more: building JSON for every row costs
     about 0.9 ms per 100 rows, more than reading the winners afterwards) and ``{vid: category names}`` as JSON text of the rows that have categories (NULL: none).
 
@@ -147,9 +147,9 @@ def fusion_sql(t: str, cond: str, scope_cte: Optional[str] = None, *, whole: boo
     js = "NULL::text" if not whole else row_json() if inline else \
         f"CASE WHEN (SELECT s.n FROM s) < {INLINE_ROWS} THEN {row_json()} END"
     per_row = ["r.vid", "r.actor", "r.cos", "coalesce(r.ccos, r.cos)", "r.created", "r.dl",
-               f"CASE WHEN {every} OR r.toks && %(terms)s::text[] THEN array_to_string(r.toks, E'\\x1f') END",
+               f"CASE WHEN {every} OR r.toks && %(terms)s::text[] THEN {SQL_JOIN.format('r.toks')} END",
                "r.cdl", "cardinality(r.ctoks)",
-               f"CASE WHEN {every} OR r.ctoks && %(terms)s::text[] THEN array_to_string(r.ctoks, E'\\x1f') END", "r.js"]
+               f"CASE WHEN {every} OR r.ctoks && %(terms)s::text[] THEN {SQL_JOIN.format('r.ctoks')} END", "r.js"]
     aggs = [f"array_agg({e} ORDER BY r.vid)" for e in per_row]
     aggs.insert(4, "bool_or(r.ccos IS NOT NULL)")
     return f"""WITH s AS MATERIALIZED ({scope_cte}),
