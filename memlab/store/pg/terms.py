@@ -27,25 +27,23 @@ def bad_rows(texts: Sequence[Optional[str]], lens: Sequence[Optional[int]]) -> l
     return [i for i, (x, n) in enumerate(zip(texts, lens)) if x is not None and x.count(SEP) != 2 * max(n or 0, 1)]
 
 
-def terms_of(doc: Any, n: int) -> list:
-    """The term list of a document (``n``: its term count)."""
-    if isinstance(doc, list):
-        return doc
-    return doc[1:-1].split(SEP + SEP) if n else []
-
-
 def vocabulary_dfs(docs: Sequence[Any], lens: Sequence[int]) -> list[int]:
-    """The document frequency of each distinct term of ``docs`` (None: skipped), in first-seen order."""
-    return list(Counter(chain.from_iterable(
-        set(terms_of(d, n)) for d, n in zip(docs, lens) if d is not None)).values())
+    """The document frequency of each distinct term of ``docs`` (``lens``: their term counts; None: skipped),
+    in first-seen order."""
+    sep2 = SEP + SEP
+    sets = (set(d) if isinstance(d, list) else set(d[1:-1].split(sep2)) if n else ()
+            for d, n in zip(docs, lens) if d is not None)
+    return list(Counter(chain.from_iterable(sets)).values())
 
 
-def term_frequency(doc: Any, term: str) -> int:
-    if doc is None:
-        return 0
-    if isinstance(doc, list):
-        return doc.count(term)
-    return 0 if SEP in term else doc.count(SEP + term + SEP)
+def frequencies(docs: Sequence[Any], term: str) -> list[int]:
+    """How often ``term`` occurs in each document (0 for None)."""
+    if SEP in term:  # no checked text holds it
+        return [d.count(term) if isinstance(d, list) else 0 for d in docs]
+    pat = SEP + term + SEP
+    if any(isinstance(d, list) for d in docs):
+        return [0 if d is None else d.count(term) if isinstance(d, list) else d.count(pat) for d in docs]
+    return [d.count(pat) if d else 0 for d in docs]
 
 
 def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], vocab: Optional[Sequence[int]],
@@ -64,7 +62,7 @@ def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], voca
     lengths = np.asarray(dls, dtype=np.float64)
     postings = {}
     for term in dict.fromkeys(terms):
-        tf = np.fromiter((term_frequency(d, term) for d in docs), dtype=np.float64, count=n)
+        tf = np.asarray(frequencies(docs, term), dtype=np.float64)
         rows = np.flatnonzero(tf)
         if len(rows):
             postings[term] = (rows, tf[rows], lengths[rows])
