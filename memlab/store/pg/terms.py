@@ -36,12 +36,12 @@ def vocabulary_dfs(docs: Sequence[Any], lens: Sequence[int]) -> list[int]:
     return list(Counter(chain.from_iterable(sets)).values())
 
 
-def frequencies(docs: Sequence[Any], term: str) -> list[int]:
-    """How often ``term`` occurs in each document (0 for None)."""
+def frequencies(docs: Sequence[Any], term: str, lists: bool = True) -> list[int]:
+    """How often ``term`` occurs in each document (0 for None); ``lists``: some documents may be lists."""
     if SEP in term:  # no checked text holds it
         return [d.count(term) if isinstance(d, list) else 0 for d in docs]
     pat = SEP + term + SEP
-    if any(isinstance(d, list) for d in docs):
+    if lists:
         return [0 if d is None else d.count(term) if isinstance(d, list) else d.count(pat) for d in docs]
     return [d.count(pat) if d else 0 for d in docs]
 
@@ -61,8 +61,9 @@ def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], voca
         return out
     lengths = np.asarray(dls, dtype=np.float64)
     postings = {}
+    lists = any(isinstance(d, list) for d in docs)
     for term in dict.fromkeys(terms):
-        tf = np.asarray(frequencies(docs, term), dtype=np.float64)
+        tf = np.asarray(frequencies(docs, term, lists), dtype=np.float64)
         rows = np.flatnonzero(tf)
         if len(rows):
             postings[term] = (rows, tf[rows], lengths[rows])
