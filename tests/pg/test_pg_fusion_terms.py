@@ -127,3 +127,44 @@ def test_dense_scope_size_is_read_from_the_statistics_unless_rows_may_have_expir
         assert log_n(user_id="u", filters={"memory": {"contains": "note"}}) == pytest.approx(math.log(5))  # no scope
         with m.store._conn() as conn:  # the statistics say 7: a dense search must not have read them
             assert conn.execute(f"SELECT n_docs FROM {pg_collection}_scope_stats WHERE user_id = 'u'").fetchone()[0] == 7
+
+
+def test_keyword_and_hybrid_read_the_scope_statistics_and_cached_vocabulary(pg_url, pg_collection):
+    """Keyword and hybrid BM25 with N / total length from the statistics (a recount when a row may have
+    expired) and the idf floor's vocabulary from fusion's cache equal the FAISS engine's."""
+    texts = ["dog and park", "park beach with Rex", "park violin lesson", "pizza in Lyon", "Rex park park"]
+    with Memory(HASH128) as fm, Memory(pg_config(pg_url, pg_collection)) as pm:
+        for m in (fm, pm):
+            for t in texts:
+                m.add(t, user_id="u1", infer=False)
+                m.add(t + " again", user_id="u2", infer=False)
+            m.add("park park Lyon", user_id="u2", infer=False, expiration_date="2000-01-01")  # expired
+
+        def same(query, **scope):
+            for mode in ("keyword", "hybrid"):
+                want = fm.search(query, mode=mode, **scope)["results"]
+                got = pm.search(query, mode=mode, **scope)["results"]
+                assert [g["memory"] for g in got] == [w["memory"] for w in want], (query, mode)
+                for w, g in zip(want, got):
+                    assert g["keyword_score"] == pytest.approx(w["keyword_score"], rel=1e-12)
+                    assert g["score"] == pytest.approx(w["score"], abs=1e-5)  # cosines: float rounding
+            return got
+
+        for _ in range(2):  # "park" is in most rows: a negative idf, floored by the vocabulary's mean idf
+            for user in ("u1", "u2"):
+                same("park Lyon", user_id=user)
+                same("Rex", user_id=user)
+            pm.search("park", user_id="u1")  # fusion: caches u1's vocabularies at its version
+        cache = pm.store.scope_cache
+        key = next(k for k in cache._d if k[0] == (("user_id", "u1"),))
+        version, payload = cache.peek(key)
+
+        def scores():
+            return {r["memory"]: r["keyword_score"] for r in pm.search("park Lyon", user_id="u1", mode="keyword")["results"]}
+
+        before = scores()
+        cache.put(key, version, {**payload, "keyword": [1] * 50})  # a wrong vocabulary at the current version ...
+        assert scores()["Rex park park"] != before["Rex park park"]
+        pm.add("the end", user_id="u1", infer=False)  # ... is not read once the scope moved
+        fm.add("the end", user_id="u1", infer=False)
+        same("park Lyon", user_id="u1")

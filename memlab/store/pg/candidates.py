@@ -102,8 +102,17 @@ class PgCandidates:
         if not distinct:
             return np.empty(0, dtype=np.int64), np.empty(0)
         cond, params = where(self.t, self.node)
-        n, total, vids, dls, toks, cs, vocab_dfs = self.conn.execute(
-            Q.bm25_sql(self.t, cond), {**params, "terms": distinct}).fetchone()
+        args, scope_cte = {**params, "terms": distinct}, None
+        scoped = scope_of(self.node) if self.cache is not None else None
+        if scoped is not None:  # N and the total length from the scope statistics, the vocabulary from the cache
+            cached_version, payload = self.cache.peek(scoped)
+            scope_cte, scope_params = scope_sql(self.t, scoped[0])
+            cached = cached_version if (payload or {}).get("keyword") is not None else None
+            args.update(scope_params, exact=scoped[1] is None, cached=cached)
+        n, total, vids, dls, toks, cs, vocab_dfs, version = self.conn.execute(
+            Q.bm25_sql(self.t, cond, scope_cte), args, prepare=True).fetchone()
+        if scoped is not None and vocab_dfs is None and version is not None and version == cached:
+            vocab_dfs = payload["keyword"]
         self._n = int(n or 0)
         stats: dict = {"ceiling": 0.0}
         self.ceilings["keyword"] = 0.0

@@ -98,20 +98,35 @@ def dense(conn: Any, t: str, q: np.ndarray, node: Any, limit: int, *, ann: Optio
     return _exact(conn, t, q, cond, params, limit)
 
 
-def bm25_sql(t: str, cond: str) -> str:
+def bm25_sql(t: str, cond: str, scope_cte: Optional[str] = None) -> str:
     """BM25's corpus figures in ONE statement, scope first: the allowed rows are materialised once
     (through the scope indexes; a GIN probe of a frequent term would walk the whole table), then
     N, the total length, each (row, query term) count, and -- only when some query term is in more
     than half the allowed rows, i.e. has a negative idf -- the document frequencies of the whole
-    allowed vocabulary (an InitPlan under CASE runs only when its branch is taken)."""
-    return f"""WITH a AS MATERIALIZED (SELECT m.vid, m.tokens FROM {t} m WHERE {cond}),
-        s AS (SELECT count(*) AS n, coalesce(sum(cardinality(a.tokens)), 0) AS total FROM a),
+    allowed vocabulary (an InitPlan under CASE runs only when its branch is taken), then the scope's version.
+
+    With ``scope_cte`` (:func:`memlab.store.pg.stats.scope_sql`) N and the total length are the scope
+    statistics' when they are exact (``%(exact)s``: the filter leaves no expired row out, or the scope has no
+    row with an expiration date), and the vocabulary is not counted when the scope's version is
+    ``%(cached)s`` (the caller holds it)."""
+    if scope_cte is None:
+        head, version, counted = "", "NULL::numeric", "true"
+        figures = "SELECT count(*) AS n, coalesce(sum(cardinality(a.tokens)), 0) AS total FROM a"
+    else:
+        head, version = f"sc AS MATERIALIZED ({scope_cte}), ", "(SELECT sc.version FROM sc)"
+        counted = f"{version} IS DISTINCT FROM %(cached)s::numeric"
+        exact = "%(exact)s OR sc.expiring = 0"
+        figures = (f"SELECT CASE WHEN {exact} THEN sc.n ELSE (SELECT count(*) FROM a) END AS n, "
+                   f"CASE WHEN {exact} THEN sc.total_len "
+                   f"ELSE (SELECT coalesce(sum(cardinality(a.tokens)), 0) FROM a) END AS total FROM sc")
+    return f"""WITH {head}a AS MATERIALIZED (SELECT m.vid, m.tokens FROM {t} m WHERE {cond}),
+        s AS MATERIALIZED ({figures}),
         h AS (SELECT a.vid, cardinality(a.tokens) AS dl, u.tok, count(*) AS c
               FROM a, unnest(a.tokens) AS u(tok) WHERE u.tok = ANY(%(terms)s::text[]) GROUP BY 1, 2, 3)
     SELECT s.n, s.total, hh.vids, hh.dls, hh.toks, hh.cs,
-        CASE WHEN EXISTS (SELECT 1 FROM h GROUP BY h.tok HAVING 2 * count(*) > (SELECT n FROM s))
+        CASE WHEN {counted} AND EXISTS (SELECT 1 FROM h GROUP BY h.tok HAVING 2 * count(*) > (SELECT n FROM s))
              THEN (SELECT array_agg(v.df) FROM (SELECT count(DISTINCT a.vid) AS df FROM a, unnest(a.tokens) AS u(tok)
-                                                GROUP BY u.tok) v) END
+                                                GROUP BY u.tok) v) END, {version}
     FROM s, (SELECT array_agg(h.vid) AS vids, array_agg(h.dl) AS dls, array_agg(h.tok) AS toks,
                     array_agg(h.c) AS cs FROM h) hh"""
 
