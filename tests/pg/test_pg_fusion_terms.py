@@ -168,3 +168,51 @@ def test_keyword_and_hybrid_read_the_scope_statistics_and_cached_vocabulary(pg_u
         pm.add("the end", user_id="u1", infer=False)  # ... is not read once the scope moved
         fm.add("the end", user_id="u1", infer=False)
         same("park Lyon", user_id="u1")
+
+
+def test_a_vocabulary_is_counted_only_when_a_search_needs_it(pg_url, pg_collection):
+    """A scope's first fusion search counts a BM25 vocabulary only for a negative idf; a later search at the same
+    version that needs one gets every row's terms again, counts it and keeps what was counted before."""
+    texts = ["dog and park", "park beach with Rex", "park violin lesson", "pizza in Lyon", "Rex park park"]
+    with Memory(HASH128) as fm, Memory(pg_config(pg_url, pg_collection)) as pm:
+        for m in (fm, pm):
+            for t in texts:  # no context windows: the context channels are the plain ones
+                m.add(t, user_id="u1", infer=False)
+        cache = pm.store.scope_cache
+
+        def same(query):
+            want = fm.search(query, user_id="u1", explain=True)["results"]
+            got = pm.search(query, user_id="u1", explain=True)["results"]
+            assert [g["memory"] for g in got] == [w["memory"] for w in want], query
+            for w, g in zip(want, got):
+                for ch, nums in w["explain"]["channels"].items():
+                    assert g["explain"]["channels"][ch]["raw"] == pytest.approx(nums["raw"], abs=1e-6), (query, ch)
+            (_, payload), = cache._d.values()
+            return set(payload)
+
+        assert same("violin lesson") == set()  # rare terms only: nothing counted, nothing needed
+        assert cache.misses == 1 and cache.hits == 0
+        assert same("pizza") == set()
+        assert same("park") == {"keyword", "keyword_context"}  # in most rows: the idf floor needs it
+        assert same("park Lyon") == {"keyword", "keyword_context"}
+        assert (cache.misses, cache.hits) == (3, 1)  # the last one from the cache
+
+
+def test_a_vocabulary_counted_before_is_kept_at_the_same_version(pg_url, pg_collection):
+    """With context windows a query may need only the context vocabulary; a later one needing the other
+    counts it and keeps the first (then both come from the cache)."""
+    texts = ["dog and park", "park beach with Rex", "park violin lesson", "pizza in Lyon", "Rex park park"]
+    with Memory(HASH128) as fm, Memory(pg_config(pg_url, pg_collection)) as pm:
+        for m in (fm, pm):
+            m.add([{"role": "user", "content": t, "name": "Ana"} for t in texts], user_id="u1", infer=False)
+        cache = pm.store.scope_cache
+        seen = []
+        for query in ("violin lesson", "park", "violin park"):
+            want = fm.search(query, user_id="u1")["results"]
+            got = pm.search(query, user_id="u1")["results"]
+            assert [g["memory"] for g in got] == [w["memory"] for w in want], query
+            assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], abs=1e-6)
+            (_, payload), = cache._d.values()
+            seen.append((set(payload), cache.hits))
+        assert seen == [({"keyword_context"}, 0), ({"keyword", "keyword_context"}, 0),
+                        ({"keyword", "keyword_context"}, 1)]

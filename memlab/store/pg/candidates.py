@@ -51,6 +51,7 @@ from memlab.store.pg.transaction import decode, row_sql
 
 FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
 KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
+BM25_CHANNELS = ("keyword", "keyword_context")
 
 
 def _unscoped(node: Any) -> bool:
@@ -73,6 +74,7 @@ class PgCandidates:
         self._cats: dict[int, list] = {}  # vid -> category names, of the rows in _raw that have any
         self._cos: dict[int, float] = {}  # vid -> cosine
         self._vocab: dict[str, list] = {}  # BM25 channel -> the allowed rows' vocabulary dfs
+        self._count: dict[str, Any] = {}  # BM25 channel -> counts its vocabulary (when every row's terms came)
         self.ceilings: dict[str, float] = {}  # BM25 channel -> the query's BM25 ceiling over the allowed rows
         self.reference_date = None  # datetime that relative dates in the query are read against
         self._n: Optional[int] = None  # rows the filter allows, once a statement has counted them
@@ -145,21 +147,26 @@ class PgCandidates:
                                     prepare=True).fetchone()
             return self._exact_channels(text, names, terms, got, None)
         cached_version, payload = self.cache.peek(scoped)
+        complete = payload is not None and all(c in payload for c in BM25_CHANNELS)
         scope_cte, scope_params = scope_sql(self.t, scoped[0])
-        # the scope's version rides along; the vocabularies are counted only when the cached ones are not the
-        # current version's (SQL compares); a scope of fusion_exact_below rows or more returns no row
+        # the scope's version rides along; every row's terms come back only when the cache does not hold both
+        # vocabularies of the current version (SQL compares); a scope of fusion_exact_below rows or more
+        # returns no row
         got = self.conn.execute(
             Q.fusion_sql(self.t, cond, scope_cte, whole=self.inline_rows),
-            {**args, **scope_params, "cached": cached_version, "bound": self.fusion_exact_below or 2 ** 62},
-            binary=True, prepare=True).fetchone()
+            {**args, **scope_params, "cached": cached_version if complete else None,
+             "bound": self.fusion_exact_below or 2 ** 62}, binary=True, prepare=True).fetchone()
         version, n = got[0], got[1]
         if self.fusion_exact_below and n >= self.fusion_exact_below:
             return self._pool_channels(text, names, terms, distinct, cond, params)
-        fresh = version == cached_version
-        self.cache.count(fresh)
-        out = self._exact_channels(text, names, terms, got, payload if fresh else None)
-        if not fresh:
-            self.cache.put(scoped, version, self._vocab)
+        same = payload is not None and version == cached_version
+        self.cache.count(same and complete)
+        # a miss counts a vocabulary only if this search needs it (a negative idf); one counted before at
+        # this version is kept
+        out = self._exact_channels(text, names, terms, got, payload if same and complete else None,
+                                   dict(payload) if same else {})
+        if not (same and complete):
+            self.cache.put(scoped, version, dict(self._vocab))
         return out
 
     def _pool_channels(self, text: str, names: list[str], terms: list[str], distinct: list[str], cond: str,
@@ -182,15 +189,16 @@ class PgCandidates:
         return self._exact_channels(text, names, terms, got, None)
 
     def _exact_channels(self, text: str, names: list[str], terms: list[str], got: tuple,
-                        vocab: Optional[dict]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                        vocab: Optional[dict], known: Optional[dict] = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The channels over the allowed rows from :func:`memlab.store.pg.search.fusion_sql`'s row ``got``.
         ``vocab``: the scope's cached vocabulary document frequencies per BM25 channel; None: ``got`` carries
-        every row's terms, and they are counted (into ``self._vocab``, for the cache)."""
+        every row's terms, and a channel's vocabulary is counted when its BM25 needs it (into ``self._vocab``,
+        for the cache; ``known``: those already counted)."""
         (_, _, vids, actors, cos, ctx_cos, any_ctx, created, dls, joined, ctx_dls, ctx_lens, ctx_joined,
          raw, cats) = got
         if not vids:
             self._n = 0
-            self._vocab = vocab if vocab is not None else {}
+            self._vocab = vocab if vocab is not None else {c: [] for c in BM25_CHANNELS}
             return np.empty(0, dtype=np.int64), {}
         self._n = len(vids)
         if raw[0] is not None:  # else rows() reads the winners
@@ -198,12 +206,16 @@ class PgCandidates:
         if cats:
             self._cats = {int(k): v for k, v in json.loads(cats).items()}
         docs, ctx_docs = self._checked(vids, joined, dls, ctx_joined, ctx_lens)
-        # every row's terms are here: count both vocabularies now (a later search with other weights may
-        # need the one this search does not)
-        if vocab is None:
-            vocab = {"keyword": T.vocabulary_dfs(docs, dls)}
-            vocab["keyword_context"] = T.vocabulary_dfs(ctx_docs, ctx_lens) if any_ctx else vocab["keyword"]
-        self._vocab = vocab
+        self._vocab = dict(known or {}) if vocab is None else vocab
+        if vocab is None:  # every row's terms are here: a vocabulary is counted when first needed
+            def keyword() -> list:
+                dfs = T.vocabulary_dfs(docs, dls)
+                if not any_ctx:  # no context window: the context documents are the rows' own
+                    self._vocab["keyword_context"] = dfs
+                return dfs
+
+            self._count = {"keyword": keyword, "keyword_context": (lambda: T.vocabulary_dfs(ctx_docs, ctx_lens))
+                           if any_ctx else (lambda: self._vocabulary("keyword"))}
         return np.asarray(vids, dtype=np.int64), channel_values(
             names, text, any_ctx=bool(any_ctx), dense=lambda: cos, dense_context=lambda: ctx_cos,
             keyword=lambda: self._bm25_rows(terms, dls, docs, "keyword"),
@@ -239,9 +251,16 @@ class PgCandidates:
     def _bm25_rows(self, terms: list[str], dls: Any, docs: Any, channel: str) -> np.ndarray:
         """BM25 of every row (0 where no query term occurs): :func:`memlab.store.pg.terms.bm25_channel`."""
         stats: dict = {}
-        out = T.bm25_channel(terms, dls, docs, self._vocab.get(channel), self.k1, self.b, stats)
+        out = T.bm25_channel(terms, dls, docs, lambda: self._vocabulary(channel), self.k1, self.b, stats)
         self.ceilings[channel] = stats["ceiling"]
         return out
+
+    def _vocabulary(self, channel: str) -> Optional[list]:
+        """A BM25 channel's vocabulary document frequencies: cached, else counted now (every row's terms are
+        at hand then), else None (a filter without a cache whose rows' terms did not all come)."""
+        if channel not in self._vocab and channel in self._count:
+            self._vocab[channel] = self._count[channel]()
+        return self._vocab.get(channel)
 
     def rows(self, keys: list[int]) -> dict[int, dict]:
         """The rows of ``keys`` (vid -> row); a row deleted meanwhile is absent."""

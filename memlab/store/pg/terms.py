@@ -46,11 +46,11 @@ def frequencies(docs: Sequence[Any], term: str, lists: bool = True) -> list[int]
     return [d.count(pat) if d else 0 for d in docs]
 
 
-def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], vocab: Optional[Sequence[int]],
+def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], vocab: Any,
                  k1: float, b: float, stats: dict) -> np.ndarray:
     """BM25 of every row (0 where no query term occurs): ``dls`` the rows' document lengths, ``docs`` their
     terms (None: the row holds no query term), ``vocab`` the allowed rows' vocabulary document frequencies
-    (read only when some idf is negative). The arithmetic is :func:`memlab.ranking.bm25.bm25_rows` with the
+    or a function returning them (called only when some idf is negative). The arithmetic is :func:`memlab.ranking.bm25.bm25_rows` with the
     corpus figures of :func:`memlab.ranking.bm25.bm25_of_counts` (N rows, mean length Σ lengths / N);
     ``stats["ceiling"]`` is set."""
     n = len(dls)
@@ -70,6 +70,7 @@ def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], voca
     if not postings:
         return out
     idx, scores = bm25_rows(terms, postings, n, total / float(n), k1, b,
-                            lambda: mean_idf(np.asarray(vocab or [], dtype=np.float64), n), n, stats)
+                            lambda: mean_idf(np.asarray((vocab() if callable(vocab) else vocab) or [],
+                                                        dtype=np.float64), n), n, stats)
     out[idx] = scores
     return out
