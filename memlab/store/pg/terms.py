@@ -24,6 +24,9 @@ SQL_JOIN = "E'\\x1f' || array_to_string({}, E'\\x1f\\x1f') || E'\\x1f'"  # a tex
 def bad_rows(texts: Sequence[Optional[str]], lens: Sequence[Optional[int]]) -> list[int]:
     """Rows whose text was sent but does not hold two separators per term (a term holding one); an empty
     document's text is two separators too."""
+    sent = [(x, n) for x, n in zip(texts, lens) if x is not None]
+    if "".join(x for x, _ in sent).count(SEP) == 2 * sum(max(n or 0, 1) for _, n in sent):
+        return []  # every text checks (a text never holds fewer separators than its terms need)
     return [i for i, (x, n) in enumerate(zip(texts, lens)) if x is not None and x.count(SEP) != 2 * max(n or 0, 1)]
 
 
