@@ -4,18 +4,24 @@
 order) as the row key, the filter pushed into every statement:
 
 - dense: :func:`memlab.store.pg.search.dense` (exact, or HNSW for large scopes); its rows are kept
-  so the answer does not fetch them again;
+  so the answer does not fetch them again; the scope size (the calibrated score's ``log_n``) is the scope
+  statistics' (a ``count(*)`` only for other filters, or when an expired row may be left out);
 - keyword: the scope's BM25 counts in one statement (:func:`memlab.store.pg.search.bm25_sql`), the
-  arithmetic :func:`memlab.ranking.bm25.bm25_of_counts`;
-- fusion's channels: one statement returns, per allowed row, its vid, actor, both cosines (computed
-  by pgvector: ``embedding`` / ``context_embedding``, a row without a context embedding uses its own
-  vector), its date, both document lengths and -- only for rows holding a query term -- their term
-  lists (``tokens``; ``context_tokens``, NULL = the row has none and uses ``tokens``); BM25 over them
-  is :func:`memlab.ranking.bm25.bm25_of_counts` with the FAISS engine's corpus rule (the allowed rows).
-  BM25's idf floor needs the document frequencies of the scope's whole vocabulary: they are counted
-  once per scope version and cached (:mod:`memlab.store.pg.stats`): the statement reads the scope's
-  version from ``<collection>_scope_stats`` and sends every row's terms only when the cache does not
-  hold that version (the first search of a scope, or the first after any process wrote to it).
+  arithmetic :func:`memlab.ranking.bm25.bm25_of_counts`; with a scope filter N and the total length are the
+  scope statistics' (likewise) and the idf floor's vocabulary is fusion's cached one while the scope's
+  version matches;
+- fusion's channels: ONE statement returning ONE row (:func:`memlab.store.pg.search.fusion_sql`): per
+  allowed row, in vid order and as arrays (a few arrays decode much faster than a hundred row tuples), its
+  vid, actor, both cosines (computed by pgvector: ``embedding`` / ``context_embedding``, a row without a
+  context embedding uses its own vector), its date, both document lengths and -- only for rows holding a
+  query term -- both documents' terms as one text each (:mod:`memlab.store.pg.terms`: counted by substring);
+  BM25 over them is :func:`memlab.ranking.bm25.bm25_rows` with the FAISS engine's corpus rule (the allowed
+  rows). BM25's idf floor needs the document frequencies of the scope's whole vocabulary, and only when a
+  query term has a negative idf: then every row's terms are needed and counted, and the counts are cached
+  per scope version (:mod:`memlab.store.pg.stats`): the statement reads the scope's version from
+  ``<collection>_scope_stats`` and sends every row's terms only when the cache does not hold both
+  vocabularies of that version (a scope's first search, the first after any process wrote to it, or one
+  after searches that needed neither); a search counts a vocabulary only when it needs it.
   Filters other than a scope (metadata, categories, state) are not cached: every row's terms come back.
 
 Fusion over a large allowed set (``fusion_exact_below`` rows or more, by the scope statistics or, for
@@ -28,9 +34,10 @@ in half the store a sample; context-window terms nominate none) -- as a scope of
 channel, BM25's corpus and the normalisation are the pool's. Below the threshold fusion is exact over
 every allowed row and ranks as the FAISS engine does (tests/pg/test_fusion_parity.py).
 
-Fusion's statement also brings each row whole, as JSON text parsed only for the winners
-(:func:`row_json`), so a fusion search over a scope is ONE round trip; other modes fetch the rows of the
-answer in :meth:`PgCandidates.rows` (one statement for those not already at hand).
+Fusion's statement also brings each row whole in a scope of fewer than
+:data:`memlab.store.pg.search.INLINE_ROWS` rows (JSON text parsed only for the winners, category names by
+one join), so such a search is ONE round trip; in larger scopes, and in other modes, the rows of the answer
+are read in :meth:`PgCandidates.rows` (one statement for those not already at hand).
 """
 
 from __future__ import annotations
