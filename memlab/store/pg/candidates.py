@@ -35,8 +35,8 @@ channel, BM25's corpus and the normalisation are the pool's. Below the threshold
 every allowed row and ranks as the FAISS engine does (tests/pg/test_fusion_parity.py).
 
 Fusion's statement also brings each row whole in a scope of fewer than
-:data:`memlab.store.pg.search.INLINE_ROWS` rows (JSON text parsed only for the winners, category names by
-one join), so such a search is ONE round trip; in larger scopes, and in other modes, the rows of the answer
+:data:`memlab.store.pg.search.INLINE_ROWS` rows (a text array per row, decoded only for the winners; category
+names by one join), so such a search is ONE round trip; in larger scopes, and in other modes, the rows of the answer
 are read in :meth:`PgCandidates.rows` (one statement for those not already at hand).
 """
 
@@ -59,6 +59,7 @@ from memlab.store.pg.transaction import decode, row_sql
 FUSION_POOL = 1000  # bounded fusion: rows nearest by cosine in the pool
 KEYWORD_POOL = 1000  # bounded fusion: at most this many rows holding a query term join the pool
 BM25_CHANNELS = ("keyword", "keyword_context")
+_META = COLUMNS.index("metadata")
 
 
 def _unscoped(node: Any) -> bool:
@@ -69,7 +70,7 @@ def _unscoped(node: Any) -> bool:
 class PgCandidates:
     """The allowed rows of one search, read on one connection."""
 
-    inline_rows = True  # fusion's statement brings every allowed row as JSON (else the winners are read after)
+    inline_rows = True  # fusion's statement brings a small scope's rows whole (else the winners are read after)
 
     def __init__(self, conn: Any, t: str, q: np.ndarray, node: Any, *, analyzer: Any, k1: float, b: float,
                  dense_opts: dict, cache: Optional[ScopeCache] = None, fusion_exact_below: int = Q.EXACT_BELOW):
@@ -77,7 +78,7 @@ class PgCandidates:
         self.analyzer, self.k1, self.b, self.dense_opts = analyzer, k1, b, dense_opts
         self.cache, self.fusion_exact_below = cache, int(fusion_exact_below or 0)
         self._rows: dict[int, dict] = {}  # vid -> row, from statements that brought whole rows
-        self._raw: dict[int, str] = {}  # vid -> its row as JSON text (fusion), decoded only if it wins
+        self._raw: dict[int, list] = {}  # vid -> its columns as texts (fusion), decoded only if it wins
         self._cats: dict[int, list] = {}  # vid -> category names, of the rows in _raw that have any
         self._cos: dict[int, float] = {}  # vid -> cosine
         self._vocab: dict[str, list] = {}  # BM25 channel -> the allowed rows' vocabulary dfs
@@ -208,7 +209,7 @@ class PgCandidates:
             self._vocab = vocab if vocab is not None else {c: [] for c in BM25_CHANNELS}
             return np.empty(0, dtype=np.int64), {}
         self._n = len(vids)
-        if raw[0] is not None:  # else rows() reads the winners
+        if raw:  # else rows() reads the winners
             self._raw = dict(zip(vids, raw))
         if cats:
             self._cats = {int(k): v for k, v in json.loads(cats).items()}
@@ -248,10 +249,10 @@ class PgCandidates:
 
     def _texts(self, vids: list) -> list:
         """The memories of rows ``vids`` (in that order), for a query that names a date: from the rows fusion
-        brought as JSON, else one statement."""
+        brought whole, else one statement."""
         at = COLUMNS.index("memory")
         if all(v in self._raw for v in vids):
-            return [json.loads(self._raw[v])[at] for v in vids]
+            return [self._raw[v][at] for v in vids]
         got = dict(self.conn.execute(f"SELECT vid, memory FROM {self.t} WHERE vid = ANY(%s)", (vids,)).fetchall())
         return [got.get(v) for v in vids]
 
@@ -273,7 +274,8 @@ class PgCandidates:
         """The rows of ``keys`` (vid -> row); a row deleted meanwhile is absent."""
         for k in keys:
             if k not in self._rows and k in self._raw:
-                values = json.loads(self._raw[k])
+                values = list(self._raw[k])
+                values[_META] = None if values[_META] is None else json.loads(values[_META])
                 self._rows[k] = decode((k, *values, self._cats.get(k)))
         missing = [k for k in keys if k not in self._rows]
         if missing:
