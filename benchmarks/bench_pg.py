@@ -394,7 +394,9 @@ def main() -> None:
         return fusion_worker(args)
     if args.only_fusion:
         url, data = fusion_stores(args)
-        results = json.loads(Path(args.out, "pg.json").read_text()) if Path(args.out, "pg.json").exists() else {}
+        results = json.loads(Path(args.out, "pg.json").read_text()) if Path(args.out, "pg.json").exists() else {
+            "n": args.n, "users": args.users, "embedder": "hash 384-d",
+            "machine": f"{mp.cpu_count()} CPU cores, shared; server and clients on the same machine"}
         results["fusion"] = {"n": args.n, "users": args.users, **run_fusion(args, url, data)}
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "pg.json").write_text(json.dumps(results, indent=2) + "\n")
