@@ -144,9 +144,10 @@ def fusion_sql(t: str, cond: str, scope_cte: Optional[str] = None, *, whole: boo
     ``tokens``; its context document: ``context_tokens`` with a context embedding, else ``tokens`` -- its
     length (the context one: ``cardinality(context_tokens)``, else the row's own) and its terms as one text
     (:mod:`memlab.store.pg.terms`; NULL for a row holding no query term, unless the vocabularies are counted;
-    for the context document its term count, to check the text), then ``rows`` (each row's columns as one text array, :func:`row_array`: a 2-D array; NULL
-    unless ``whole``, and in a scope of :data:`INLINE_ROWS` rows or more, where sending every row costs more
-    than reading the winners afterwards) and ``{vid: category names}`` as JSON text of the rows that have categories (NULL: none).
+    for the context document its term count, to check the text), then ``rows`` (each row's columns as one
+    text array, :func:`row_array`, together a 2-D array; NULL unless ``whole``, and in a scope of
+    :data:`INLINE_ROWS` rows or more, where sending every row costs more than reading the winners
+    afterwards) and ``{vid: category names}`` as JSON text of the rows that have categories (NULL: none).
 
     Every row's terms come back (the vocabularies of BM25's idf floor are counted from them) with
     ``scope_cte`` when the scope's version is not ``%(cached)s`` (the process cache holds the others), without

@@ -53,9 +53,9 @@ def bm25_channel(terms: list[str], dls: Sequence[int], docs: Sequence[Any], voca
                  k1: float, b: float, stats: dict) -> np.ndarray:
     """BM25 of every row (0 where no query term occurs): ``dls`` the rows' document lengths, ``docs`` their
     terms (None: the row holds no query term), ``vocab`` the allowed rows' vocabulary document frequencies
-    or a function returning them (called only when some idf is negative). The arithmetic is :func:`memlab.ranking.bm25.bm25_rows` with the
-    corpus figures of :func:`memlab.ranking.bm25.bm25_of_counts` (N rows, mean length Σ lengths / N);
-    ``stats["ceiling"]`` is set."""
+    or a function returning them (called only when some idf is negative). The arithmetic is
+    :func:`memlab.ranking.bm25.bm25_rows` with the corpus figures of :func:`memlab.ranking.bm25.bm25_of_counts`
+    (N rows, mean length Σ lengths / N); ``stats["ceiling"]`` is set."""
     n = len(dls)
     out = np.zeros(n)
     stats["ceiling"] = 0.0
