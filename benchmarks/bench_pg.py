@@ -15,8 +15,18 @@ Sections (hash embedder, 384-d; vectors computed once and handed to both engines
    a hit counts when its score reaches the exact 10th score), latencies of both, and scoped (one
    user) search p50/p99 on both engines at that size.
 
+4. ``fusion`` (``--fusion-queries``; ``--only-fusion`` runs it alone) -- the default (fusion) search scoped to
+   one user, on the conversations of ``bench_pg_fusion.py`` (``--n`` memories, ``--users`` users; built once
+   and kept with ``--fusion-data DIR``): p50 of ``m.search`` end to end on a scope's *first* search (a new
+   process: no scope cached; every query on a user not searched before) and *warm* (the same queries again),
+   split into the time inside the database driver (round trips: the server's work and the wait for it) and
+   the client's (everything else: query embedding, SQL building, decoding, ranking), FAISS's fusion timed
+   alongside. ``--baseline DIR`` times another checkout (e.g. a worktree of main) the same way, each in its
+   own processes, alternating ``--fusion-rounds`` times so background load hits both alike. The machine's
+   load average is recorded per burst.
+
 Without ``--url`` a pgserver is started in a temp dir (unix socket) and stopped at the end.
-Results: benchmarks/results/pg.json and pg.md.
+Results: benchmarks/results/pg.json and pg.md (a run of some sections keeps the others' figures).
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import random
+import shutil
 import signal
 import statistics
 import sys
@@ -35,6 +47,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+if "--tree" in sys.argv:  # a fusion worker timing another checkout's memlab (the baseline of --baseline)
+    sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1])
 from pg_report import write_report  # noqa: E402
 
 from memlab import Memory  # noqa: E402
@@ -234,6 +248,118 @@ def run_ann(url: str, n: int, users: int, n_queries: int, ef_values: list[int], 
     return out
 
 
+# ---------------------------------------------------------------------------------------- fusion, first and warm
+def _timed_driver() -> dict:
+    """Accumulates the time spent inside psycopg's execute/fetch (the database round trips) into ``acc["db"]``."""
+    import psycopg
+
+    acc = {"db": 0.0}
+
+    def wrap(owner, name):
+        fn = getattr(owner, name)
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc["db"] += time.perf_counter() - t
+        setattr(owner, name, timed)
+
+    wrap(psycopg.Connection, "execute")
+    for name in ("fetchone", "fetchall", "fetchmany", "__iter__"):
+        wrap(psycopg.Cursor, name)
+    return acc
+
+
+def fusion_worker(args: argparse.Namespace) -> None:
+    """One burst in a new process: ``--fusion-queries`` first searches of new scopes, then the same again; prints
+    per-query lists (ms) as JSON."""
+    import bench_pg_fusion as BF
+
+    _, vocab, weights = BF.make_conversations(1000, 10, 10)  # the vocabulary does not depend on the size
+    queries = BF.scope_queries(40 + args.fusion_queries, args.users, vocab, weights, seed=args.seed)
+    acc = _timed_driver()
+    out: dict = {}
+    cfgs = {"pg": pg_cfg(args.url, "bench_fusion")}
+    if args.with_faiss:
+        cfgs["faiss"] = {**HASH, "vector_store": {"provider": "faiss", "config": {"path": str(Path(args.fusion_data) / "faiss")}}}
+    mems = {k: Memory(c) for k, c in cfgs.items()}
+    try:
+        for q, u in queries[:40]:  # connections, prepared statements; users of their own
+            for m in mems.values():
+                m.search(q, user_id=u, limit=10)
+        for phase in ("first", "warm"):
+            for q, u in queries[40:]:
+                for k, m in mems.items():
+                    acc["db"] = 0.0
+                    t = time.perf_counter()
+                    m.search(q, user_id=u, limit=10)
+                    e2e = (time.perf_counter() - t) * 1000
+                    out.setdefault(f"{k}_{phase}", []).append(e2e)
+                    if k == "pg":
+                        out.setdefault(f"pg_{phase}_db", []).append(acc["db"] * 1000)
+    finally:
+        for m in mems.values():
+            m.close()
+    out["load"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
+
+
+def fusion_stores(args: argparse.Namespace) -> tuple[str, str]:
+    """(url, data dir) of bench_pg_fusion.py's conversations on both engines, built unless ``--fusion-data`` holds them."""
+    import bench_pg_fusion as BF
+
+    ns = argparse.Namespace(n=args.n, users=args.users, turns=10, url=args.url,
+                            data=args.fusion_data or tempfile.mkdtemp(prefix="memlab-bench-pg-fusion-"))
+    faiss_cfg, pgc, url, data, reuse = BF.open_stores(ns)
+    if not reuse:
+        records, _, _ = BF.make_conversations(args.n, args.users, 10)
+        with Memory(HASH) as e:
+            for rec, vec in zip(records, e.embed([r["memory"] for r in records])):
+                rec["vector"] = vec
+        for cfg in (faiss_cfg, pgc):
+            with Memory(cfg) as m:
+                m.reset()
+                bulk_add(m, records)
+        (data / "built.json").write_text(json.dumps({"n": args.n, "users": args.users, "turns": 10}))
+    return url, str(data)
+
+
+def run_fusion(args: argparse.Namespace, url: str, data: str) -> dict:
+    """Fusion first/warm p50 (end to end, database, client) of this checkout and of ``--baseline``, alternating."""
+    import subprocess
+
+    trees = {"this": str(Path(__file__).resolve().parent.parent)}
+    if args.baseline:
+        trees["baseline"] = str(Path(args.baseline).resolve())
+    got: dict = {k: {} for k in trees}
+    loads = []
+    for r in range(args.fusion_rounds):
+        for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+            cmd = [sys.executable, __file__, "--fusion-worker", "--tree", trees[name], "--url", url,
+                   "--fusion-data", data, "--seed", str(100 + r), "--fusion-queries", str(args.fusion_queries),
+                   "--users", str(args.users)] + (["--with-faiss"] if name == "this" else [])
+            burst = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+            loads.append(round(burst.pop("load"), 2))
+            for k, xs in burst.items():
+                got[name].setdefault(k, []).extend(xs)
+    med = statistics.median
+    out: dict = {"queries_per_round": args.fusion_queries, "rounds": args.fusion_rounds, "load_average_1min": loads}
+    for name, d in got.items():
+        row = {}
+        for phase in ("first", "warm"):
+            e2e, db = d[f"pg_{phase}"], d[f"pg_{phase}_db"]
+            row[phase] = {"p50_ms": round(med(e2e), 3), "p99_ms": round(pct(e2e, 0.99), 3),
+                          "db_p50_ms": round(med(db), 3), "client_p50_ms": round(med([a - b for a, b in zip(e2e, db)]), 3)}
+            if f"faiss_{phase}" in d:
+                out[f"faiss_{phase}"] = {"p50_ms": round(med(d[f"faiss_{phase}"]), 3),
+                                         "p99_ms": round(pct(d[f"faiss_{phase}"], 0.99), 3)}
+        out["pgvector" if name == "this" else "pgvector_baseline"] = row
+    print("fusion", json.dumps(out), flush=True)
+    return out
+
+
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -254,7 +380,33 @@ def main() -> None:
     ap.add_argument("--only-ann", action="store_true", help="run the HNSW section alone")
     ap.add_argument("--url", default=None, help="an existing PostgreSQL with pgvector (default: a temp pgserver)")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--fusion-queries", type=int, default=100, help="first searches per burst of the fusion section")
+    ap.add_argument("--fusion-rounds", type=int, default=4, help="bursts per checkout (alternating with --baseline)")
+    ap.add_argument("--fusion-data", default=None, help="keep the fusion section's stores (and server) here")
+    ap.add_argument("--baseline", default=None, help="another checkout (e.g. a worktree of main) timed alongside")
+    ap.add_argument("--only-fusion", action="store_true", help="run the fusion section alone")
+    ap.add_argument("--fusion-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--with-faiss", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tree", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=100, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.fusion_worker:
+        return fusion_worker(args)
+    if args.only_fusion:
+        url, data = fusion_stores(args)
+        results = json.loads(Path(args.out, "pg.json").read_text()) if Path(args.out, "pg.json").exists() else {
+            "n": args.n, "users": args.users, "embedder": "hash 384-d",
+            "machine": f"{mp.cpu_count()} CPU cores, shared; server and clients on the same machine"}
+        results["fusion"] = {"n": args.n, "users": args.users, **run_fusion(args, url, data)}
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        Path(args.out, "pg.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_report(results, Path(args.out, "pg.md"))
+        if args.url is None and args.fusion_data is None:
+            from memlab.store.pg import server
+
+            server.stop(Path(data) / "pgdata")
+            shutil.rmtree(data, ignore_errors=True)
+        return
     signal.signal(signal.SIGTERM, _stop)  # kill PID: write what was measured, stop the server
 
     n = 0 if args.only_ann else args.n
@@ -287,6 +439,12 @@ def main() -> None:
                 "processes": concurrent(pg_cfg(url, "bench"), args.users, procs, args.proc_seconds)}
             with Memory(pg_cfg(url, "bench")) as m:
                 m.reset()
+            if args.fusion_queries:
+                fargs = argparse.Namespace(**{**vars(args), "url": url})
+                fdata = fusion_stores(fargs)[1]
+                results["fusion"] = {"n": args.n, "users": args.users, **run_fusion(fargs, url, fdata)}
+                if args.fusion_data is None:
+                    shutil.rmtree(fdata, ignore_errors=True)
         if args.ann_n:
             m_, efc = (int(x) for x in args.hnsw_build.split(","))
             run_ann(url, args.ann_n, args.users, args.ann_queries, [int(e) for e in args.ef.split(",")],

@@ -27,6 +27,26 @@ def write_report(r: dict, path: Path) -> None:
             if key in f and key in p:
                 lines.append(f"| scoped {mode} search p50 / p99, ms | {_lat(f[key])} | {_lat(p[key])} |")
         lines.append("")
+    fu = r.get("fusion")
+    if fu:
+        loads = fu.get("load_average_1min") or [0]
+        lines += [f"## Default (fusion) scoped search, a scope's first search and again ({fu['n']:,} memories as "
+                  f"conversations, {fu['users']:,} users)", "",
+                  f"`m.search(query, user_id=..., limit=10)`, {fu['rounds']} bursts of {fu['queries_per_round']} queries "
+                  f"per checkout, each in a new process, checkouts alternating; load average (1 min) "
+                  f"{min(loads)}-{max(loads)} on 2 shared cores. *database*: time inside the driver's calls (the "
+                  "server's work and the wait for it); *client*: the rest (embedding, SQL, decoding, ranking).", "",
+                  "| | first: p50 end to end (database + client) / p99, ms | again: p50 (database + client) / p99, ms |",
+                  "|---|---|---|"]
+        for key, label in (("pgvector", "PostgreSQL"), ("pgvector_baseline", "PostgreSQL, baseline checkout")):
+            row = fu.get(key)
+            if row:
+                a, b = row["first"], row["warm"]
+                lines.append(f"| {label} | {a['p50_ms']} ({a['db_p50_ms']} + {a['client_p50_ms']}) / {a['p99_ms']} | "
+                             f"{b['p50_ms']} ({b['db_p50_ms']} + {b['client_p50_ms']}) / {b['p99_ms']} |")
+        if fu.get("faiss_first"):
+            lines.append(f"| FAISS engine | {_lat(fu['faiss_first'])} | {_lat(fu['faiss_warm'])} |")
+        lines.append("")
     c = r.get("copy_vs_row_by_row")
     if c:
         lines += [f"Bulk add on PostgreSQL, {c['records']:,} records: COPY {c['copy_per_s']:,}/s vs row by row "
