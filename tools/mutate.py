@@ -104,7 +104,7 @@ TARGETS = [
             BOTH_ENGINES, "-k", "not locomo and not pgvector")),
     Target("time-channel", "memlab/ranking/when.py", (),
            ("tests/ranking/test_time_channel.py", "tests/core/test_ranking_edges.py", "-k", "not locomo")),
-    Target("scoping", "memlab/store/scoping.py", ("merge_scope", "is_scoped", "read_filter", "resolve_limit"),
+    Target("scoping", "memlab/store/scoping.py", ("merge_scope", "refuse_bool_ids", "is_scoped", "read_filter", "resolve_limit"),
            (BOTH_ENGINES, "tests/core/test_scoped_search.py", "tests/core/test_memory_api.py",
             "tests/core/test_edge_cases.py", "-k", "not pgvector")),
     # ---- the calibrated score: features -> logit -> score, the threshold on it, explain / score_details
