@@ -144,3 +144,28 @@ def test_a_write_that_keeps_the_scope_size_still_invalidates_its_cached_vocabula
         assert [r["score"] for r in after] != [r["score"] for r in before]
         assert m.search("Rex walk", user_id="u1", explain=True)["results"] == after
         assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_a_fusion_search_is_one_statement_whole_rows_included(pg_url, pg_collection, monkeypatch):
+    """The module's promise: fusion over a scope (or a scope with another filter) brings every allowed row
+    whole in its ranking statement, so the answer -- the winners' rows, and the memories' texts a query naming
+    a date needs -- costs no second round trip."""
+    import psycopg
+
+    with _store(pg_url, pg_collection) as m:
+        m.search(QUERY, user_id="u1")  # the scope's vocabulary is cached: the steady state
+        statements = []
+        real = psycopg.Connection.execute
+
+        def counting(self, query, *args, **kwargs):
+            statements.append(str(query)[:80])
+            return real(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Connection, "execute", counting)
+        for query, scope in ((QUERY, {"user_id": "u1"}), ("violin lessons in June 2023", {"user_id": "u1"}),
+                             (QUERY, {"user_id": "u1", "filters": {"topic": "music"}}),
+                             ("violin lessons in June 2023", {"user_id": "u1", "filters": {"topic": "music"}})):
+            statements.clear()
+            got = m.search(query, limit=3, **scope)["results"]
+            assert len(got) == 3 and all(r["memory"] in TEXTS for r in got)
+            assert len(statements) == 1, (query, scope, statements)
