@@ -68,6 +68,11 @@ def ids_of(m, filters):
     ({"user_id": "alice", "OR": [{"priority": 1}, {"priority": 5}]}, ["m0", "m1"]),
     ({"user_id": "nobody"}, []),
     ({"id": "m3"}, ["m3"]),
+    # ranges and other operators on an indexed column (scope ids: the in-process engine keeps an index)
+    ({"user_id": {"gt": "alice"}}, ["m3", "m4"]),
+    ({"user_id": {"lte": "alice"}}, ["m0", "m1", "m2"]),
+    ({"user_id": {"ne": "alice"}}, ["m3", "m4"]),
+    ({"user_id": {"nin": ["bob"]}}, ["m0", "m1", "m2"]),
 ])
 def test_operator(fm, filters, expected):
     assert ids_of(fm, filters) == expected

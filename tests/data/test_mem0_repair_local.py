@@ -189,3 +189,69 @@ def test_unreadable_sources_raise_and_write_nothing(tmp_path, emb):
             import_mem0(folder, into=m)
         assert m.store.count() == 0
         m.close()
+
+
+def test_two_swapped_positions_name_each_other_and_a_half_agreeing_sample_is_trusted(tmp_path, emb):
+    """A structurally consistent store whose first two index rows were swapped: the sample of 4 agrees on
+    exactly half, which is enough to trust the stored vectors (the two that disagree are verified and
+    repaired), and each swapped memory's report names the other -- the first checked one included."""
+    b = Mem0StoreBuilder(emb, drift=False, seed=3)
+    texts = ["the blue kayak is stored in the garage", "Maria's birthday is on the ninth of March",
+             "our wifi password changed last Tuesday", "I prefer green tea without sugar"]
+    ids = [b.add(t, "u") for t in texts]
+    b.index_to_id[0], b.index_to_id[1] = ids[1], ids[0]
+    m, report = _import(b.save(tmp_path, "json"), emb)
+    assert report.details["index"]["consistent"]  # the damage is invisible to the structure
+    assert report.details["vector_sample"] == 4  # fewer singles than the sample size: every one
+    assert not any("do not match the target embedder" in w for w in report.warnings)
+    assert report.repaired_ids("mis_mapped") == {ids[0], ids[1]}
+    assert report.vectors_reused == 2
+    details = {r["id"]: r["detail"] for r in report.repairs if r["repair"] == "mis_mapped"}
+    assert f"it holds the vector of {ids[1]}" in details[ids[0]]
+    assert f"it holds the vector of {ids[0]}" in details[ids[1]]
+    for memory_id, text in zip(ids, texts):
+        assert float(m.store.vector(memory_id) @ emb.embed([text])[0]) > 0.999
+    m.close()
+    # three of four rows rotated: the sample mostly disagrees, so nothing stored is trusted
+    b.index_to_id[0], b.index_to_id[1], b.index_to_id[2] = ids[2], ids[0], ids[1]
+    m, report = _import(b.save(tmp_path / "rotated", "json"), emb)
+    assert report.vectors_reused == 0 and not report.repaired_ids("mis_mapped")
+    assert any("do not match the target embedder" in w for w in report.warnings)
+    for memory_id, text in zip(ids, texts):
+        assert float(m.store.vector(memory_id) @ emb.embed([text])[0]) > 0.999
+    m.close()
+
+
+def test_the_sample_strides_over_a_large_consistent_store(tmp_path, emb):
+    b = Mem0StoreBuilder(emb, drift=False, seed=4)
+    for i in range(40):
+        b.add(f"note number {i}: {' '.join(['alpha', 'beta', 'gamma', 'delta'][: 1 + i % 4])} {i * 13}", "u")
+    m, report = _import(b.save(tmp_path, "pkl"), emb)
+    assert report.details["vector_sample"] == mem0_faiss.SAMPLE  # every 40 // 16 = 2nd single, the first 16
+    assert report.vectors_reused == 40 and report.details["index"]["consistent"]
+    m.close()
+
+
+def test_a_verified_stored_vector_is_imported_as_stored_not_replaced_by_the_fresh_embedding(tmp_path, emb):
+    """A stored vector close to (cosine > SAME) but not equal to the target embedder's is the memory's own:
+    it is reused as stored, even when the sample re-embedded that memory to check it."""
+    import numpy as np
+
+    b = Mem0StoreBuilder(emb, drift=False, seed=5)
+    texts = ["the spare key is under the blue flowerpot", "Jonas plays the cello on Thursdays",
+             "the boiler was serviced in October", "I am allergic to peanuts and cashews"]
+    ids = [b.add(t, "u") for t in texts]
+    v = b.vectors[2]
+    noise = np.random.default_rng(0).normal(size=v.shape).astype(np.float32)
+    noise -= (noise @ v) * v
+    stored = v + 0.08 * noise / np.linalg.norm(noise)
+    stored = (stored / np.linalg.norm(stored)).astype(np.float32)
+    assert mem0_faiss.SAME < float(stored @ v) < 0.999  # the same memory, not the same numbers
+    b.vectors[2] = stored
+    m, report = _import(b.save(tmp_path, "json"), emb)
+    assert report.details["vector_sample"] == 4 and report.vectors_reused == 4 and report.ok
+    assert not report.repaired_ids("mis_mapped")
+    np.testing.assert_allclose(m.store.vector(ids[2]), stored, atol=1e-6)
+    for i in (0, 1, 3):
+        np.testing.assert_allclose(m.store.vector(ids[i]), emb.embed([texts[i]])[0], atol=1e-6)
+    m.close()

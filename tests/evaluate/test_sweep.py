@@ -45,6 +45,21 @@ def test_sweep_equals_evaluate_run_at_each_threshold(k):
             assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), (row.threshold, col)
 
 
+@pytest.mark.parametrize("k", [None, 2])
+def test_sweep_equals_evaluate_run_with_grades_below_one(k):
+    """Graded relevance is a gain, any positive number: with grades of 0.25 and 0.5 the ideal DCG is below 1,
+    and nDCG must still divide by it."""
+    run, qrels, queries = messy_case(2)
+    qrels = qrels.assign(relevance=qrels["relevance"] * 0.25)
+    sweep = sweep_thresholds(run, qrels, queries, thresholds=[0.0, 0.3, 0.6, 0.9], k=k)
+    assert (sweep["ndcg"] > 0).any()
+    for row in sweep.itertuples(index=False):
+        ref = aggregate(evaluate_run(run, qrels, queries, k=k, threshold=row.threshold))
+        for col in ("ndcg", "precision", "recall", "mrr", "micro_precision"):
+            got, want = getattr(row, col), ref[col]
+            assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), (row.threshold, col)
+
+
 def test_hand_worked_sweep():
     # q1: relevant a; results a .9, b .6   q2: relevant c; results d .8, c .3   q3: unanswerable; e .5
     run = pd.DataFrame({"query_id": ["q1", "q1", "q2", "q2", "q3"], "memory_id": ["a", "b", "d", "c", "e"],

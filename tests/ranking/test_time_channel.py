@@ -127,9 +127,16 @@ def test_memory_time_match_by_hand():
     # the range is the week named (1-7 May): its edges are in, the day before is out
     assert memory_time_match(texts, days, query_ranges("on 7 May 2023")).tolist()[0] == 1.0
     assert memory_time_match(texts, days, query_ranges("on 30 April 2023")).tolist()[0] == 0.0
+    assert memory_time_match(texts, days, query_ranges("on 1 May 2023")).tolist()[0] == 1.0  # the first day too
+    assert memory_time_match(texts, days, query_ranges("on 8 May 2023")).tolist()[0] == 0.0  # the day written: out
     # a month without a year matches the month the memory's range falls in (December, two months before 1 Feb)
     assert memory_time_match(texts, days, query_ranges("what happened in December")).tolist() == [0.0, 0.0, 0.0, 1.0]
     assert memory_time_match(texts, days, []).tolist() == [0.0] * 4
+    # "last month" written on 2 December 2022 is November only: neither December nor October
+    nov = created_days(["2022-12-02T09:00:00"])
+    for month, want in (("November", 1.0), ("December", 0.0), ("October", 0.0)):
+        assert memory_time_match(["we moved house last month"], nov, query_ranges(f"what happened in {month}")).tolist() \
+            == [want], month
 
 
 @pytest.mark.parametrize("text, expected", [

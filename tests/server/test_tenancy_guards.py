@@ -173,6 +173,27 @@ def test_verify_returns_exactly_the_record_create_made(live):
     assert keys.verify(key).to_dict() == {**record.to_dict(), "revoked_at": None}
 
 
+def test_a_key_carries_a_256_bit_secret_and_its_row_a_128_bit_salt(live):
+    """The key format: ``m0-<16 hex>.<43 url-safe characters>`` (32 random bytes); the row stores a 16-byte
+    salt and the HMAC, never the secret. A different length is a different key format (clients, docs)."""
+    import sqlite3
+
+    keys = live.app.state.tenancy.keys
+    made = [keys.create("entropy-org", "p")[0] for _ in range(3)]
+    for key in made:
+        key_id, secret = key[3:].split(".", 1)
+        assert key.startswith("m0-") and len(key_id) == 16 and len(secret) == 43
+    assert len({k.split(".", 1)[1] for k in made}) == 3
+    con = sqlite3.connect(str(keys.path))
+    try:
+        rows = con.execute("SELECT key_id, salt, digest FROM api_keys WHERE org = 'entropy-org'").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 3 and all(len(salt) == 16 for _, salt, _ in rows)
+    assert len({salt for _, salt, _ in rows}) == 3
+    assert not any(k.split(".", 1)[1] in digest for k in made for _, _, digest in rows)
+
+
 def test_project_fields_select_and_retrieval_criteria_name_one_type(live):
     from memlab.errors import ValidationError
 
