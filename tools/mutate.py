@@ -134,7 +134,7 @@ TARGETS = [
             "-k", "pgvector or rank or hnsw"), pg=True),
     Target("pg-candidates", "memlab/store/pg/candidates.py", (),
            (BOTH_ENGINES, "tests/pg/test_pg_keyword.py", "tests/pg/test_fusion_parity.py", "tests/pg/test_pg_scope_stats.py",
-            "tests/pg/test_pg_fusion_pool.py",
+            "tests/pg/test_pg_fusion_pool.py", "tests/pg/test_pg_fusion_terms.py",
             "tests/ranking/test_calibrated_score.py", "-k", "pgvector or pg or keyword or scope or stats or pool"),
            pg=True),
 ]
