@@ -216,3 +216,46 @@ def test_a_vocabulary_counted_before_is_kept_at_the_same_version(pg_url, pg_coll
             seen.append((set(payload), cache.hits))
         assert seen == [({"keyword_context"}, 0), ({"keyword", "keyword_context"}, 0),
                         ({"keyword", "keyword_context"}, 1)]
+
+
+def test_a_context_window_holding_the_separator_is_read_again_as_an_array(pg_url, pg_collection):
+    """The fallback path for context documents: a row whose context terms do not check as text is read again,
+    and its context BM25 is what it would be with an ordinary term of the same length in that place."""
+    msgs = [{"role": "user", "content": "Rex ran to the park"}, {"role": "assistant", "content": "a note on pizza"},
+            {"role": "user", "content": "Rex and the dog at the beach"}, {"role": "assistant", "content": "violin"}]
+    with Memory(pg_config(pg_url, pg_collection)) as m:
+        m.add(msgs, user_id="u1", infer=False)
+
+        def context_scores(term: str) -> dict:
+            with m.store._conn() as conn:
+                conn.execute(f"UPDATE {pg_collection} SET context_tokens = context_tokens[1:cardinality(context_tokens) - 1]"
+                             " || ARRAY[%s] WHERE memory = 'a note on pizza'", (term,))
+            res = m.search("rex beach", user_id="u1", explain=True, limit=10)["results"]
+            return {r["memory"]: r["explain"]["channels"]["keyword_context"]["raw"] for r in res}
+
+        with m.store._conn() as conn:  # one extra term in the row's context, replaced below
+            conn.execute(f"UPDATE {pg_collection} SET context_tokens = context_tokens || ARRAY['placeholder'] "
+                         "WHERE memory = 'a note on pizza'")
+        plain = context_scores("oddxterm")
+        odd = context_scores("odd\x1fterm")
+        assert plain["a note on pizza"] != 0  # its window holds "rex" and "beach" from its neighbours
+        assert odd == pytest.approx(plain, rel=1e-12)
+
+
+def test_search_statements_are_prepared_once_per_connection(pg_url, pg_collection):
+    """Fusion (scoped, and with another filter), keyword BM25 and a dense search's scope size run as server-side
+    prepared statements (planning costs 0.2-0.4 ms a search otherwise): after one search of each, the pool's one
+    connection holds each of them prepared."""
+    with Memory(pg_config(pg_url, pg_collection, minconn=1, maxconn=1)) as m:
+        for i in range(4):
+            m.add(f"Rex note {i} about the park", user_id="u1", infer=False, metadata={"i": i})
+        for mode in ("fusion", "keyword", "dense"):
+            assert m.search("Rex park", user_id="u1", mode=mode)["results"]
+        assert m.search("Rex park", user_id="u1", filters={"i": {"gte": 1}})["results"]  # not a bare scope
+        with m.store._conn() as conn:
+            prepared = [r[0] for r in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
+    scoped_fusion = [s for s in prepared if "<#>" in s and "_scope_stats" in s]
+    other_fusion = [s for s in prepared if "<#>" in s and "_scope_stats" not in s]
+    bm25 = [s for s in prepared if "unnest" in s and "_scope_stats" in s and "<#>" not in s]
+    size = [s for s in prepared if s.lstrip().startswith("SELECT coalesce((SELECT s.n")]
+    assert (len(scoped_fusion), len(other_fusion), len(bm25), len(size)) == (1, 1, 1, 1), prepared
