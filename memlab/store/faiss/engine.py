@@ -189,12 +189,9 @@ class Store(StoreLoading):
         self.last_seq = tx.seq
 
     def _add_vectors(self, added: list) -> None:
-        if len(added) == 1:
-            self.index.add(np.asarray([added[0][0]], dtype=np.int64), added[0][1][None, :])
-            added.clear()
-        elif added:
-            self.index.add(np.fromiter((v for v, _ in added), dtype=np.int64, count=len(added)),
-                           np.stack([vec for _, vec in added]))
+        """Add the pending (vid, vector) pairs to FAISS in one call, in order, and empty the list."""
+        if added:
+            self.index.add(np.asarray([v for v, _ in added], dtype=np.int64), np.stack([vec for _, vec in added]))
             added.clear()
 
     # ------------------------------------------------------------------ reading

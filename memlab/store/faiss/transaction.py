@@ -15,13 +15,18 @@ import numpy as np
 
 from memlab.errors import StoreError
 from memlab.store.faiss.table import COLUMNS
-from memlab.store.rows import new_id
+from memlab.store.rows import apply_add, new_id
 
 # columns of `memories` besides vid/vector/seq: the table's columns plus the context window's
 # embedding (schema 0005; NULL when the memory has no context)
 ROW_COLUMNS = (*COLUMNS, "context_vector")
 # uuid5 namespace for category ids derived from names (stable across imports and stores)
 CATEGORY_NS = uuid.UUID("6f1d2c3e-8a4b-4c55-9e61-4d1b0c9a7e21")
+
+
+_META_AT, _CTX_AT = ROW_COLUMNS.index("metadata"), ROW_COLUMNS.index("context_vector")
+_HISTORY_INSERT = ("INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
+                   "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def meta_json(metadata: Optional[dict]) -> str:
@@ -53,19 +58,25 @@ class Transaction:
             return None
         return self.store._decode(r)
 
-    def put_row(self, row: dict, vector: np.ndarray) -> int:
-        """Insert or replace a memory row; returns its vid."""
+    def _values(self, row: dict, vector: np.ndarray) -> tuple[list, np.ndarray]:
+        """A row's ``memories`` values (ROW_COLUMNS order, metadata as JSON, the context vector as bytes) and
+        its vector, both checked against the store's dimension."""
         vec = np.ascontiguousarray(vector, dtype=np.float32)
         if vec.shape != (self.store.dims,):
             raise StoreError(f"vector has shape {vec.shape}, store expects ({self.store.dims},)")
         values = [row.get(c) for c in ROW_COLUMNS]
-        values[ROW_COLUMNS.index("metadata")] = meta_json(row.get("metadata"))
+        values[_META_AT] = meta_json(row.get("metadata"))
         ctx = row.get("context_vector")
         if ctx is not None:
             ctx = np.ascontiguousarray(ctx, dtype=np.float32)
             if ctx.shape != (self.store.dims,):
                 raise StoreError(f"context vector has shape {ctx.shape}, store expects ({self.store.dims},)")
-            values[ROW_COLUMNS.index("context_vector")] = ctx.tobytes()
+            values[_CTX_AT] = ctx.tobytes()
+        return values, vec
+
+    def put_row(self, row: dict, vector: np.ndarray) -> int:
+        """Insert or replace a memory row; returns its vid."""
+        values, vec = self._values(row, vector)
         # One statement for insert-or-replace; the vid (FAISS id) of an existing row is kept.
         sets = ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "id")
         vid = int(self.conn.execute(
@@ -85,29 +96,18 @@ class Transaction:
         statements. vids continue ``memories``' AUTOINCREMENT sequence (read under the write lock), so
         they are the ones SQLite would have assigned. An id already present fails the INSERT (unique
         constraint): the transaction rolls back and the caller gets a ConflictError."""
-        if len(pairs) < 2:
+        if len(pairs) < 2:  # one row: put_row's single statement costs less than reading the sequence
             for row, vec in pairs:
-                self.put_row(row, vec)
                 if history:
-                    self.add_history(row["id"], None, row["memory"], "ADD", created_at=row["created_at"],
-                                     updated_at=row["updated_at"], actor_id=row.get("actor_id"), role=row.get("role"))
+                    apply_add(self, row, vec)
+                else:
+                    self.put_row(row, vec)
             return
-        dims, meta_at, ctx_at = self.store.dims, ROW_COLUMNS.index("metadata"), ROW_COLUMNS.index("context_vector")
         found = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
         first_vid = (int(found[0]) if found else 0) + 1
         values, written = [], []
         for k, (row, vector) in enumerate(pairs):
-            vec = np.ascontiguousarray(vector, dtype=np.float32)
-            if vec.shape != (dims,):
-                raise StoreError(f"vector has shape {vec.shape}, store expects ({dims},)")
-            v = [row.get(c) for c in ROW_COLUMNS]
-            v[meta_at] = meta_json(row.get("metadata"))
-            ctx = row.get("context_vector")
-            if ctx is not None:
-                ctx = np.ascontiguousarray(ctx, dtype=np.float32)
-                if ctx.shape != (dims,):
-                    raise StoreError(f"context vector has shape {ctx.shape}, store expects ({dims},)")
-                v[ctx_at] = ctx.tobytes()
+            v, vec = self._values(row, vector)
             values.append((first_vid + k, *v, vec.tobytes(), self.seq))
             written.append((first_vid + k, dict(row), vec))
         self.conn.executemany(
@@ -124,9 +124,7 @@ class Transaction:
                 self._history_count += 1
                 hist.append((new_id(), row["id"], None, row["memory"], "ADD", row["created_at"], row["updated_at"],
                              0, row.get("actor_id"), row.get("role"), base + self._history_count))
-            self.conn.executemany(
-                "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
-                "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)", hist)
+            self.conn.executemany(_HISTORY_INSERT, hist)
 
     def set_categories(self, memory_id: str, names) -> None:
         """Replace a memory's category links; unknown names become categories (ids and descriptions
@@ -155,8 +153,7 @@ class Transaction:
         self._history_count += 1
         hseq = (self.seq << 32) + self._history_count
         self.conn.execute(
-            "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
-            "is_deleted, actor_id, role, hseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            _HISTORY_INSERT,
             (hid, memory_id, old_memory, new_memory, event, created_at, updated_at, int(bool(is_deleted)),
              actor_id, role, hseq),
         )
