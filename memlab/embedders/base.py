@@ -33,11 +33,14 @@ def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
     Raises:
         EmbeddingError: wrong shape, NaN/inf values or all-zero vectors.
     """
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf: rejected below
-            arr = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise EmbeddingError(f"Embedder {who!r} returned something that is not a numeric array: {exc}") from None
+    if isinstance(vectors, np.ndarray) and vectors.dtype == np.float32:
+        arr = vectors
+    else:
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf: rejected below
+                arr = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise EmbeddingError(f"Embedder {who!r} returned something that is not a numeric array: {exc}") from None
     if arr.ndim == 1 and n == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[0] != n:
@@ -51,11 +54,14 @@ def check_vectors(vectors, n: int, dims: int | None, who: str) -> np.ndarray:
         )
     if arr.shape[1] == 0:
         raise EmbeddingError(f"Embedder {who!r} returned empty vectors.")
-    if not np.isfinite(arr).all():
+    # float64 norms (what np.linalg.norm computes, without its overhead): huge (1e38) or tiny (1e-40) float32
+    # values would overflow/underflow to inf/0 in float32 and silently yield all-zero "normalised" vectors.
+    # A NaN or infinite value makes its row's norm NaN or inf (float64 squares of float32 values cannot
+    # overflow), so one check of the norms finds them.
+    wide = arr.astype(np.float64)
+    norms = np.sqrt(np.add.reduce(wide * wide, axis=1, keepdims=True))
+    if not np.isfinite(norms).all():
         raise EmbeddingError(f"Embedder {who!r} returned NaN or infinite values; nothing was written.")
-    # float64 norms: huge (1e38) or tiny (1e-40) float32 values would overflow/underflow to inf/0
-    # and silently yield all-zero "normalised" vectors.
-    norms = np.linalg.norm(arr.astype(np.float64), axis=1, keepdims=True)
     if (norms == 0).any():
         raise EmbeddingError(f"Embedder {who!r} returned an all-zero vector; it cannot be compared by cosine.")
     return np.ascontiguousarray(arr / norms, dtype=np.float32)

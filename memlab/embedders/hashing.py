@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import struct
 import threading
+from array import array
 from functools import lru_cache
 from collections import Counter
 from itertools import chain
@@ -50,6 +52,7 @@ class HashEmbedder:
         # per feature id: bucket, sign, weight (a word n-gram counts 1, a character n-gram 0.5); grown by
         # doubling, rows never change once written, so a call reads them without copying
         self._table = np.zeros((1024, 3), dtype=np.float64)
+        self._rows: list[tuple[int, float, float]] = []  # the same rows as Python values (the small-call path)
         self._word_ids: dict[str, tuple[int, ...]] = {}
         self._lines: dict[str, tuple] = {}
 
@@ -63,6 +66,7 @@ class HashEmbedder:
                 self._table = grown
             bucket, sign = _bucket(feature, self.dims)
             self._table[fid] = (bucket, sign, weight)
+            self._rows.append((bucket, sign, weight))
             self._fid[feature] = fid
         return fid
 
@@ -136,35 +140,72 @@ class HashEmbedder:
             ids.append(self._id("empty:", 1.0))
         return ids
 
+    # A call with at most this many (text, feature) pairs is summed in Python: numpy's per-call set-up costs
+    # more than the sums of one text. Both paths give the same float32 vectors bit for bit.
+    _SMALL = 512
+
     def embed(self, texts: Sequence[str], purpose: str = "add") -> np.ndarray:
-        out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not len(texts):
-            return out
+            return np.zeros((0, self.dims), dtype=np.float32)
         with self._lock:
             if len(self._fid) > self._MAX_FEATURES:
                 self._reset_ids()
             # per text: its distinct features in first-seen order with their counts (Counter keeps order)
             per_text = [Counter(self._feature_ids(t)) for t in texts]
-            table = self._table
-        lens = np.fromiter((len(c) for c in per_text), dtype=np.int64, count=len(per_text))
-        total = int(lens.sum())
-        fid = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=total)
-        counts = np.fromiter(chain.from_iterable(c.values() for c in per_text), dtype=np.float64, count=total)
-        row = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
-        feature = table[fid]
-        tf = counts * feature[:, 2]
-        if total <= 512:  # a text or two: math.log per feature costs less than sorting
-            logs = np.array([math.log(t) for t in tf.tolist()])
-        else:  # a batch repeats few distinct tf values: one math.log each
-            tf_values, tf_index = np.unique(tf, return_inverse=True)
-            logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
-        sign = feature[:, 1]
-        values = np.where(tf >= 1, sign * (1.0 + logs), sign * tf)
-        buckets = feature[:, 0].astype(np.int64)
-        np.add.at(out.reshape(-1), row * self.dims + buckets, values.astype(np.float32))
+            table, rows = self._table, self._rows
+        lens = [len(c) for c in per_text]
+        if sum(lens) <= self._SMALL:
+            out = _sum_small(per_text, rows, self.dims)
+        else:
+            out = _sum_batch(per_text, lens, table, self.dims)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+
+_MAGNITUDE: dict[float, float] = {}  # tf -> |value| rounded to float32 (1 + log tf, or tf below 1)
+
+
+def _magnitude(tf: float) -> float:
+    got = _MAGNITUDE.get(tf)
+    if got is None:
+        if len(_MAGNITUDE) > 4096:
+            _MAGNITUDE.clear()
+        got = _MAGNITUDE[tf] = struct.unpack("f", struct.pack("f", 1.0 + math.log(tf) if tf >= 1 else tf))[0]
+    return got
+
+
+def _sum_small(per_text: list[Counter], rows: list[tuple[int, float, float]], dims: int) -> np.ndarray:
+    """The feature sums of a few texts with Python floats: each value rounded to float32 first (as
+    ``astype(float32)``), then added into a float32 array in first-seen order. A float32 + float32 sum done in
+    double and rounded to float32 is the float32 sum (double has more than 2 x 24 + 2 bits), so this equals
+    numpy's float32 ``add.at`` bit for bit."""
+    acc = array("f", bytes(4 * dims * len(per_text)))
+    for r, counts in enumerate(per_text):
+        base = r * dims
+        for fid, count in counts.items():
+            bucket, sign, weight = rows[fid]  # a feature seen once: its value is its signed weight, exactly
+            acc[base + bucket] += sign * weight if count == 1 else sign * _magnitude(count * weight)
+    return np.frombuffer(acc, dtype=np.float32).reshape(len(per_text), dims)
+
+
+def _sum_batch(per_text: list[Counter], lens: list[int], table: np.ndarray, dims: int) -> np.ndarray:
+    """The feature sums of a batch, in one numpy pass: the same float32 additions, in the same order, as one
+    feature at a time."""
+    out = np.zeros((len(per_text), dims), dtype=np.float32)
+    total = sum(lens)
+    fid = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=total)
+    counts = np.fromiter(chain.from_iterable(c.values() for c in per_text), dtype=np.float64, count=total)
+    row = np.repeat(np.arange(len(per_text), dtype=np.int64), lens)
+    feature = table[fid]
+    tf = counts * feature[:, 2]
+    tf_values, tf_index = np.unique(tf, return_inverse=True)  # a batch repeats few distinct tf values
+    logs = np.array([math.log(t) for t in tf_values.tolist()])[tf_index.reshape(-1)]
+    sign = feature[:, 1]
+    values = np.where(tf >= 1, sign * (1.0 + logs), sign * tf)
+    buckets = feature[:, 0].astype(np.int64)
+    np.add.at(out.reshape(-1), row * dims + buckets, values.astype(np.float32))
+    return out
 
 
 @lru_cache(maxsize=1 << 16)

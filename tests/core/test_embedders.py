@@ -42,6 +42,24 @@ def test_check_vectors_rejects_bad_output():
         check_vectors([["a", "b"]], 1, 2, "x")
 
 
+def test_check_vectors_normalises_with_float64_norms_whatever_the_input_type():
+    """float32 arrays are read as they are, lists and float64 arrays are converted
+    first; every output is ``x / ||x||`` with the norm taken in float64, to the bit."""
+    rng = np.random.default_rng(0)
+    for scale in (1e-30, 1e-3, 1.0, 1e30):
+        x = (rng.standard_normal((3, 16)) * scale).astype(np.float32)
+        want = (x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)).astype(np.float32)
+        for given in (x, x.astype(np.float64), x.tolist()):
+            assert np.array_equal(check_vectors(given, 3, 16, "e"), want)
+    bad = np.ones((2, 4), dtype=np.float32)
+    bad[1, 2] = np.inf
+    with pytest.raises(EmbeddingError, match="NaN or infinite"):
+        check_vectors(bad, 2, 4, "e")
+    bad[1, 2] = np.nan
+    with pytest.raises(EmbeddingError, match="NaN or infinite"):
+        check_vectors(bad, 2, 4, "e")
+
+
 def test_embedding_cache_round_trip(tmp_path):
     emb = create_embedder("hash", {"embedding_dims": 32, "cache_path": str(tmp_path / "cache.db")})
     first = emb.embed(["alpha", "beta"])

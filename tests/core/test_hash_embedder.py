@@ -83,3 +83,17 @@ def test_the_line_cache_is_bounded(monkeypatch):
     texts = [f"line {i}\nother {i}" for i in range(40)]
     assert np.array_equal(emb.embed(texts), np.stack([reference(t, 32) for t in texts]))
     assert len(emb._lines) <= 8
+
+
+def test_the_small_call_path_and_the_batch_path_agree_bit_for_bit(monkeypatch):
+    """A call of few features is summed in Python (float32 values into a float32 array), a larger one by numpy's
+    ``add.at``: both give the definition's vector, repeated features (tf > 1, log weights) included."""
+    texts = ["the the the cat cat sat", "don't don't stop", "a", "", "ΣΊΣΥΦΟΣ σίσυφος ΣΊΣΥΦΟΣ"] + _texts(3, 20)
+    expected = np.stack([reference(t, 48) for t in texts])
+    small = HashEmbedder(48)
+    assert np.array_equal(small.embed(texts[:3]), expected[:3])  # a few texts in one small call
+    assert np.array_equal(np.stack([small.embed([t])[0] for t in texts]), expected)
+    monkeypatch.setattr(HashEmbedder, "_SMALL", 0)  # every call through numpy
+    assert np.array_equal(HashEmbedder(48).embed(texts[:3]), expected[:3])
+    monkeypatch.setattr(HashEmbedder, "_SMALL", 1 << 30)  # every call through Python
+    assert np.array_equal(HashEmbedder(48).embed(texts), expected)

@@ -191,7 +191,8 @@ class Store(StoreLoading):
     def _add_vectors(self, added: list) -> None:
         """Add the pending (vid, vector) pairs to FAISS in one call, in order, and empty the list."""
         if added:
-            self.index.add(np.asarray([v for v, _ in added], dtype=np.int64), np.stack([vec for _, vec in added]))
+            vecs = added[0][1][None, :] if len(added) == 1 else np.stack([vec for _, vec in added])
+            self.index.add(np.asarray([v for v, _ in added], dtype=np.int64), vecs)
             added.clear()
 
     # ------------------------------------------------------------------ reading
