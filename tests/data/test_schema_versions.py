@@ -162,3 +162,36 @@ def test_alembic_ini_and_mako_ship_with_the_package():
     assert {"env.py", "script.py.mako", "alembic.ini", "versions"} <= names
     data = json.loads(json.dumps(S.history()))
     assert data[-1]["head"] and data[0]["down_revision"] is None
+
+
+def test_scope_indexes_are_partial_at_head_and_full_after_a_downgrade(tmp_path):
+    """0006: ix_memories_user/agent/run hold only rows that have the scope; ``= ?`` lookups still use them; a
+    downgrade to 0005 brings back full indexes and an upgrade the partial ones, the rows untouched."""
+    store, _ = _populated(tmp_path)
+
+    def indexes():
+        conn = sqlite3.connect(str(store / "memlab.db"))
+        try:
+            sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name LIKE 'ix_memories_%'"))
+            entries = {name: conn.execute(f"SELECT count(*) FROM memories INDEXED BY {name} WHERE {col} IS NOT NULL"
+                                          ).fetchone()[0]
+                       for name, col in (("ix_memories_user", "user_id"), ("ix_memories_agent", "agent_id"))}
+            plan = " ".join(r[-1] for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM memories WHERE user_id = ?", ("alice",)))
+            return sql, entries, plan
+        finally:
+            conn.close()
+
+    sql, entries, plan = indexes()
+    for name, col in (("user", "user_id"), ("agent", "agent_id"), ("run", "run_id")):
+        assert sql[f"ix_memories_{name}"].endswith(f"({col}) WHERE {col} IS NOT NULL")
+    assert entries == {"ix_memories_user": 3, "ix_memories_agent": 0}  # alice's 3 rows; no agent ids
+    assert "ix_memories_user" in plan
+    before = _dump(store / "memlab.db")
+    S.downgrade(store, "0005_context")
+    sql, _, plan = indexes()
+    assert sql["ix_memories_agent"].endswith("(agent_id)") and "ix_memories_user" in plan
+    S.upgrade(store)
+    sql, _, _ = indexes()
+    assert sql["ix_memories_run"].endswith("WHERE run_id IS NOT NULL")
+    assert S.current(store) == HEAD_REVISION == "0006_scope_indexes" and _dump(store / "memlab.db") == before
