@@ -23,7 +23,9 @@ Sections (hash embedder, 384-d; vectors computed once and handed to both engines
    the client's (everything else: query embedding, SQL building, decoding, ranking), FAISS's fusion timed
    alongside. ``--baseline DIR`` times another checkout (e.g. a worktree of main) the same way, each in its
    own processes, alternating ``--fusion-rounds`` times so background load hits both alike. The machine's
-   load average is recorded per burst.
+   load average is recorded per burst. ``--baseline-collection NAME`` gives the baseline its own table, loaded by
+   the baseline's own code from the same conversations when it does not hold them yet (a checkout older than
+   the current schema cannot open the current table: e.g. the code issue 25 measured, ``c1c2734``).
 
 Without ``--url`` a pgserver is started in a temp dir (unix socket) and stopped at the end.
 Results: benchmarks/results/pg.json and pg.md (a run of some sections keeps the others' figures).
@@ -281,7 +283,7 @@ def fusion_worker(args: argparse.Namespace) -> None:
     queries = BF.scope_queries(40 + args.fusion_queries, args.users, vocab, weights, seed=args.seed)
     acc = _timed_driver()
     out: dict = {}
-    cfgs = {"pg": pg_cfg(args.url, "bench_fusion")}
+    cfgs = {"pg": pg_cfg(args.url, args.collection)}
     if args.with_faiss:
         cfgs["faiss"] = {**HASH, "vector_store": {"provider": "faiss", "config": {"path": str(Path(args.fusion_data) / "faiss")}}}
     mems = {k: Memory(c) for k, c in cfgs.items()}
@@ -304,6 +306,26 @@ def fusion_worker(args: argparse.Namespace) -> None:
             m.close()
     out["load"] = os.getloadavg()[0]
     print(json.dumps(out), flush=True)
+
+
+def fusion_build(args: argparse.Namespace) -> None:
+    """Load ``--collection`` with the fusion conversations using this process's memlab (``--tree``), unless it
+    already holds them."""
+    import psycopg
+
+    import bench_pg_fusion as BF
+
+    with psycopg.connect(args.url) as conn:
+        exists = conn.execute("SELECT to_regclass(%s)", (args.collection,)).fetchone()[0]
+        if exists and conn.execute(f"SELECT count(*) FROM {args.collection}").fetchone()[0] == args.n:
+            return
+    records, _, _ = BF.make_conversations(args.n, args.users, 10)
+    with Memory(HASH) as e:
+        for rec, vec in zip(records, e.embed([r["memory"] for r in records])):
+            rec["vector"] = vec
+    with Memory(pg_cfg(args.url, args.collection)) as m:
+        m.reset()
+        bulk_add(m, records)
 
 
 def fusion_stores(args: argparse.Namespace) -> tuple[str, str]:
@@ -331,13 +353,19 @@ def run_fusion(args: argparse.Namespace, url: str, data: str) -> dict:
     import subprocess
 
     trees = {"this": str(Path(__file__).resolve().parent.parent)}
+    collections = {"this": "bench_fusion", "baseline": args.baseline_collection or "bench_fusion"}
     if args.baseline:
         trees["baseline"] = str(Path(args.baseline).resolve())
+        if args.baseline_collection:
+            subprocess.run([sys.executable, __file__, "--fusion-build", "--tree", trees["baseline"], "--url", url,
+                            "--collection", args.baseline_collection, "--n", str(args.n), "--users", str(args.users)],
+                           check=True)
     got: dict = {k: {} for k in trees}
     loads = []
     for r in range(args.fusion_rounds):
         for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
             cmd = [sys.executable, __file__, "--fusion-worker", "--tree", trees[name], "--url", url,
+                   "--collection", collections[name],
                    "--fusion-data", data, "--seed", str(100 + r), "--fusion-queries", str(args.fusion_queries),
                    "--users", str(args.users)] + (["--with-faiss"] if name == "this" else [])
             burst = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
@@ -385,6 +413,10 @@ def main() -> None:
     ap.add_argument("--fusion-data", default=None, help="keep the fusion section's stores (and server) here")
     ap.add_argument("--baseline", default=None, help="another checkout (e.g. a worktree of main) timed alongside")
     ap.add_argument("--only-fusion", action="store_true", help="run the fusion section alone")
+    ap.add_argument("--baseline-collection", default=None,
+                    help="the baseline's own table, loaded by its own code if needed (an older schema)")
+    ap.add_argument("--collection", default="bench_fusion", help=argparse.SUPPRESS)
+    ap.add_argument("--fusion-build", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--fusion-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--with-faiss", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tree", default=None, help=argparse.SUPPRESS)
@@ -392,6 +424,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.fusion_worker:
         return fusion_worker(args)
+    if args.fusion_build:
+        return fusion_build(args)
     if args.only_fusion:
         url, data = fusion_stores(args)
         results = json.loads(Path(args.out, "pg.json").read_text()) if Path(args.out, "pg.json").exists() else {

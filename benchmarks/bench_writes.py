@@ -10,6 +10,12 @@ Run:  .venv/bin/python benchmarks/bench_writes.py [--n 20000] [--users 1000] [--
   keyword indexes saved at close (memlab.store.faiss.table_cache, keyword_cache) and, as the reference,
   without the files (rows read from SQLite, indexes rebuilt from the texts).
 
+``--reference DIR`` also times another checkout of memlab (e.g. a worktree at the commit issue 25 measured,
+``c1c2734``) and this one, each in its own processes, alternating ``--rounds`` times: the first and last 1k single
+adds of ``--n``, bulk session adds, re-open and first search. Its figures on this machine, beside what the issue
+measured for that code on the machine it was filed on, turn the issue's absolute targets into this machine's
+(``target x reference here / reference there``): the machines are shared and differ.
+
 Writes benchmarks/results/writes.json and prints a markdown table.
 """
 
@@ -26,10 +32,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+if "--tree" in sys.argv:  # a probe timing another checkout's memlab (--reference)
+    sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1])
 
 from memlab import Memory  # noqa: E402
-from memlab.store.faiss.keyword_cache import FILE  # noqa: E402
-from memlab.store.faiss.table_cache import FILE as TABLE_FILE, SEAL  # noqa: E402
+
+# What issue 25 measured, on the machine it was filed on, for the code of commit c1c2734 (the reference).
+FILED = {"commit": "c1c2734", "single_first_1k_per_s": 3040, "single_last_1k_per_s": 2264, "bulk_per_s": 3462,
+         "reopen_ms": 238, "first_search_ms": 404}
+TARGETS = {"single_first_1k_per_s": 2000, "bulk_per_s": 10_000, "reopen_ms": 300, "first_search_ms": 20}
 
 
 def cfg(path: str) -> dict:
@@ -136,6 +147,9 @@ def session_adds(sessions: int) -> dict:
 def reopen(path: str, keep_file: bool, q: int) -> dict:
     """Re-open and two searches, with the caches saved at close (keyword indexes, rows) or, as the reference,
     without them (SQLite read, indexes rebuilt from the texts)."""
+    from memlab.store.faiss.keyword_cache import FILE
+    from memlab.store.faiss.table_cache import FILE as TABLE_FILE, SEAL
+
     files = [Path(path) / f for f in (FILE, TABLE_FILE, SEAL)]
     if not keep_file:
         for f in files:
@@ -160,14 +174,71 @@ def reopen(path: str, keep_file: bool, q: int) -> dict:
                 os.replace(f.with_name(f.name + ".bak"), f)
 
 
+def probe(n: int, users: int, sessions: int) -> dict:
+    """One checkout's figures in one process (``--reference``): the first and last 1k of ``n`` single adds,
+    re-open and two scoped searches, bulk session adds. Uses only the public API (any memlab version)."""
+    path = tempfile.mkdtemp()
+    try:
+        m = Memory(cfg(path))
+        spent = {}
+        for key, lo, hi in (("first", 0, 1000), (None, 1000, n - 1000), ("last", n - 1000, n)):
+            t = time.perf_counter()
+            for i in range(lo, hi):
+                m.add(text(i), user_id=f"user{i % users}", infer=False)
+            if key:
+                spent[key] = time.perf_counter() - t
+        m.search("warm up the keyword index", user_id="user1")
+        m.close()
+        t = time.perf_counter()
+        m = Memory(cfg(path))
+        opened = time.perf_counter() - t
+        t = time.perf_counter()
+        m.search("topic 10 and item 10", user_id="user10")
+        first = time.perf_counter() - t
+        m.close()
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+    return {"single_first_1k_per_s": 1000 / spent["first"], "single_last_1k_per_s": 1000 / spent["last"],
+            "reopen_ms": 1000 * opened, "first_search_ms": 1000 * first, "bulk_per_s": session_adds(sessions)["per_s"]}
+
+
+def against_reference(args: argparse.Namespace) -> dict:
+    """This checkout and ``--reference``, each probed in its own process, alternating ``--rounds`` times; medians,
+    and the issue's targets scaled to this machine by the reference."""
+    import statistics
+    import subprocess
+
+    trees = {"this": str(HERE.parent), "reference": str(Path(args.reference).resolve())}
+    got: dict = {k: [] for k in trees}
+    loads = []
+    for r in range(args.rounds):
+        for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+            cmd = [sys.executable, __file__, "--probe", "--tree", trees[name], "--n", str(args.n),
+                   "--users", str(args.users), "--sessions", str(args.sessions)]
+            got[name].append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                                       env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout.splitlines()[-1]))
+            loads.append(round(os.getloadavg()[0], 2))
+    med = {k: {f: statistics.median(x[f] for x in v) for f in v[0]} for k, v in got.items()}
+    scale = {f: med["reference"][f] / FILED[f] for f in TARGETS}  # this machine vs the one the issue ran on
+    return {"reference": FILED["commit"], "rounds": args.rounds, "load_average_1min": loads, "filed": FILED,
+            "this": med["this"], "reference_here": med["reference"], "all": got,
+            "targets_here": {f: TARGETS[f] * scale[f] for f in TARGETS}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reference", default=None, help="another checkout timed alongside (the code issue 25 measured)")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tree", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.probe:
+        print(json.dumps(probe(args.n, args.users, args.sessions)), flush=True)
+        return 0
     r: dict = {"n": args.n, "cores": os.cpu_count(), "load_start": [round(x, 2) for x in os.getloadavg()]}
     path = tempfile.mkdtemp()
     try:
@@ -179,6 +250,8 @@ def main() -> int:
             r["reopen"]["rebuilt_index"].append(reopen(path, False, 11 + 2 * k))
     finally:
         shutil.rmtree(path, ignore_errors=True)
+    if args.reference:
+        r["against_reference"] = against_reference(args)
     r["load_end"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
     out.mkdir(exist_ok=True)
@@ -208,6 +281,21 @@ def report(r: dict) -> str:
     rows.append(f"| first / second scoped search after re-open | {a['first_search_ms']:.1f} / "
                 f"{a['second_search_ms']:.1f} ms | {b['first_search_ms']:.1f} / {b['second_search_ms']:.1f} ms "
                 "without them; first ≤ 20 ms |")
+    if "against_reference" in r:
+        a = r["against_reference"]
+        this, ref, tgt, filed = a["this"], a["reference_here"], a["targets_here"], a["filed"]
+        rows += ["", f"Against the code issue 25 measured ({a['reference']}), each in its own processes, alternating "
+                 f"{a['rounds']} times (load {a['load_average_1min']}); the target here is the issue's target × "
+                 "(reference here / reference when filed):", "",
+                 "| what | this code | reference here | reference when filed | target | target here |",
+                 "|---|---|---|---|---|---|"]
+        names = {"single_first_1k_per_s": ("single add, first 1k (per s)", "≥"),
+                 "single_last_1k_per_s": ("single add, last 1k (per s)", ""), "bulk_per_s": ("bulk session adds (per s)", "≥"),
+                 "reopen_ms": ("re-open (ms)", "≤"), "first_search_ms": ("first search after re-open (ms)", "≤")}
+        for f, (label, sign) in names.items():
+            target = f"{sign} {TARGETS[f]:,}" if f in TARGETS else "last/first ≥ 0.8"
+            here = f"{sign} {tgt[f]:,.0f}" if f in tgt else f"×{this[f] / this['single_first_1k_per_s']:.2f}"
+            rows.append(f"| {label} | {this[f]:,.1f} | {ref[f]:,.1f} | {filed[f]:,} | {target} | {here} |")
     return "\n".join(rows)
 
 
