@@ -21,7 +21,7 @@ Sections (hash embedder, 384-d; vectors computed once and handed to both engines
    process: no scope cached; every query on a user not searched before) and *warm* (the same queries again),
    split into the time inside the database driver (round trips: the server's work and the wait for it) and
    the client's (everything else: query embedding, SQL building, decoding, ranking), FAISS's fusion timed
-   alongside. ``--baseline DIR`` times another checkout (e.g. a worktree of main) the same way, each in its
+   the same way in processes of its own. ``--baseline DIR`` times another checkout (e.g. a worktree of main) the same way, each in its
    own processes, alternating ``--fusion-rounds`` times so background load hits both alike. The machine's
    load average is recorded per burst. ``--baseline-collection NAME`` gives the baseline its own table, loaded by
    the baseline's own code from the same conversations when it does not hold them yet (a checkout older than
@@ -283,9 +283,10 @@ def fusion_worker(args: argparse.Namespace) -> None:
     queries = BF.scope_queries(40 + args.fusion_queries, args.users, vocab, weights, seed=args.seed)
     acc = _timed_driver()
     out: dict = {}
-    cfgs = {"pg": pg_cfg(args.url, args.collection)}
-    if args.with_faiss:
-        cfgs["faiss"] = {**HASH, "vector_store": {"provider": "faiss", "config": {"path": str(Path(args.fusion_data) / "faiss")}}}
+    if args.engine == "faiss":  # in processes of its own: the engines do not share a process's caches
+        cfgs = {"faiss": {**HASH, "vector_store": {"provider": "faiss", "config": {"path": str(Path(args.fusion_data) / "faiss")}}}}
+    else:
+        cfgs = {"pg": pg_cfg(args.url, args.collection)}
     mems = {k: Memory(c) for k, c in cfgs.items()}
     try:
         for q, u in queries[:40]:  # connections, prepared statements; users of their own
@@ -363,11 +364,12 @@ def run_fusion(args: argparse.Namespace, url: str, data: str) -> dict:
     got: dict = {k: {} for k in trees}
     loads = []
     for r in range(args.fusion_rounds):
-        for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+        bursts = [(name, "pg") for name in trees] + [("this", "faiss")]
+        for name, engine in (bursts if r % 2 == 0 else bursts[::-1]):
             cmd = [sys.executable, __file__, "--fusion-worker", "--tree", trees[name], "--url", url,
-                   "--collection", collections[name],
+                   "--collection", collections[name], "--engine", engine,
                    "--fusion-data", data, "--seed", str(100 + r), "--fusion-queries", str(args.fusion_queries),
-                   "--users", str(args.users)] + (["--with-faiss"] if name == "this" else [])
+                   "--users", str(args.users)]
             burst = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
             loads.append(round(burst.pop("load"), 2))
             for k, xs in burst.items():
@@ -418,7 +420,7 @@ def main() -> None:
     ap.add_argument("--collection", default="bench_fusion", help=argparse.SUPPRESS)
     ap.add_argument("--fusion-build", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--fusion-worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--with-faiss", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--engine", default="pg", choices=["pg", "faiss"], help=argparse.SUPPRESS)
     ap.add_argument("--tree", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=100, help=argparse.SUPPRESS)
     args = ap.parse_args()
