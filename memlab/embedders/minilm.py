@@ -7,7 +7,7 @@ The model is loaded lazily on first use and shared between ``Memory`` objects in
 Backends (``backend`` in the embedder config):
 
 * ``onnx`` (default): ONNX Runtime over an fp32 export of the same weights
-  (memlab.embedders.onnx_export; made once, on first use), one thread per query. Its vectors
+  (memlab.embedders.onnx_export; made once, on first use), two sleeping threads at most. Its vectors
   equal PyTorch's to float rounding (cosine 1.000000 on a text sample), so it is the same
   embedder: the name recorded in a store (``minilm:all-MiniLM-L6-v2``) does not change and
   stores built with either backend open with the other.

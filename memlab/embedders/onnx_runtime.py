@@ -4,12 +4,14 @@ The same pipeline as sentence-transformers (same tokenizer file, truncation at t
 ``max_seq_length``, mean pooling over the attention mask, normalisation), so fp32 vectors equal
 PyTorch's to float rounding.
 
-Threads: the session runs every call on ONE intra-op thread. A query (or any small input) is run
-in the caller's thread, so a search never wakes a pool of threads that would fight other processes
-for the cores (torch's default oversubscribes a busy 2-core machine: 145 ms per query instead of
-~10). A larger batch is cut into length-sorted chunks that run concurrently on ``threads`` worker
-threads (ONNX Runtime releases the GIL and a session may run from several threads at once), which
-keeps bulk embedding parallel.
+Threads: the session runs on at most :data:`QUERY_THREADS` intra-op threads that sleep instead of spinning
+between calls. A query (or any small input) runs in the caller's thread on that pool, so a search never wakes
+a crowd of spinning threads that fight other processes for the cores (torch's default oversubscribes a busy
+2-core machine: 145 ms per query instead of ~10). Measured with the bundled model on 2 cores, a 300-memory
+``m.search`` p50: one thread 10.9 / 11.1 / 13.3 ms idle / one core held / both held; two sleeping threads
+8.6 / 9.3 / 12.6 ms. A larger batch is cut into length-sorted chunks; with more cores than the session's
+threads, chunks run concurrently on worker threads (ONNX Runtime releases the GIL and a session may run from
+several threads at once), so bulk embedding uses every core without oversubscribing them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-SMALL_INPUT = 8  # at most this many texts run inline on one thread
+SMALL_INPUT = 8  # at most this many texts run inline, in the caller's thread
+QUERY_THREADS = 2  # intra-op threads of the session (fewer if fewer cores)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what an exported BERT may take
 
 
@@ -47,14 +50,18 @@ class OnnxSentenceEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         pad_id = self.tokenizer.token_to_id("[PAD]")
         self.tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
+        self.threads = max(1, int(threads or default_threads()))
+        self.intra = min(QUERY_THREADS, self.threads)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
+        opts.intra_op_num_threads = self.intra
         opts.inter_op_num_threads = 1
+        # idle pool threads sleep: spinning ones would compete with other processes (and other sessions)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
-        self.threads = max(1, int(threads or default_threads()))
+        self.workers = max(1, self.threads // self.intra)  # concurrent chunks of a batch
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
 
@@ -79,10 +86,10 @@ class OnnxSentenceEncoder:
             return self._run(texts)
         # length-sorted chunks pad little; chunks small enough that every worker gets some
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        size = max(1, min(batch_size, -(-len(texts) // self.threads)))
+        size = max(1, min(batch_size, -(-len(texts) // self.workers)))
         chunks = [order[i:i + size] for i in range(0, len(order), size)]
         work = lambda idx: self._run([texts[i] for i in idx])  # noqa: E731
-        parts = list(map(work, chunks)) if len(chunks) == 1 or self.threads == 1 else list(
+        parts = list(map(work, chunks)) if len(chunks) == 1 or self.workers == 1 else list(
             self._executor().map(work, chunks))
         out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
         for idx, part in zip(chunks, parts):
@@ -92,5 +99,5 @@ class OnnxSentenceEncoder:
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="memlab-embed")
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memlab-embed")
             return self._pool

@@ -58,11 +58,18 @@ def test_onnx_int8_agrees_with_fp32(sample, torch_vectors):
     assert cos.mean() >= 0.99 and cos.min() >= 0.95, (cos.mean(), cos.min())
 
 
-def test_batches_run_on_worker_threads_and_keep_order(sample):
-    emb = create_embedder("minilm", {"threads": 2, "query_cache_size": 0})
-    batch = emb.embed(sample[:40])  # > SMALL_INPUT: length-sorted chunks on two workers
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_batches_run_on_worker_threads_and_keep_order(sample, threads):
+    """A session of min(threads, 2) sleeping intra-op threads; a batch's length-sorted chunks run on
+    threads // that many workers (4 cores: two workers of two threads), in input order either way."""
+    emb = create_embedder("minilm", {"threads": threads, "query_cache_size": 0})
+    encoder = emb._onnx()
+    assert (encoder.intra, encoder.workers) == {1: (1, 1), 2: (2, 1), 4: (2, 2)}[threads]
+    batch = emb.embed(sample[:40])  # > SMALL_INPUT: length-sorted chunks
     inline = np.vstack([emb.embed([t]) for t in sample[:40]])
     assert np.allclose(batch, inline, atol=1e-5)
+    if threads == 4:
+        assert encoder._pool is not None and encoder._pool._max_workers == 2
 
 
 def test_torch_backend_uses_one_thread_for_small_inputs_and_restores(sample):
