@@ -12,6 +12,9 @@ Run it WITHOUT OMP_NUM_THREADS: the reference is sentence-transformers with its 
   encode call, torch's default threads: "legacy"), and ``m.search()`` with each backend of the
   ``minilm`` embedder (distinct queries: the query cache never answers). Two phases: as the machine
   is, then with one extra process spinning on a core;
+* the same, each configuration in processes of its own (``--rounds`` bursts per configuration and phase,
+  alternating in a shuffled order): the reference's PyTorch threads, which keep spinning for a while after each
+  call, then never share a process with the other runtimes, as in a user's process;
 * ``memlab demo``'s search phase (every query of the bundled dataset once, ``run_evaluation``) with the
   legacy embedder and with the default one.
 
@@ -111,6 +114,68 @@ def latency_phase(configs: dict, bare, queries: list[str]) -> dict:
             for name, ts in times.items()}
 
 
+def worker(args: argparse.Namespace) -> None:
+    """One configuration in this process: builds the store from the saved vectors, warms up, then prints the
+    milliseconds of each query in ``--slice`` (``bare_encode``: the reference alone)."""
+    mems, queries = sample_texts(args.memories, 2 * args.queries + 10)
+    lo, hi = (int(x) for x in args.slice.split(":"))
+    name = args.worker
+    if name in ("bare_encode", "search_legacy"):
+        from sentence_transformers import SentenceTransformer
+
+        bare = SentenceTransformer(str(bundled_model_path()), device="cpu", local_files_only=True)
+    if name == "bare_encode":
+        run = bare.encode
+    else:
+        emb = LegacyMiniLM(bare) if name == "search_legacy" else create_embedder(
+            "minilm", {"backend": name.removeprefix("search_")})
+        m = build(emb, mems, np.load(args.vectors))
+        run = lambda q: m.search(q, user_id="u", limit=10)  # noqa: E731
+    for q in queries[:10]:
+        run(q)
+    out = []
+    for q in queries[lo:hi]:
+        t = time.perf_counter()
+        run(q)
+        out.append(1000 * (time.perf_counter() - t))
+    print(json.dumps(out), flush=True)
+
+
+def separate_processes(args: argparse.Namespace, vectors: np.ndarray, names: list[str]) -> dict:
+    """p50 ms of each configuration in processes of its own, per phase (idle, one core held), alternating."""
+    import tempfile
+
+    vec_file = Path(tempfile.mkdtemp()) / "vectors.npy"
+    np.save(vec_file, vectors)
+    rng = random.Random(2)
+    out: dict = {}
+    for phase, lo in (("idle", 10), ("busy", 10 + args.queries)):
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if phase == "busy" else None
+        times: dict = {n: [] for n in names}
+        loads = []
+        try:
+            step = -(-args.queries // args.rounds)
+            for r in range(args.rounds):
+                order = list(names)
+                rng.shuffle(order)
+                for name in order:
+                    cmd = [sys.executable, __file__, "--worker", name, "--vectors", str(vec_file), "--memories",
+                           str(args.memories), "--queries", str(args.queries),
+                           "--slice", f"{lo + r * step}:{min(lo + (r + 1) * step, lo + args.queries)}"]
+                    got = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    times[name] += json.loads(got.stdout.splitlines()[-1])
+                    loads.append(round(os.getloadavg()[0], 2))
+        finally:
+            if spinner is not None:
+                spinner.kill()
+                spinner.wait()
+        out[phase] = {n: {"p50_ms": statistics.median(ts), "p90_ms": float(np.quantile(ts, 0.9))}
+                      for n, ts in times.items()}
+        out[f"load_{phase}"] = loads
+    vec_file.unlink()
+    return out
+
+
 def demo_search(embedder) -> float:
     """Seconds of ``memlab demo``'s search phase (every bundled query once) with ``embedder``."""
     from memlab.evaluate import load_bundled
@@ -126,7 +191,14 @@ def main() -> int:
     ap.add_argument("--memories", type=int, default=300)
     ap.add_argument("--no-demo", action="store_true")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--rounds", type=int, default=3, help="bursts per configuration and phase (separate processes)")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--vectors", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--slice", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        worker(args)
+        return 0
     from sentence_transformers import SentenceTransformer
 
     import torch
@@ -155,6 +227,7 @@ def main() -> int:
     finally:
         spinner.kill()
         spinner.wait()
+    result["separate_processes"] = separate_processes(args, vectors, list(result["idle"]))
     if not args.no_demo:
         result["demo_search_s"] = {"legacy": demo_search(LegacyMiniLM(bare)), "default": demo_search("minilm")}
     result["load_end"] = loadavg()
@@ -177,6 +250,16 @@ def report(r: dict) -> str:
             v, ref = r[phase][name]["p50_ms"], r[phase]["bare_encode"]["p50_ms"]
             cells.append(f"{v:.1f} ({v / ref:.2f}×)")
         lines.append(f"| {name} | {' | '.join(cells)} |")
+    if "separate_processes" in r:
+        sp = r["separate_processes"]
+        lines += ["", f"Each configuration in processes of its own ({sp['load_idle'][:1] + sp['load_busy'][-1:]} load):", "",
+                  "| p50 ms (ratio to bare encode) | as is | one core held by another process |", "|---|---|---|"]
+        for name in sp["idle"]:
+            cells = []
+            for phase in ("idle", "busy"):
+                v, ref = sp[phase][name]["p50_ms"], sp[phase]["bare_encode"]["p50_ms"]
+                cells.append(f"{v:.1f} ({v / ref:.2f}×)")
+            lines.append(f"| {name} | {' | '.join(cells)} |")
     a = r["agreement"]
     lines.append("")
     lines.append("cosine with PyTorch fp32: " + ", ".join(

@@ -163,3 +163,32 @@ def test_model_folder_without_mean_pooling_falls_back_to_pytorch_with_a_warning(
                for w in caught)
     assert emb.embed(["hello"]).shape == (1, 384)
     assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").glob("*/model.onnx"))
+
+
+def test_fp32_runs_the_fused_graph_and_falls_back_to_the_plain_export(tmp_path, monkeypatch):
+    """The fp32 backend loads the export with ONNX Runtime's BERT fusions applied offline; if the optimiser
+    fails, the plain export is used, with one warning, and the fusion is not tried again for those weights."""
+    import onnx
+    import onnxruntime.transformers.optimizer as optimizer
+
+    from memlab.embedders import onnx_export as ox
+
+    folder = bundled_model_path()
+    path = ox.onnx_path(folder, "fp32")
+    assert path.name == "model.fused.onnx"
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Attention", "SkipLayerNormalization", "EmbedLayerNormalization"} <= ops
+    cache = tmp_path / "onnx"
+    weights_dir = cache / ox.weights_digest(folder, cache)
+    weights_dir.mkdir(parents=True)
+    shutil.copy(path.with_name("model.onnx"), weights_dir / "model.onnx")  # the plain export, already made
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("cannot fuse this graph")
+
+    monkeypatch.setattr(optimizer, "optimize_model", broken)
+    with pytest.warns(UserWarning, match="fusion skipped"):
+        assert ox.onnx_path(folder, "fp32", cache) == weights_dir / "model.onnx"
+    assert ox.onnx_path(folder, "fp32", cache) == weights_dir / "model.onnx" and calls == [1]
