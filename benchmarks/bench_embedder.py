@@ -240,26 +240,24 @@ def main() -> int:
     return 0
 
 
+def _ratio_table(phases: dict) -> list[str]:
+    """Markdown rows: each configuration's p50 and its ratio to the bare encode, as is and with a core held."""
+    rows = ["| p50 ms (ratio to bare encode) | as is | one core held by another process |", "|---|---|---|"]
+    for name in phases["idle"]:
+        cells = [f"{phases[p][name]['p50_ms']:.1f} ({phases[p][name]['p50_ms'] / phases[p]['bare_encode']['p50_ms']:.2f}×)"
+                 for p in ("idle", "busy")]
+        rows.append(f"| {name} | {' | '.join(cells)} |")
+    return rows
+
+
 def report(r: dict) -> str:
     lines = [f"load average at start {r['load_start']}, idle phase {r['load_idle_phase']}, busy phase "
              f"{r['load_busy_phase']}, end {r['load_end']}; {r['cores']} cores, torch threads {r['torch_threads']}",
-             "", "| p50 ms (ratio to bare encode) | as is | one core held by another process |", "|---|---|---|"]
-    for name in r["idle"]:
-        cells = []
-        for phase in ("idle", "busy"):
-            v, ref = r[phase][name]["p50_ms"], r[phase]["bare_encode"]["p50_ms"]
-            cells.append(f"{v:.1f} ({v / ref:.2f}×)")
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+             "", *_ratio_table(r)]
     if "separate_processes" in r:
         sp = r["separate_processes"]
-        lines += ["", f"Each configuration in processes of its own ({sp['load_idle'][:1] + sp['load_busy'][-1:]} load):", "",
-                  "| p50 ms (ratio to bare encode) | as is | one core held by another process |", "|---|---|---|"]
-        for name in sp["idle"]:
-            cells = []
-            for phase in ("idle", "busy"):
-                v, ref = sp[phase][name]["p50_ms"], sp[phase]["bare_encode"]["p50_ms"]
-                cells.append(f"{v:.1f} ({v / ref:.2f}×)")
-            lines.append(f"| {name} | {' | '.join(cells)} |")
+        lines += ["", f"Each configuration in processes of its own ({sp['load_idle'][:1] + sp['load_busy'][-1:]} load):",
+                  "", *_ratio_table(sp)]
     a = r["agreement"]
     lines.append("")
     lines.append("cosine with PyTorch fp32: " + ", ".join(
