@@ -52,7 +52,8 @@ class HashEmbedder:
         # per feature id: bucket, sign, weight (a word n-gram counts 1, a character n-gram 0.5); grown by
         # doubling, rows never change once written, so a call reads them without copying
         self._table = np.zeros((1024, 3), dtype=np.float64)
-        self._rows: list[tuple[int, float, float]] = []  # the same rows as Python values (the small-call path)
+        # the same rows for the small-call path, compact (16 bytes a feature): bucket, and sign x weight
+        self._buckets, self._signed = array("q"), array("d")
         self._word_ids: dict[str, tuple[int, ...]] = {}
         self._lines: dict[str, tuple] = {}
 
@@ -66,7 +67,8 @@ class HashEmbedder:
                 self._table = grown
             bucket, sign = _bucket(feature, self.dims)
             self._table[fid] = (bucket, sign, weight)
-            self._rows.append((bucket, sign, weight))
+            self._buckets.append(bucket)
+            self._signed.append(sign * weight)
             self._fid[feature] = fid
         return fid
 
@@ -152,10 +154,10 @@ class HashEmbedder:
                 self._reset_ids()
             # per text: its distinct features in first-seen order with their counts (Counter keeps order)
             per_text = [Counter(self._feature_ids(t)) for t in texts]
-            table, rows = self._table, self._rows
+            table, rows = self._table, (self._buckets, self._signed)
         lens = [len(c) for c in per_text]
         if sum(lens) <= self._SMALL:
-            out = _sum_small(per_text, rows, self.dims)
+            out = _sum_small(per_text, *rows, self.dims)
         else:
             out = _sum_batch(per_text, lens, table, self.dims)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
@@ -175,7 +177,7 @@ def _magnitude(tf: float) -> float:
     return got
 
 
-def _sum_small(per_text: list[Counter], rows: list[tuple[int, float, float]], dims: int) -> np.ndarray:
+def _sum_small(per_text: list[Counter], buckets: array, signed: array, dims: int) -> np.ndarray:
     """The feature sums of a few texts with Python floats: each value rounded to float32 first (as
     ``astype(float32)``), then added into a float32 array in first-seen order. A float32 + float32 sum done in
     double and rounded to float32 is the float32 sum (double has more than 2 x 24 + 2 bits), so this equals
@@ -184,8 +186,8 @@ def _sum_small(per_text: list[Counter], rows: list[tuple[int, float, float]], di
     for r, counts in enumerate(per_text):
         base = r * dims
         for fid, count in counts.items():
-            bucket, sign, weight = rows[fid]  # a feature seen once: its value is its signed weight, exactly
-            acc[base + bucket] += sign * weight if count == 1 else sign * _magnitude(count * weight)
+            sw = signed[fid]  # a feature seen once: its value is its signed weight, exactly
+            acc[base + buckets[fid]] += sw if count == 1 else math.copysign(_magnitude(count * abs(sw)), sw)
     return np.frombuffer(acc, dtype=np.float32).reshape(len(per_text), dims)
 
 
