@@ -433,7 +433,10 @@ def test_locomo_engine_hybrid_beats_bm25_reference(locomo, minilm):
     memory = build_memory(locomo, minilm)
     try:
         run = _engine_run(locomo, memory, "hybrid", 10)
+        dataset_id = memory.dataset_ids  # conversation turns get memlab ids; qrels name the dataset's
     finally:
         memory.close()
+    run["memory_id"] = run["memory_id"].map(dataset_id)
+    assert run["memory_id"].notna().all()
     agg = aggregate(evaluate_run(run, locomo.qrels, locomo.queries, k=10))
     assert agg["recall"] >= 0.526
